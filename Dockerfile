@@ -1,0 +1,37 @@
+# One image for all six services; the SERVICE environment variable chooses which one runs
+# (scripts/container_entry.sh migrates its database, then serves it).
+#
+#   docker build -t housing-platform .
+#   docker run -e SERVICE=intake -p 8001:8001 housing-platform
+FROM python:3.11-slim
+
+ARG UV_VERSION=0.13.9
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_NO_CACHE=1 \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+
+RUN pip install --no-cache-dir "uv==${UV_VERSION}" \
+    && groupadd --system housing \
+    && useradd --system --gid housing --home-dir /app --no-create-home housing
+
+WORKDIR /app
+
+# Dependencies first, so that a code change does not reinstall them.
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project
+
+# Only what the services run; tests, docs and the local .venv stay out of the image.
+COPY shared ./shared
+COPY services ./services
+COPY deploy ./deploy
+COPY scripts/container_entry.sh ./scripts/container_entry.sh
+
+ENV PATH="/app/.venv/bin:${PATH}" \
+    HOUSING_HOST=0.0.0.0
+
+USER housing
+
+CMD ["bash", "/app/scripts/container_entry.sh"]

@@ -1,0 +1,30 @@
+# Shortcuts for the commands in the README. `make run` and `make test` are the two that matter.
+.DEFAULT_GOAL := help
+.PHONY: help run test lint fmt asyncapi token wait-ready
+
+ROLE ?= street_clerk
+ORG ?= 350203001
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+run: ## local PostgreSQL + RabbitMQ, migrations, all six services (Ctrl-C stops them)
+	bash scripts/run.sh
+
+test: ## all test tiers against real PostgreSQL and RabbitMQ; pytest options in ARGS="..."
+	bash scripts/test.sh $(ARGS)
+
+lint: ## ruff lint and format check, as CI runs them
+	uv run ruff check . && uv run ruff format --check .
+
+fmt: ## apply ruff fixes and formatting
+	uv run ruff check --fix . && uv run ruff format .
+
+asyncapi: ## regenerate docs/asyncapi.yaml from the event models
+	uv run python -m shared.events asyncapi --output docs/asyncapi.yaml
+
+token: ## print a development JWT: make token ROLE=district_reviewer ORG=350203
+	@uv run python -m shared.auth token --role $(ROLE) --org $(ORG)
+
+wait-ready: ## wait until every running service's /readyz answers 200
+	bash scripts/wait_ready.sh

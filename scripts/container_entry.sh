@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Container entry point: one image serves every service; $SERVICE says which. The service's
+# database is created if missing and migrated, then the service replaces this shell (so it gets
+# the container's signals directly).
+set -euo pipefail
+
+case "${SERVICE:-}" in
+    intake | review | verification | alerting | publication | credit) ;;
+    *)
+        echo "SERVICE must be one of intake, review, verification, alerting, publication, credit" \
+            "(got '${SERVICE:-}')" >&2
+        exit 2
+        ;;
+esac
+
+python -m "services.$SERVICE" migrate
+exec python -m "services.$SERVICE" "$@"

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Make sure the local infrastructure the platform needs is there, for a machine without a
+# Docker engine (with one, use docker-compose.yml instead):
+#   - PostgreSQL answering on 127.0.0.1:5432, user postgres able to connect without a password
+#     (the default HOUSING_DATABASE_URL_TEMPLATE);
+#   - RabbitMQ answering on 127.0.0.1:5672 (guest/guest, the default HOUSING_AMQP_URL);
+#   - uv installed and the project environment synced from uv.lock.
+#
+# Idempotent: whatever already answers is left alone. A server that is installed but stopped is
+# started; one that is missing is installed with apt-get when running as root, otherwise the
+# script stops and says what to install. Set SKIP_ENSURE_INFRA=1 when PostgreSQL and RabbitMQ
+# live elsewhere (then only uv is checked).
+#
+# Only a PostgreSQL that this script has just installed gets its authentication changed: if the
+# postgres user then cannot connect over 127.0.0.1, one line
+#   host all postgres 127.0.0.1/32 trust
+# is put at the top of pg_hba.conf. That is for a development or CI machine; an existing
+# installation is never modified, the script explains what is missing instead.
+set -euo pipefail
+
+PG_HOST=127.0.0.1
+PG_PORT=5432
+AMQP_HOST=127.0.0.1
+AMQP_PORT=5672
+WAIT_SECONDS=${ENSURE_INFRA_TIMEOUT:-90}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+log() { printf '[ensure_infra] %s\n' "$*"; }
+die() {
+    printf '[ensure_infra] ERROR: %s\n' "$*" >&2
+    exit 1
+}
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# True when something accepts a TCP connection on host:port within two seconds.
+tcp_open() {
+    timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+
+pg_ready() {
+    if command -v pg_isready >/dev/null 2>&1; then
+        pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -t 2
+    else
+        tcp_open "$PG_HOST" "$PG_PORT"
+    fi
+}
+
+amqp_ready() { tcp_open "$AMQP_HOST" "$AMQP_PORT"; }
+
+# wait_for NAME CHECK_FUNCTION: poll until the check passes or WAIT_SECONDS elapse.
+wait_for() {
+    local name=$1 check=$2 deadline=$((SECONDS + WAIT_SECONDS))
+    until "$check"; do
+        if ((SECONDS >= deadline)); then
+            die "$name did not answer within ${WAIT_SECONDS}s"
+        fi
+        sleep 1
+    done
+    log "$name is reachable"
+}
+
+APT_UPDATED=0
+apt_install() {
+    is_root || die "$* is not installed and this script is not running as root; install it with: sudo apt-get install -y $*"
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        log "apt-get update"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        APT_UPDATED=1
+    fi
+    log "apt-get install -y $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+# shellcheck disable=SC2012  # cluster versions are plain numbers
+pg_version() { ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1; }
+
+start_postgres() {
+    local version
+    version=$(pg_version)
+    [ -n "$version" ] || die "PostgreSQL is installed but has no cluster under /etc/postgresql"
+    log "starting PostgreSQL $version/main"
+    # --skip-systemctl-redirect: these machines run no systemd; start the cluster directly.
+    if ! pg_ctlcluster --skip-systemctl-redirect "$version" main start; then
+        is_root || die "could not start PostgreSQL as $(id -un); start it as root: pg_ctlcluster --skip-systemctl-redirect $version main start"
+        # As root this fails for a cluster that is already coming up; the wait decides.
+        log "pg_ctlcluster returned non-zero; waiting for the server anyway"
+    fi
+}
+
+postgres_user_can_connect() {
+    PGCONNECT_TIMEOUT=5 psql -w -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres \
+        -tAc 'select 1' >/dev/null 2>&1
+}
+
+allow_local_trust() {
+    local version hba
+    version=$(pg_version)
+    hba=/etc/postgresql/$version/main/pg_hba.conf
+    [ -f "$hba" ] || die "cannot find $hba to allow local connections"
+    log "fresh install: allowing user postgres from 127.0.0.1 without a password ($hba)"
+    local tmp
+    tmp=$(mktemp)
+    {
+        echo "# Added by scripts/ensure_infra.sh for local development and CI (housing platform)."
+        echo "host    all    postgres    127.0.0.1/32    trust"
+        cat "$hba"
+    } >"$tmp"
+    cat "$tmp" >"$hba"
+    rm -f "$tmp"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+}
+
+ensure_postgres() {
+    if pg_ready; then
+        log "PostgreSQL answers on $PG_HOST:$PG_PORT"
+        return
+    fi
+    local fresh=0
+    if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(pg_version)" ]; then
+        apt_install postgresql
+        fresh=1
+    fi
+    start_postgres
+    wait_for "PostgreSQL ($PG_HOST:$PG_PORT)" pg_ready
+    if ! postgres_user_can_connect; then
+        if [ "$fresh" -eq 1 ]; then
+            allow_local_trust
+        else
+            die "PostgreSQL answers but user postgres cannot log in over $PG_HOST without a password. Either allow it in pg_hba.conf (host all postgres 127.0.0.1/32 trust) or set HOUSING_DATABASE_URL_TEMPLATE / TEST_DATABASE_URL with credentials."
+        fi
+        postgres_user_can_connect || die "user postgres still cannot connect to $PG_HOST:$PG_PORT"
+    fi
+}
+
+# --- RabbitMQ ----------------------------------------------------------------------------------
+
+start_rabbitmq() {
+    log "starting RabbitMQ (rabbitmq-server -detached)"
+    if ! rabbitmq-server -detached; then
+        is_root || die "could not start RabbitMQ as $(id -un); start it as root: rabbitmq-server -detached"
+        # As root this fails for a node that is already running but not yet listening.
+        log "rabbitmq-server returned non-zero; waiting for the node anyway"
+    fi
+}
+
+ensure_rabbitmq() {
+    if amqp_ready; then
+        log "RabbitMQ answers on $AMQP_HOST:$AMQP_PORT"
+        return
+    fi
+    if ! command -v rabbitmq-server >/dev/null 2>&1; then
+        apt_install rabbitmq-server
+    fi
+    start_rabbitmq
+    wait_for "RabbitMQ ($AMQP_HOST:$AMQP_PORT)" amqp_ready
+    # The AMQP port opens late in the boot; await_startup confirms the remaining boot steps.
+    # (Called earlier it fails at once: it needs a node that is already registered.)
+    timeout 30 rabbitmqctl -q await_startup >/dev/null 2>&1 ||
+        log "rabbitmqctl await_startup did not confirm the boot; the port answers, going on"
+}
+
+# --- uv and the project environment ------------------------------------------------------------
+
+ensure_uv() {
+    if ! command -v uv >/dev/null 2>&1; then
+        command -v python3 >/dev/null 2>&1 || apt_install python3 python3-pip
+        python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+        log "installing uv with pip"
+        # Debian's own Python refuses pip installs (PEP 668); uv has no dependencies, so a
+        # system-wide install cannot break other packages. (pip ignores these variables where
+        # it does not know them.)
+        PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 \
+            python3 -m pip install --quiet uv
+        if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+        hash -r
+        command -v uv >/dev/null 2>&1 ||
+            die "uv was installed but is not on PATH; add $(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))') to PATH"
+    fi
+    log "uv sync --frozen"
+    uv sync --frozen --quiet
+}
+
+main() {
+    if [ "${SKIP_ENSURE_INFRA:-0}" = 1 ]; then
+        log "SKIP_ENSURE_INFRA=1: not checking PostgreSQL and RabbitMQ"
+    else
+        ensure_postgres
+        ensure_rabbitmq
+    fi
+    ensure_uv
+}
+
+main "$@"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command (README: `make test`): infrastructure, the locked environment, then pytest
+# with any arguments given (`scripts/test.sh tests/unit -x`, `make test ARGS="-k outbox"`).
+#
+# With a Docker engine answering, the tests start their own PostgreSQL and RabbitMQ with
+# testcontainers, so the local servers are not needed; without one, scripts/ensure_infra.sh makes
+# sure the local ones answer (TEST_DATABASE_URL / TEST_AMQP_URL point the tests at them).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+if command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; then
+    echo "[test] a Docker engine answers: the tests use testcontainers"
+else
+    bash scripts/ensure_infra.sh
+fi
+
+uv sync --frozen --quiet
+
+status=0
+uv run pytest "$@" || status=$?
+
+if [ "$status" -eq 5 ]; then
+    # pytest's "no tests collected": a green run that tested nothing would hide a broken
+    # collection or a mistyped selection, so it counts as a failure.
+    echo "[test] pytest collected no tests (exit 5): nothing was tested; failing." >&2
+    exit 1
+fi
+exit "$status"

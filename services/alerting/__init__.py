@@ -1,0 +1,1 @@
+"""Alerting service: supervision rules, red and yellow lights, tickets and the cockpit."""

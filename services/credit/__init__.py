@@ -1,0 +1,1 @@
+"""Credit service: Integrity records, notice procedure, bans and the agency blacklist."""

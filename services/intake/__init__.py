@@ -1,0 +1,1 @@
+"""Intake service: Online and window applications, acceptance receipts and supplement notices."""

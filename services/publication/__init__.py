@@ -1,0 +1,1 @@
+"""Publication service: publicity notices, objections, disclosures, provincial push."""

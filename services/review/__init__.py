@@ -1,0 +1,1 @@
+"""Review service: Tiered review with ordered real-name signatures and working-day time limits."""

@@ -1,0 +1,1 @@
+"""Verification service: Parallel cross-department verification and eligibility recommendation."""

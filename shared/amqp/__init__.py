@@ -1,0 +1,1 @@
+"""RabbitMQ plumbing: topology, the outbox relay, consumers and dead letters."""

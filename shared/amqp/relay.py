@@ -1,0 +1,176 @@
+"""The outbox relay: publishes committed outbox rows and marks them sent after the confirm.
+
+Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so that several replicas relay in parallel
+without sending a row twice at once; a ``LISTEN outbox`` connection only wakes the loop early,
+polling is what guarantees progress. All rows of a batch are published concurrently and their
+confirms awaited together: waiting for one confirm at a time would cap throughput at a few
+hundred messages a second. A row whose publish fails stays pending with a growing back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+import aio_pika
+import asyncpg
+import sqlalchemy as sa
+import structlog
+from prometheus_client import Counter, Gauge
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.amqp.broker import Broker
+from shared.clock import now
+from shared.db import OUTBOX_CHANNEL
+from shared.tables import outbox
+
+log = structlog.get_logger(__name__)
+
+PUBLISHED = Counter("outbox_published_total", "Outbox rows published and confirmed", ["service"])
+FAILED = Counter(
+    "outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"]
+)
+PENDING = Gauge("outbox_pending", "Outbox rows not yet confirmed by the broker", ["service"])
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(0.25 * 2**attempts, MAX_BACKOFF_SECONDS))
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        broker: Broker,
+        *,
+        service: str,
+        database_url: str,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.broker = broker
+        self.service = service
+        self.database_url = database_url
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many rows were claimed."""
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(
+                        outbox.c.seq,
+                        outbox.c.id,
+                        outbox.c.type,
+                        outbox.c.exchange,
+                        outbox.c.routing_key,
+                        outbox.c.correlation_id,
+                        outbox.c.body,
+                        outbox.c.attempts,
+                    )
+                    .where(outbox.c.sent_at.is_(None), outbox.c.next_attempt_at <= sa.func.now())
+                    .order_by(outbox.c.seq)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            results = await asyncio.gather(
+                *(self._publish(row) for row in rows), return_exceptions=True
+            )
+            sent = [row.seq for row, result in zip(rows, results, strict=True) if result is None]
+            failed = [
+                (row, result)
+                for row, result in zip(rows, results, strict=True)
+                if result is not None
+            ]
+            stamp = now()
+            if sent:
+                await conn.execute(
+                    outbox.update().where(outbox.c.seq.in_(sent)).values(sent_at=stamp)
+                )
+            for row, error in failed:
+                await conn.execute(
+                    outbox.update()
+                    .where(outbox.c.seq == row.seq)
+                    .values(
+                        attempts=row.attempts + 1,
+                        next_attempt_at=stamp + backoff(row.attempts),
+                        last_error=f"{type(error).__name__}: {error}"[:500],
+                    )
+                )
+        PUBLISHED.labels(self.service).inc(len(sent))
+        if failed:
+            FAILED.labels(self.service).inc(len(failed))
+            log.warning(
+                "outbox_publish_failed",
+                failed=len(failed),
+                first_error=f"{type(failed[0][1]).__name__}: {failed[0][1]}"[:200],
+            )
+        return len(rows)
+
+    async def _publish(self, row: sa.Row) -> None:
+        message = aio_pika.Message(
+            body=row.body,
+            message_id=str(row.id),
+            correlation_id=row.correlation_id,
+            type=row.type,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            app_id=self.service,
+        )
+        await self.broker.exchange(row.exchange).publish(
+            message, routing_key=row.routing_key, mandatory=True, timeout=30
+        )
+
+    async def pending(self) -> int:
+        async with self.engine.connect() as conn:
+            count = await conn.scalar(
+                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+            )
+        PENDING.labels(self.service).set(count or 0)
+        return int(count or 0)
+
+    async def _listen(self) -> None:
+        try:
+            self._listener = await asyncpg.connect(asyncpg_dsn(self.database_url))
+            await self._listener.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
+        except (OSError, asyncpg.PostgresError) as exc:
+            # Only a hint: polling still relays everything, just later.
+            log.warning("outbox_listen_unavailable", error=str(exc))
+            self._listener = None
+
+    async def run(self) -> None:
+        await self._listen()
+        try:
+            while True:
+                if not self.broker.is_connected:
+                    await self.broker.wait_connected()
+                try:
+                    claimed = await self.relay_once()
+                except (OSError, asyncpg.PostgresError, sa.exc.DBAPIError) as exc:
+                    log.warning("outbox_relay_db_error", error=str(exc)[:200])
+                    claimed = 0
+                    await asyncio.sleep(self.poll_seconds)
+                if claimed >= self.batch_size:
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                if self._listener is not None and self._listener.is_closed():
+                    await self._listen()
+        finally:
+            if self._listener is not None and not self._listener.is_closed():
+                await self._listener.close()

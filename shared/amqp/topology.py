@@ -1,0 +1,97 @@
+"""Exchanges and queues, declared the same way by every process.
+
+For a service queue ``Q``:
+
+* ``Q`` — durable quorum queue bound to the routing keys the service listens to. The broker
+  dead-letters a message to ``Q.dead`` by itself once it has been redelivered
+  ``delivery_limit`` times (a handler that crashes the process, not one that raises).
+* ``Q.retry.<n>`` — one per retry delay; holds a failed message for that delay, then the
+  broker dead-letters it back to ``Q`` through the default exchange. One queue per delay
+  because a queue only expires messages at its head: mixed delays in one queue would block.
+* ``Q.dead`` — durable quorum queue of dead letters, kept until an operator replays them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Route messages with ``routing_key`` (topic pattern) from a logical exchange."""
+
+    routing_key: str
+    exchange: str = "events"  # "events" or "verification"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    bindings: tuple[Binding, ...]
+    delivery_limit: int = 10
+    retry_delays_ms: tuple[int, ...] = (1000, 5000, 30000)
+    extra_arguments: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.name}.dead"
+
+    def retry_queue(self, attempt: int) -> str:
+        return f"{self.name}.retry.{attempt}"
+
+
+QUORUM = {"x-queue-type": "quorum"}
+
+
+async def declare_exchanges(
+    channel: AbstractChannel, names: dict[str, str]
+) -> dict[str, AbstractExchange]:
+    exchanges = {}
+    for logical, name in names.items():
+        exchanges[logical] = await channel.declare_exchange(
+            name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+    return exchanges
+
+
+async def declare_queue(
+    channel: AbstractChannel, spec: QueueSpec, exchanges: dict[str, AbstractExchange]
+) -> AbstractQueue:
+    await channel.declare_queue(spec.dead_letter_queue, durable=True, arguments=dict(QUORUM))
+    for attempt, delay in enumerate(spec.retry_delays_ms):
+        await channel.declare_queue(
+            spec.retry_queue(attempt),
+            durable=True,
+            arguments={
+                **QUORUM,
+                "x-message-ttl": delay,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": spec.name,
+            },
+        )
+    queue = await channel.declare_queue(
+        spec.name,
+        durable=True,
+        arguments={
+            **QUORUM,
+            "x-delivery-limit": spec.delivery_limit,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": spec.dead_letter_queue,
+            **spec.extra_arguments,
+        },
+    )
+    for binding in spec.bindings:
+        await queue.bind(exchanges[binding.exchange], routing_key=binding.routing_key)
+    return queue
+
+
+async def delete_queue_family(channel: AbstractChannel, spec: QueueSpec) -> None:
+    """Remove a queue with its retry and dead-letter queues (tests clean up with it)."""
+    names = [spec.name, spec.dead_letter_queue] + [
+        spec.retry_queue(i) for i in range(len(spec.retry_delays_ms))
+    ]
+    for name in names:
+        await channel.queue_delete(name)

@@ -1,0 +1,127 @@
+"""The app factory: every service gets the same health, readiness, metrics and error handling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import ORJSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared import correlation
+from shared.db import UnitOfWork
+from shared.logging import configure_logging
+from shared.problems import PROBLEM_RESPONSES, ServiceUnavailable, install_problem_handlers
+from shared.runtime import Runtime, ServiceDefinition
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+REQUEST_SECONDS = Histogram(
+    "http_request_duration_seconds", "HTTP request latency", ["service", "method", "status"]
+)
+
+
+class CorrelationMiddleware:
+    """Binds the request's correlation id (or a new one) and echoes it in the response."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = correlation.HEADER.lower().encode()
+        incoming = next((v for k, v in scope["headers"] if k == header), b"").decode()
+        # Accept only a sane token from outside; anything else gets a fresh id.
+        cid = incoming if incoming and len(incoming) <= 64 and incoming.isprintable() else None
+        cid = cid or correlation.new_correlation_id()
+        correlation.clear()
+        correlation.bind(cid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_header(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((header, cid.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_header)
+        finally:
+            REQUEST_SECONDS.labels(self.service, scope["method"], str(status)).observe(
+                time.perf_counter() - started
+            )
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_uow(request: Request) -> UnitOfWork:
+    return request.app.state.runtime.uow()
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+def create_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+    configure_logging(settings.service, settings.log_level, json=settings.log_json)
+    runtime = Runtime(definition, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        log.info("service_started", port=settings.port)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            log.info("service_stopped")
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+        responses=PROBLEM_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.add_middleware(CorrelationMiddleware, service=settings.service)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service}
+
+    @app.get("/readyz", tags=["operations"], summary="Database and broker reachable")
+    async def readyz() -> dict[str, object]:
+        checks = await runtime.readiness()
+        if not all(checks.values()):
+            failing = ", ".join(name for name, ok in checks.items() if not ok)
+            raise ServiceUnavailable(detail=f"服务未就绪：{failing}", extra={"checks": checks})
+        return {"status": "ready", "checks": checks}
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        if runtime.relay is not None:
+            await runtime.relay.pending()
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in definition.routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,1256 @@
+"""The event catalogue: every domain event the six services publish, as versioned payloads.
+
+Each class is the ``data`` of an :class:`~shared.events.envelope.Envelope`; registering it lets
+consumers validate incoming events (``payload_model(type, version)``) and feeds the AsyncAPI
+document that department integrators read (``python -m shared.events asyncapi``).
+
+Who publishes what (DESIGN §2): ``application.*`` intake (except ``application.qualified`` and
+``application.rejected``, which review publishes), ``verification.*`` and the department
+requests verification, ``department.answered`` the department systems, ``review.*`` review,
+``publicity.*`` and ``objection.*`` publication, ``alert.*`` and ``ticket.*`` alerting,
+``credit.*`` credit.
+
+Compatibility: within one version, fields are only ever added, with a default. Renaming or
+removing a field, or tightening a constraint, is a new version (``event_version = 2``) that is
+published next to the old one until every consumer has moved.
+
+Personal data (DESIGN §6) is kept to the minimum each consumer needs:
+
+* resident ID numbers and names travel in full only in ``application.accepted`` (intake ->
+  verification over the internal ``housing.events`` exchange, which no department user may
+  read) and in ``verification.requested`` (one department, one queue, and only the extra
+  fields that department needs, see :data:`DEPARTMENT_SUBJECT_FIELDS`);
+* everywhere else a person is an ``id_hash``: the hex HMAC-SHA256 of the resident ID number
+  (upper-case ``X``) under the platform's id-hash key, so services can join on a person and
+  credit can look up bans without ever holding the number;
+* what public pages show arrives already masked (``张*三``, ``3502**********1234``).
+
+Money is in yuan (元) as ``Decimal`` with two places and travels as a JSON string so no consumer
+rounds it through a float; areas are square metres (m²). Every timestamp is timezone-aware and
+written in UTC; a ``date`` is a calendar day in China (Asia/Shanghai).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, ClassVar, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from shared.events.base import EventPayload, ExchangeName, register
+
+CATALOGUE_VERSION = "1.0.0"
+"""Version of the catalogue as a whole (the AsyncAPI ``info.version``); bump on any change."""
+
+# -- departments --------------------------------------------------------------------------------
+
+DEPARTMENTS: tuple[str, ...] = (
+    "public_security",  # 公安: hukou, residence permit
+    "civil_affairs",  # 民政: 低保 / 特困 / low-income status, marriage
+    "real_estate",  # 不动产登记: property
+    "hr_social_security",  # 人力资源和社会保障: pension, employment
+    "market_supervision",  # 市场监管: business registration
+    "provident_fund",  # 住房公积金
+    "tax",  # 税务: income
+    "vehicle",  # 车辆管理 (公安交警): vehicles
+    "health",  # 卫健: births, deaths
+    "disabled_federation",  # 残联: disability certification
+    "veterans_affairs",  # 退役军人事务: veterans, martyrs' families
+    "power_company",  # 供电公司: electricity use (vacancy checks)
+)
+"""Default department codes; a city's configuration may add or drop departments."""
+
+SubjectExtraField = Literal["relationship", "hukou_division", "employer"]
+SUBJECT_EXTRA_FIELDS: tuple[SubjectExtraField, ...] = ("relationship", "hukou_division", "employer")
+
+DEPARTMENT_SUBJECT_FIELDS: dict[str, frozenset[SubjectExtraField]] = {
+    "public_security": frozenset({"hukou_division"}),  # confirms the declared hukou
+    "civil_affairs": frozenset({"relationship"}),  # marriage check needs who is the spouse
+    "real_estate": frozenset(),
+    "hr_social_security": frozenset({"employer"}),
+    "market_supervision": frozenset(),
+    "provident_fund": frozenset({"employer"}),
+    "tax": frozenset({"employer"}),
+    "vehicle": frozenset(),
+    "health": frozenset({"relationship"}),  # births are checked against declared children
+    "disabled_federation": frozenset(),
+    "veterans_affairs": frozenset(),
+    "power_company": frozenset(),
+}
+"""Which fields beyond name and resident ID a department request may carry (数据最小化).
+
+A department that is not listed (one a city added) receives name and resident ID only.
+"""
+
+BAN_YEARS: dict[str, int] = {"general": 1, "serious": 3, "severe": 5}
+"""Default ban length per severity (一般 1 年, 较重 3 年, 严重 5 年)."""
+
+# -- shared field types -------------------------------------------------------------------------
+
+CityCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{6}$"),
+    Field(description="City division code (行政区划代码), e.g. 350200.", examples=["350200"]),
+]
+DistrictCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{6}$"),
+    Field(description="District division code, e.g. 350203.", examples=["350203"]),
+]
+StreetCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{9}$"),
+    Field(description="Street or town (街道/镇) code, e.g. 350203001.", examples=["350203001"]),
+]
+UnitCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{6}([0-9]{3})?$"),
+    Field(
+        description="Administrative unit code: 6 digits (city, district) or 9 (street).",
+        examples=["350203001"],
+    ),
+]
+DepartmentCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$"),
+    Field(
+        description="Department code, the last part of its routing keys, e.g. real_estate.",
+        examples=["real_estate"],
+    ),
+]
+Code = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$"),
+    Field(description="A code from the city configuration (snake_case)."),
+]
+DocNo = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9-]{4,40}$"),
+    Field(description="A human-readable document number (letters, digits, hyphens)."),
+]
+IdHash = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{64}$"),
+    Field(
+        description=(
+            "Hex HMAC-SHA256 of a resident ID number (upper-case X) under the platform's "
+            "id-hash key; the same person always has the same hash, the number never travels."
+        )
+    ),
+]
+ResidentId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{17}[0-9X]$"),
+    Field(
+        description=(
+            "Full resident ID number (居民身份证号, GB 11643, check digit verified by intake). "
+            "Only in application.accepted and department requests."
+        )
+    ),
+]
+PersonName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=50),
+    Field(description="Full name (姓名). Only in application.accepted and department requests."),
+]
+MaskedName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[^*]{1,10}\*{1,10}[^*]{0,10}$"),
+    Field(description="Name masked for public output, e.g. 张*三.", examples=["张*三"]),
+]
+MaskedResidentId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{4}\*{10}[0-9]{3}[0-9X]$"),
+    Field(description="Resident ID masked for public output.", examples=["3502**********1234"]),
+]
+StaffRef = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128),
+    Field(description="The acting user's `sub` from their token (real-name account)."),
+]
+RuleId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z][A-Z0-9_-]{0,15}$"),
+    Field(description="Supervision rule id from the rule catalogue, e.g. R8.", examples=["R8"]),
+]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+ChineseText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=500),
+    Field(description="Text for staff or applicants, in Chinese."),
+]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2, description="Amount in yuan (元)."),
+]
+Area = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=10, decimal_places=2, description="Area in square metres (m²)."),
+]
+WorkingDays = Annotated[int, Field(ge=0, le=1000, description="A number of working days.")]
+
+Channel = Literal["online", "window", "mobile"]
+Level = Literal["street", "district", "city"]
+Colour = Literal["yellow", "red"]
+SubjectKind = Literal["family", "employer", "agency"]
+Severity = Literal["general", "serious", "severe"]
+Relationship = Literal["applicant", "spouse", "child", "parent", "other"]
+DishonestBehaviour = Literal[
+    "concealed_housing",  # 隐报、瞒报、假报家庭住房
+    "concealed_assets",  # 隐报、瞒报、假报家庭财产
+    "false_marital_status",  # 假报婚姻状况
+    "false_household_members",  # 假报家庭成员信息
+    "false_income_certificate",  # 单位出具虚假收入证明
+    "illegal_agency",  # 黑中介
+    "paid_proxy_application",  # 有偿代办
+    "other",
+]
+
+
+class _Part(BaseModel):
+    """A nested block of a payload; frozen and strict about unknown fields like the payloads."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# Per-producer bases: ``producer`` says which service (or outside system) publishes the event.
+
+
+class _IntakeEvent(EventPayload):
+    producer: ClassVar[str] = "intake"
+
+
+class _VerificationEvent(EventPayload):
+    producer: ClassVar[str] = "verification"
+
+
+class _DepartmentEvent(EventPayload):
+    producer: ClassVar[str] = "department systems"
+
+
+class _ReviewEvent(EventPayload):
+    producer: ClassVar[str] = "review"
+
+
+class _PublicationEvent(EventPayload):
+    producer: ClassVar[str] = "publication"
+
+
+class _AlertingEvent(EventPayload):
+    producer: ClassVar[str] = "alerting"
+
+
+class _CreditEvent(EventPayload):
+    producer: ClassVar[str] = "credit"
+
+
+# ================================================================================================
+# intake (申请受理)
+# ================================================================================================
+
+
+@register
+class ApplicationSubmitted(_IntakeEvent):
+    """A family submitted an application (online, mobile or at a window) with a signed pledge.
+
+    Members appear only as id hashes: credit bans and duplicate applications are checked on
+    them. The masked name and ID are what the public progress page may show.
+    """
+
+    event_type: ClassVar[str] = "application.submitted"
+    summary: ClassVar[str] = "A family submitted an application for public rental housing."
+
+    application_id: uuid.UUID = Field(description="Application id.")
+    tracking_no: DocNo = Field(description="Tracking number (查询编号) given to the applicant.")
+    city: CityCode
+    district: DistrictCode
+    street: StreetCode = Field(description="Street office (街道/镇) that will accept it.")
+    channel: Channel = Field(description="online (portal), window (一窗受理) or mobile.")
+    category: Code = Field(description="Application category code from the city configuration.")
+    member_count: int = Field(ge=1, le=30, description="Household members including applicant.")
+    submitted_at: AwareDatetime = Field(description="Server time of submission.")
+    member_id_hashes: list[IdHash] = Field(
+        min_length=1, description="Id hashes of all members, applicant first."
+    )
+    applicant_name_masked: MaskedName
+    applicant_id_masked: MaskedResidentId
+    pledge_version: str = Field(
+        pattern=r"^[A-Za-z0-9._-]{1,40}$",
+        description="Version of the integrity pledge (守信承诺书) text the applicant signed.",
+    )
+    pledge_signed_at: AwareDatetime = Field(description="When the applicant signed the pledge.")
+
+
+class HouseholdMember(_Part):
+    """One member as declared on the application form (申请表) — full personal data."""
+
+    member_id_hash: IdHash
+    name: PersonName
+    resident_id: ResidentId
+    relationship: Relationship = Field(description="Relationship to the applicant (与申请人关系).")
+    declared_monthly_income: Money = Field(description="Declared monthly income (月收入).")
+    declared_financial_assets: Money = Field(
+        description="Declared deposits, securities and other financial assets (金融资产)."
+    )
+    declared_vehicle_count: int = Field(ge=0, le=50, description="Declared vehicles owned.")
+    declared_vehicle_value: Money = Field(description="Declared total value of those vehicles.")
+    hukou_division: UnitCode = Field(description="Where the hukou is registered (户籍所在地).")
+    employer: str | None = Field(
+        default=None, max_length=200, description="Declared employer (工作单位), if any."
+    )
+
+
+class Household(_Part):
+    """The household as declared, the input of the economic-status verification (经济状况核对)."""
+
+    members: list[HouseholdMember] = Field(min_length=1, max_length=30)
+    declared_housing_area_m2: Area = Field(
+        description="Total area of housing the household owns (家庭自有住房面积)."
+    )
+    housing_tenure: Literal[
+        "none", "owned", "private_rental", "public_rental", "borrowed", "dormitory"
+    ] = Field(
+        description=(
+            "How the household lives now: none (无房), owned (自有), private_rental (租住私房), "
+            "public_rental (租住公房), borrowed (借住), dormitory (单位宿舍)."
+        )
+    )
+
+    @model_validator(mode="after")
+    def _one_applicant(self) -> Self:
+        if sum(m.relationship == "applicant" for m in self.members) != 1:
+            raise ValueError("a household has exactly one member with relationship 'applicant'")
+        return self
+
+
+@register
+class ApplicationAccepted(_IntakeEvent):
+    """A street office accepted the application and issued the receipt (受理回执).
+
+    This is the one event that carries the household with full names and resident ID numbers:
+    verification needs them to ask the departments. It goes only to internal services over
+    ``housing.events``; each department request then carries only what that department needs.
+    ``receipt_no`` is null when no receipt was issued (imported data) and alerting raises R1;
+    ``materials_complete`` false raises Y1.
+    """
+
+    event_type: ClassVar[str] = "application.accepted"
+    summary: ClassVar[str] = "A street office accepted an application and issued the receipt."
+
+    application_id: uuid.UUID
+    tracking_no: DocNo
+    receipt_no: DocNo | None = Field(description="Acceptance receipt number (受理回执编号).")
+    city: CityCode
+    district: DistrictCode
+    street: StreetCode
+    category: Code
+    accepted_by: StaffRef
+    accepted_at: AwareDatetime
+    materials_complete: bool = Field(description="Whether every required material is in.")
+    incomplete_reason: ChineseText | None = Field(
+        default=None, description="Why materials are incomplete (Chinese), when they are."
+    )
+    household: Household
+
+
+class MissingItem(_Part):
+    code: Code = Field(description="Material type code from the city configuration.")
+    name: ChineseText = Field(description="Chinese name of the material, e.g. 户口簿.")
+    note: ChineseText | None = Field(default=None, description="What exactly is missing.")
+
+
+@register
+class ApplicationSupplementRequested(_IntakeEvent):
+    """A one-time supplementary-materials notice (一次性补件通知单) listing every missing item."""
+
+    event_type: ClassVar[str] = "application.supplement_requested"
+    summary: ClassVar[str] = "A street office asked once for every missing material."
+
+    application_id: uuid.UUID
+    tracking_no: DocNo
+    notice_no: DocNo = Field(description="Notice number (补件通知单编号).")
+    items: list[MissingItem] = Field(min_length=1)
+    deadline: date = Field(description="Last day to hand the materials in.")
+    requested_by: StaffRef
+    requested_at: AwareDatetime
+
+
+@register
+class ApplicationWithdrawn(_IntakeEvent):
+    """The application was withdrawn (撤回) by the applicant or closed by staff on their behalf."""
+
+    event_type: ClassVar[str] = "application.withdrawn"
+    summary: ClassVar[str] = "An application was withdrawn."
+
+    application_id: uuid.UUID
+    tracking_no: DocNo
+    initiated_by: Literal["applicant", "staff"]
+    withdrawn_by: StaffRef = Field(description="`sub` of whoever withdrew it.")
+    withdrawn_at: AwareDatetime
+    reason: ChineseText | None = None
+
+
+@register
+class ApplicationMaterialsUploaded(_IntakeEvent):
+    """A material was uploaded. ``size_bytes`` 0 is an empty material and raises R2."""
+
+    event_type: ClassVar[str] = "application.materials_uploaded"
+    summary: ClassVar[str] = "A material was uploaded to an application."
+
+    application_id: uuid.UUID
+    material_id: uuid.UUID
+    material_type: Code = Field(description="Material type code, e.g. hukou_register.")
+    sha256: Sha256 = Field(description="Hex SHA-256 of the file as stored.")
+    size_bytes: int = Field(ge=0, description="File size in bytes.")
+    uploaded_by: StaffRef
+    uploaded_at: AwareDatetime
+
+
+# ================================================================================================
+# verification (协查 / 联审联查)
+# ================================================================================================
+
+
+@register
+class VerificationStarted(_VerificationEvent):
+    """A verification case was opened and requests went to every department at once."""
+
+    event_type: ClassVar[str] = "verification.started"
+    summary: ClassVar[str] = "Cross-department verification started for an application."
+
+    case_id: uuid.UUID
+    application_id: uuid.UUID
+    departments: list[DepartmentCode] = Field(min_length=1)
+    started_at: AwareDatetime
+    due_on: date = Field(description="The latest department deadline.")
+
+
+class Subject(_Part):
+    """One household member as a department sees it: name and resident ID, plus only the
+    extra fields that department needs (``DEPARTMENT_SUBJECT_FIELDS``): ``hukou_division`` for
+    public_security; ``relationship`` for civil_affairs and health; ``employer`` for
+    hr_social_security, provident_fund and tax; none for the other departments."""
+
+    member_ref: IdHash = Field(description="Opaque member reference; echo it in findings.")
+    name: PersonName
+    resident_id: ResidentId
+    relationship: Relationship | None = Field(
+        default=None, description="Only for civil_affairs (marriage) and health (births)."
+    )
+    hukou_division: UnitCode | None = Field(
+        default=None, description="Declared hukou location; only for public_security."
+    )
+    employer: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Declared employer; only for hr_social_security, provident_fund, tax.",
+    )
+
+
+@register
+class VerificationRequested(_VerificationEvent):
+    """A request to one department (协查请求), on ``housing.verification`` as
+    ``request.<department>``; only that department's user can read its queue.
+
+    Subjects carry names and resident IDs because the department must find the people in its
+    own records; nothing else is sent beyond what the department needs.
+    """
+
+    event_type: ClassVar[str] = "verification.requested"
+    exchange: ClassVar[ExchangeName] = "verification"
+    routing_key_template: ClassVar[str] = "request.{department}"
+    summary: ClassVar[str] = "A verification request to one department."
+
+    request_id: uuid.UUID = Field(description="Quote it in the answer.")
+    case_id: uuid.UUID
+    application_id: uuid.UUID
+    city: CityCode
+    department: DepartmentCode
+    requested_at: AwareDatetime
+    deadline: date = Field(description="Last day to answer (inclusive).")
+    time_limit_working_days: WorkingDays = Field(description="The department's time limit.")
+    subjects: list[Subject] = Field(min_length=1, max_length=30)
+
+    def routing_key(self) -> str:
+        return self.routing_key_template.format(department=self.department)
+
+    @model_validator(mode="after")
+    def _minimal_subjects(self) -> Self:
+        allowed = DEPARTMENT_SUBJECT_FIELDS.get(self.department, frozenset())
+        for subject in self.subjects:
+            sent = {f for f in SUBJECT_EXTRA_FIELDS if getattr(subject, f) is not None}
+            if not sent <= allowed:
+                raise ValueError(
+                    f"department {self.department} may not receive {sorted(sent - allowed)}"
+                )
+        return self
+
+
+# -- findings (核查结果) --------------------------------------------------------------------------
+
+
+class _Finding(_Part):
+    member_ref: IdHash = Field(description="The subject's member_ref from the request.")
+
+
+class PropertyFinding(_Finding):
+    """Real estate registered to the member (不动产登记)."""
+
+    kind: Literal["property"]
+    area_m2: Area
+    location: str = Field(min_length=1, max_length=200, description="Location (坐落).")
+    division: UnitCode | None = Field(default=None, description="Division code of the location.")
+
+
+class VehicleFinding(_Finding):
+    """A motor vehicle registered to the member (机动车登记)."""
+
+    kind: Literal["vehicle"]
+    plate_masked: str = Field(
+        min_length=2, max_length=16, description="Plate with middle characters masked."
+    )
+    value: Money = Field(description="Assessed value.")
+
+
+class BusinessFinding(_Finding):
+    """A business registration (工商登记) in which the member is registered."""
+
+    kind: Literal["business"]
+    name: str = Field(min_length=1, max_length=200, description="Registered business name.")
+    registered_capital: Money
+    role: Literal["legal_representative", "shareholder", "sole_proprietor"] | None = None
+
+
+class IncomeFinding(_Finding):
+    """Income on record (税务 / 社保 wage base)."""
+
+    kind: Literal["income"]
+    monthly_amount: Money
+    source: Literal["wages", "labour_services", "business", "property", "other"]
+
+
+class PensionFinding(_Finding):
+    """A pension being paid (养老金 / 退休金)."""
+
+    kind: Literal["pension"]
+    monthly_amount: Money
+    scheme: Literal["enterprise", "public_institution", "resident"] = Field(
+        description="企业职工 / 机关事业单位 / 城乡居民 pension scheme."
+    )
+
+
+class AssistanceFinding(_Finding):
+    """Social assistance status (低保 / 特困 / 低保边缘)."""
+
+    kind: Literal["assistance"]
+    status: Literal["minimum_living", "extreme_poverty", "low_income"]
+    since: date | None = None
+
+
+class ProvidentFundFinding(_Finding):
+    """Housing provident fund account (住房公积金)."""
+
+    kind: Literal["provident_fund"]
+    monthly_deposit: Money = Field(description="Monthly deposit, employer and employee parts.")
+    employer: str | None = Field(default=None, max_length=200)
+
+
+class VitalFinding(_Finding):
+    """A birth or death on record (出生 / 死亡)."""
+
+    kind: Literal["vital"]
+    event: Literal["birth", "death"]
+    on: date
+
+
+class MarriageFinding(_Finding):
+    """Marital status on record (婚姻登记)."""
+
+    kind: Literal["marriage"]
+    status: Literal["unmarried", "married", "divorced", "widowed"]
+    since: date | None = None
+
+
+class HukouFinding(_Finding):
+    """Hukou and residence permit on record (户籍 / 居住证)."""
+
+    kind: Literal["hukou"]
+    division: UnitCode = Field(description="Where the hukou is registered.")
+    residence_permit: bool = Field(description="Holds a residence permit for this city.")
+
+
+class DisabilityFinding(_Finding):
+    """Disability certification (残疾人证)."""
+
+    kind: Literal["disability"]
+    grade: int = Field(ge=1, le=4, description="Disability grade, 1 most severe.")
+
+
+class VeteranFinding(_Finding):
+    """Veteran or martyr's family status (退役军人 / 烈属)."""
+
+    kind: Literal["veteran"]
+    status: Literal["veteran", "martyr_family", "entitled_group"]
+
+
+class ElectricityFinding(_Finding):
+    """Electricity use of the member's account (for vacancy checks)."""
+
+    kind: Literal["electricity"]
+    average_monthly_kwh: Decimal = Field(ge=0, max_digits=10, decimal_places=2)
+    months: int = Field(ge=1, le=36, description="Months the average covers.")
+
+
+Finding = Annotated[
+    PropertyFinding
+    | VehicleFinding
+    | BusinessFinding
+    | IncomeFinding
+    | PensionFinding
+    | AssistanceFinding
+    | ProvidentFundFinding
+    | VitalFinding
+    | MarriageFinding
+    | HukouFinding
+    | DisabilityFinding
+    | VeteranFinding
+    | ElectricityFinding,
+    Field(discriminator="kind"),
+]
+
+
+@register
+class DepartmentAnswered(_DepartmentEvent):
+    """A department's answer (协查反馈), on ``housing.verification`` as ``response.<department>``.
+
+    ``no_record`` true means the department searched and found nothing for any subject; an
+    answer with ``no_record`` false and no findings is an empty answer and raises R6.
+    """
+
+    event_type: ClassVar[str] = "department.answered"
+    exchange: ClassVar[ExchangeName] = "verification"
+    routing_key_template: ClassVar[str] = "response.{department}"
+    summary: ClassVar[str] = "A department answered a verification request."
+
+    request_id: uuid.UUID = Field(description="The request being answered.")
+    department: DepartmentCode
+    answered_at: AwareDatetime
+    answered_by: str | None = Field(
+        default=None, max_length=128, description="Operator or system id at the department."
+    )
+    no_record: bool = Field(description="Searched, nothing on record for any subject.")
+    findings: list[Finding] = Field(default_factory=list, max_length=500)
+
+    def routing_key(self) -> str:
+        return self.routing_key_template.format(department=self.department)
+
+    @model_validator(mode="after")
+    def _no_record_means_no_findings(self) -> Self:
+        if self.no_record and self.findings:
+            raise ValueError("an answer with no_record=true cannot carry findings")
+        return self
+
+
+class _DepartmentRequestEvent(_VerificationEvent):
+    case_id: uuid.UUID
+    application_id: uuid.UUID
+    request_id: uuid.UUID
+    department: DepartmentCode
+
+
+@register
+class VerificationAnswerEmpty(_DepartmentRequestEvent):
+    """A department answered with neither findings nor "no record" (R6 部门反馈为空)."""
+
+    event_type: ClassVar[str] = "verification.answer_empty"
+    summary: ClassVar[str] = "A department's answer was empty."
+
+    answered_at: AwareDatetime
+
+
+@register
+class VerificationAnswerLate(_DepartmentRequestEvent):
+    """A department answered after its deadline."""
+
+    event_type: ClassVar[str] = "verification.answer_late"
+    summary: ClassVar[str] = "A department answered after its deadline."
+
+    deadline: date
+    answered_at: AwareDatetime
+    working_days_late: WorkingDays
+
+
+@register
+class VerificationDepartmentOverdue(_DepartmentRequestEvent):
+    """A department's deadline passed with no answer (逾期未反馈)."""
+
+    event_type: ClassVar[str] = "verification.department_overdue"
+    summary: ClassVar[str] = "A department's deadline passed without an answer."
+
+    deadline: date
+    detected_at: AwareDatetime
+
+
+class Discrepancy(_Part):
+    """A declared value contradicted by a verified one (possible 隐报、瞒报、假报)."""
+
+    member_id_hash: IdHash | None = Field(
+        description="The member concerned; null for household-level fields (housing area)."
+    )
+    field: Code = Field(description="What differs, e.g. monthly_income, housing_area_m2.")
+    declared: str | None = Field(max_length=200, description="Declared value, as text.")
+    verified: str | None = Field(max_length=200, description="Verified value, as text.")
+    department: DepartmentCode = Field(description="Department whose answer shows it.")
+
+
+class EconomicProfile(_Part):
+    """The household's verified economic profile (家庭经济状况), household-level figures only."""
+
+    member_count: int = Field(ge=1, le=30)
+    monthly_income_total: Money
+    per_capita_monthly_income: Money
+    financial_assets: Money
+    housing_area_m2: Area
+    per_capita_housing_area_m2: Area
+    vehicle_count: int = Field(ge=0, le=500)
+    vehicle_value: Money
+    business_count: int = Field(ge=0, le=500)
+    registered_capital_total: Money
+    assistance_status: Literal["minimum_living", "extreme_poverty", "low_income"] | None = None
+
+
+@register
+class VerificationCompleted(_VerificationEvent):
+    """Every department answered or ran out of time; the profile was checked against the
+    city's admission parameters (准入参数) and a reasoned recommendation produced
+    (智能生成审核结果). Credit reads ``discrepancies``."""
+
+    event_type: ClassVar[str] = "verification.completed"
+    summary: ClassVar[str] = "Verification finished with a reasoned recommendation."
+
+    case_id: uuid.UUID
+    application_id: uuid.UUID
+    category: Code
+    completed_at: AwareDatetime
+    recommendation: Literal["eligible", "ineligible", "needs_review"]
+    reasons: list[ChineseText] = Field(
+        min_length=1, description="Why, in Chinese, one line per criterion checked."
+    )
+    profile: EconomicProfile
+    discrepancies: list[Discrepancy] = Field(default_factory=list)
+    missing_departments: list[DepartmentCode] = Field(
+        default_factory=list, description="Departments that had not answered."
+    )
+    parameters_version: int = Field(ge=1, description="Admission parameters version applied.")
+
+
+class ParameterChange(_Part):
+    name: Code = Field(description="Parameter, e.g. per_capita_monthly_income_max.")
+    old: str | None = Field(max_length=200, description="Previous value; null if new.")
+    new: str | None = Field(max_length=200, description="New value; null if removed.")
+
+
+@register
+class VerificationParametersChanged(_VerificationEvent):
+    """Admission parameters (准入参数) changed. ``approved`` false means the change took effect
+    without going through the approval flow, which alerting flags."""
+
+    event_type: ClassVar[str] = "verification.parameters_changed"
+    summary: ClassVar[str] = "Admission parameters of a category changed."
+
+    parameter_set_id: uuid.UUID
+    city: CityCode
+    category: Code
+    version: int = Field(ge=1, description="The new parameters version.")
+    changes: list[ParameterChange] = Field(min_length=1)
+    proposed_by: StaffRef
+    proposed_at: AwareDatetime
+    approved: bool
+    approved_by: StaffRef | None = None
+    approved_at: AwareDatetime | None = None
+    effective_from: date
+
+    @model_validator(mode="after")
+    def _approval_consistent(self) -> Self:
+        approval = (self.approved_by, self.approved_at)
+        if (None in approval) if self.approved else (approval != (None, None)):
+            raise ValueError("approved needs approved_by and approved_at, and only then")
+        return self
+
+
+# ================================================================================================
+# review (分级审核)
+# ================================================================================================
+
+
+class StagePlan(_Part):
+    stage: Code
+    level: Level
+    time_limit_working_days: WorkingDays
+
+
+class _CaseEvent(_ReviewEvent):
+    case_id: uuid.UUID
+    application_id: uuid.UUID
+
+
+class _StageEvent(_CaseEvent):
+    stage: Code = Field(description="Stage code from the workflow, e.g. street_initial.")
+    level: Level
+    unit: UnitCode = Field(description="The unit that works on the stage.")
+
+
+@register
+class ReviewCaseOpened(_CaseEvent):
+    """A review case was opened for an application, with its stage layout."""
+
+    event_type: ClassVar[str] = "review.case_opened"
+    summary: ClassVar[str] = "A review case was opened."
+
+    tracking_no: DocNo
+    city: CityCode
+    district: DistrictCode
+    street: StreetCode
+    category: Code
+    workflow: Code = Field(description="Workflow preset, e.g. xiamen_3_levels.")
+    workflow_version: int = Field(ge=1)
+    stages: list[StagePlan] = Field(min_length=1)
+    opened_at: AwareDatetime
+
+
+@register
+class ReviewStageStarted(_StageEvent):
+    """A stage started; ``due_at`` counts working days (statutory holidays, make-up days)."""
+
+    event_type: ClassVar[str] = "review.stage_started"
+    summary: ClassVar[str] = "A review stage started and its clock runs."
+
+    started_at: AwareDatetime
+    due_at: AwareDatetime
+    time_limit_working_days: WorkingDays
+    calendar_fallback: bool = Field(
+        default=False,
+        description="The deadline used the Monday-to-Friday fallback for a year nobody entered.",
+    )
+
+
+@register
+class ReviewOpinionSigned(_StageEvent):
+    """A real-name signature (签字) on a stage: handler (经办人), reviewer (复核人), leader.
+
+    ``signed_at`` is server time; alerting checks the order (R3-R5). The opinion text stays in
+    review; ``opinion_quality`` tells whether it was specific (Fujian rule).
+    """
+
+    event_type: ClassVar[str] = "review.opinion_signed"
+    summary: ClassVar[str] = "An opinion on a stage was signed."
+
+    role: Literal["handler", "reviewer", "leader"]
+    decision: Literal["approve", "reject", "return"]
+    signer: StaffRef
+    signed_at: AwareDatetime
+    opinion_quality: Literal["specific", "boilerplate", "empty"] = "specific"
+
+
+@register
+class ReviewStageCompleted(_StageEvent):
+    """A stage ended with its last required signature."""
+
+    event_type: ClassVar[str] = "review.stage_completed"
+    summary: ClassVar[str] = "A review stage was completed."
+
+    outcome: Literal["approve", "reject", "return"]
+    completed_at: AwareDatetime
+    working_days_used: WorkingDays = Field(description="Excluding suspensions.")
+    overdue: bool
+    next_stage: Code | None = None
+
+
+@register
+class ReviewStageSuspended(_StageEvent):
+    """A stage was suspended for supplementary materials (补件挂起), at most 10 working days."""
+
+    event_type: ClassVar[str] = "review.stage_suspended"
+    summary: ClassVar[str] = "A review stage was suspended for supplementary materials."
+
+    suspension_id: uuid.UUID
+    reason: ChineseText
+    suspended_by: StaffRef
+    suspended_at: AwareDatetime
+    resumes_by: AwareDatetime = Field(description="When the suspension ends by itself.")
+
+
+@register
+class ReviewStageResumed(_StageEvent):
+    """A suspension ended (materials in, or automatically at its limit); the clock runs again."""
+
+    event_type: ClassVar[str] = "review.stage_resumed"
+    summary: ClassVar[str] = "A suspended review stage resumed."
+
+    suspension_id: uuid.UUID
+    resumed_at: AwareDatetime
+    automatic: bool = Field(description="Resumed by itself at the end of the allowed time.")
+    resumed_by: StaffRef | None = None
+    suspended_working_days: WorkingDays
+    due_at: AwareDatetime = Field(description="The stage's deadline, moved by the suspension.")
+
+    @model_validator(mode="after")
+    def _who_resumed(self) -> Self:
+        if not self.automatic and self.resumed_by is None:
+            raise ValueError("a manual resumption names resumed_by")
+        return self
+
+
+@register
+class ReviewStageOverdue(_StageEvent):
+    """A stage passed its time limit (R8 超时限)."""
+
+    event_type: ClassVar[str] = "review.stage_overdue"
+    summary: ClassVar[str] = "A review stage passed its time limit."
+
+    due_at: AwareDatetime
+    detected_at: AwareDatetime
+    calendar_fallback: bool = False
+
+
+@register
+class ReviewDecided(_CaseEvent):
+    """The city confirmed the result (市复核认定) with leadership approval."""
+
+    event_type: ClassVar[str] = "review.decided"
+    summary: ClassVar[str] = "Review reached its final decision."
+
+    outcome: Literal["qualified", "rejected"]
+    decided_by: StaffRef
+    decided_at: AwareDatetime
+    reasons: list[ChineseText] = Field(default_factory=list)
+
+
+@register
+class ApplicationQualified(_ReviewEvent):
+    """The family qualified (资格认定); publication puts it on public notice (公示)."""
+
+    event_type: ClassVar[str] = "application.qualified"
+    summary: ClassVar[str] = "An application qualified, pending publicity."
+
+    application_id: uuid.UUID
+    case_id: uuid.UUID
+    tracking_no: DocNo
+    city: CityCode
+    district: DistrictCode
+    street: StreetCode
+    category: Code
+    member_count: int = Field(ge=1, le=30)
+    applicant_name_masked: MaskedName
+    qualified_at: AwareDatetime
+
+
+@register
+class ApplicationRejected(_ReviewEvent):
+    """The application was rejected, with the reasons the applicant is told."""
+
+    event_type: ClassVar[str] = "application.rejected"
+    summary: ClassVar[str] = "An application was rejected."
+
+    application_id: uuid.UUID
+    case_id: uuid.UUID
+    tracking_no: DocNo
+    city: CityCode
+    district: DistrictCode
+    street: StreetCode
+    category: Code
+    stage: Code | None = Field(default=None, description="Stage where it was rejected.")
+    reasons: list[ChineseText] = Field(min_length=1)
+    rejected_at: AwareDatetime
+
+
+# ================================================================================================
+# publication (公示、异议)
+# ================================================================================================
+
+NoticeKind = Literal["qualification", "lottery_shortlist", "allocation"]
+
+
+@register
+class PublicityOpened(_PublicationEvent):
+    """A public notice (公示) opened. Shorter than 7 days is refused by the API but may still
+    arrive (imports, overrides); alerting raises R7 on it."""
+
+    event_type: ClassVar[str] = "publicity.opened"
+    summary: ClassVar[str] = "A public notice (公示) opened."
+
+    notice_id: uuid.UUID
+    kind: NoticeKind
+    city: CityCode
+    unit: UnitCode = Field(description="The publishing unit.")
+    batch: str | None = Field(default=None, max_length=64, description="Batch label.")
+    application_ids: list[uuid.UUID] = Field(min_length=1)
+    opened_at: AwareDatetime
+    closes_at: AwareDatetime = Field(description="Planned end of the notice.")
+    planned_days: int = Field(ge=0, le=365, description="Planned length in calendar days.")
+
+
+@register
+class PublicityClosed(_PublicationEvent):
+    """A public notice closed, at its planned end or early by an override."""
+
+    event_type: ClassVar[str] = "publicity.closed"
+    summary: ClassVar[str] = "A public notice (公示) closed."
+
+    notice_id: uuid.UUID
+    kind: NoticeKind
+    application_ids: list[uuid.UUID] = Field(min_length=1)
+    opened_at: AwareDatetime
+    closed_at: AwareDatetime
+    closed_early: bool
+    override_by: StaffRef | None = None
+    reason: ChineseText | None = None
+
+    @model_validator(mode="after")
+    def _early_needs_override(self) -> Self:
+        if self.closed_early and (self.override_by is None or self.reason is None):
+            raise ValueError("closing early names override_by and a reason")
+        return self
+
+
+@register
+class ObjectionFiled(_PublicationEvent):
+    """Someone lodged an objection (异议) against an entry of a notice. The objector's identity
+    and the text stay in publication."""
+
+    event_type: ClassVar[str] = "objection.filed"
+    summary: ClassVar[str] = "An objection was lodged against a notice entry."
+
+    objection_id: uuid.UUID
+    notice_id: uuid.UUID
+    application_id: uuid.UUID
+    channel: Literal["online", "window", "mail", "phone"]
+    anonymous: bool
+    filed_at: AwareDatetime
+    conclude_by: date | None = Field(default=None, description="When a conclusion is due.")
+
+
+@register
+class ObjectionConcluded(_PublicationEvent):
+    """An objection was investigated and its conclusion (核查结论) published."""
+
+    event_type: ClassVar[str] = "objection.concluded"
+    summary: ClassVar[str] = "An objection was investigated and concluded."
+
+    objection_id: uuid.UUID
+    notice_id: uuid.UUID
+    application_id: uuid.UUID
+    outcome: Literal["sustained", "dismissed"]
+    conclusion: ChineseText = Field(description="The published conclusion, already masked.")
+    concluded_by: StaffRef
+    concluded_at: AwareDatetime
+
+
+# ================================================================================================
+# alerting (预警、督办)
+# ================================================================================================
+
+
+@register
+class AlertRaised(_AlertingEvent):
+    """A rule breach lit a yellow or red light (亮灯)."""
+
+    event_type: ClassVar[str] = "alert.raised"
+    summary: ClassVar[str] = "A supervision rule raised a yellow or red light."
+
+    alert_id: uuid.UUID
+    rule_id: RuleId
+    colour: Colour
+    application_id: uuid.UUID | None = Field(
+        default=None, description="Null for rules not about one application."
+    )
+    case_id: uuid.UUID | None = None
+    stage: Code | None = None
+    department: DepartmentCode | None = None
+    unit: UnitCode = Field(description="The unit responsible.")
+    raised_at: AwareDatetime
+
+
+@register
+class AlertCleared(_AlertingEvent):
+    """A light went out (灭灯), automatically or confirmed by a supervisor."""
+
+    event_type: ClassVar[str] = "alert.cleared"
+    summary: ClassVar[str] = "A yellow or red light went out."
+
+    alert_id: uuid.UUID
+    rule_id: RuleId
+    colour: Colour
+    application_id: uuid.UUID | None = None
+    case_id: uuid.UUID | None = None
+    stage: Code | None = None
+    unit: UnitCode
+    raised_at: AwareDatetime
+    cleared_at: AwareDatetime
+    cleared_by: StaffRef | None = Field(
+        default=None, description="Who confirmed it; null when its condition ended by itself."
+    )
+
+
+@register
+class TicketOpened(_AlertingEvent):
+    """A supervision ticket (督办单) was issued to a unit."""
+
+    event_type: ClassVar[str] = "ticket.opened"
+    summary: ClassVar[str] = "A supervision ticket (督办单) was issued."
+
+    ticket_id: uuid.UUID
+    ticket_no: DocNo
+    colour: Colour
+    rule_id: RuleId
+    alert_ids: list[uuid.UUID] = Field(min_length=1)
+    application_id: uuid.UUID | None = None
+    unit: UnitCode = Field(description="The unit that must handle it.")
+    opened_at: AwareDatetime
+    due_at: AwareDatetime
+
+
+@register
+class TicketEscalated(_AlertingEvent):
+    """A ticket went up the chain: street/district -> city centre (2 working days) -> city
+    office (1 working day) -> province."""
+
+    event_type: ClassVar[str] = "ticket.escalated"
+    summary: ClassVar[str] = "A supervision ticket was escalated up the chain."
+
+    ticket_id: uuid.UUID
+    from_unit: UnitCode
+    to_unit: UnitCode | None = Field(description="Null when it leaves the city (province).")
+    to_level: Literal["district", "city_centre", "city_office", "province"]
+    automatic: bool = Field(description="Escalated by its deadline rather than by a person.")
+    escalated_by: StaffRef | None = None
+    escalated_at: AwareDatetime
+    due_at: AwareDatetime | None = None
+
+
+@register
+class TicketClosed(_AlertingEvent):
+    """A ticket was closed after handling and confirmation."""
+
+    event_type: ClassVar[str] = "ticket.closed"
+    summary: ClassVar[str] = "A supervision ticket was closed."
+
+    ticket_id: uuid.UUID
+    outcome: Literal["resolved", "withdrawn"]
+    closed_by: StaffRef
+    confirmed_by: StaffRef | None = Field(
+        default=None, description="Who confirmed the light went out."
+    )
+    closed_at: AwareDatetime
+
+
+# ================================================================================================
+# credit (诚信档案、黑名单)
+# ================================================================================================
+
+CreditIdHash = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{64}$"),
+    Field(
+        description=(
+            "Hex HMAC-SHA256 id hash of the subject: of the resident ID for a family member, of "
+            "the unified social credit code (统一社会信用代码) for an employer or agency."
+        )
+    ),
+]
+
+
+@register
+class CreditRecordCreated(_CreditEvent):
+    """A dishonesty record (失信记录) was entered in the integrity file."""
+
+    event_type: ClassVar[str] = "credit.record_created"
+    summary: ClassVar[str] = "A dishonesty record was created."
+
+    record_id: uuid.UUID
+    subject_kind: SubjectKind
+    id_hash: CreditIdHash
+    behaviour: DishonestBehaviour
+    severity: Severity
+    application_id: uuid.UUID | None = None
+    source: Literal["verification", "review", "report", "manual"]
+    created_by: StaffRef
+    created_at: AwareDatetime
+
+
+@register
+class CreditNoticeStep(_CreditEvent):
+    """A step of the notice procedure: notice letter (告知函) -> public announcement when
+    undeliverable (公告) -> integrity file and city credit system (记入) -> lawyer's letter."""
+
+    event_type: ClassVar[str] = "credit.notice_step"
+    summary: ClassVar[str] = "A step of the dishonesty notice procedure was taken."
+
+    record_id: uuid.UUID
+    step: Literal["notice_letter", "public_announcement", "credit_file", "lawyer_letter"]
+    delivered: bool | None = Field(default=None, description="For letters: was it delivered.")
+    taken_by: StaffRef
+    taken_at: AwareDatetime
+
+
+@register
+class CreditBanImposed(_CreditEvent):
+    """A ban from applying (1, 3 or 5 years by severity); it lifts itself on ``ends_on``."""
+
+    event_type: ClassVar[str] = "credit.ban_imposed"
+    summary: ClassVar[str] = "A subject was banned from applying."
+
+    record_id: uuid.UUID
+    id_hash: CreditIdHash
+    subject_kind: SubjectKind
+    severity: Severity
+    starts_on: date
+    ends_on: date = Field(description="First day the subject may apply again.")
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Self:
+        if self.ends_on <= self.starts_on:
+            raise ValueError("ends_on must be after starts_on")
+        return self
+
+
+@register
+class CreditBanLifted(_CreditEvent):
+    """A ban ended, at expiry or early (with a reason)."""
+
+    event_type: ClassVar[str] = "credit.ban_lifted"
+    summary: ClassVar[str] = "A ban was lifted."
+
+    record_id: uuid.UUID
+    id_hash: CreditIdHash
+    lifted_on: date
+    early: bool
+    reason: ChineseText | None = None
+
+    @model_validator(mode="after")
+    def _early_needs_reason(self) -> Self:
+        if self.early and self.reason is None:
+            raise ValueError("lifting a ban early needs a reason")
+        return self
+
+
+@register
+class CreditAgencyBlacklisted(_CreditEvent):
+    """An agency was put on the public blacklist (黑中介 / 有偿代办). Its name is public."""
+
+    event_type: ClassVar[str] = "credit.agency_blacklisted"
+    summary: ClassVar[str] = "An agency was put on the public blacklist."
+
+    record_id: uuid.UUID
+    id_hash: CreditIdHash
+    agency_name: str = Field(min_length=1, max_length=200)
+    org_credit_code: str | None = Field(
+        default=None,
+        pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+        description="Unified social credit code (统一社会信用代码), when known.",
+    )
+    behaviour: DishonestBehaviour
+    listed_on: date
+    until: date | None = Field(default=None, description="Last day listed; null until lifted.")

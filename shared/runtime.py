@@ -1,0 +1,136 @@
+"""What a running service holds: settings, database engine, broker, relay and consumer.
+
+One ``ServiceDefinition`` per service says what is specific to it (its tables, bindings,
+handlers, routers, background jobs); ``Runtime`` wires the shared parts around it. This is the
+composition root: handlers receive what they need from here, nothing reaches for globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.amqp.broker import Broker
+from shared.amqp.consumer import Consumer, Handler
+from shared.amqp.relay import OutboxRelay
+from shared.amqp.topology import Binding, QueueSpec
+from shared.db import UnitOfWork, create_engine
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+BackgroundJob = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    metadata: sa.MetaData
+    bindings: tuple[Binding, ...] = ()
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    routers: Sequence[APIRouter] = ()
+    # Long-running jobs (schedulers for clock rules, pushers) started with the workers.
+    background: Sequence[BackgroundJob] = ()
+
+
+class Runtime:
+    def __init__(self, definition: ServiceDefinition, settings: ServiceSettings) -> None:
+        self.definition = definition
+        self.settings = settings
+        self.exchange_names = {
+            "events": settings.events_exchange,
+            "verification": settings.verification_exchange,
+        }
+        self.engine: AsyncEngine = create_engine(
+            settings.database_url, pool_size=settings.db_pool_size
+        )
+        self.broker = Broker(settings.amqp_url, self.exchange_names, name=f"{settings.service}")
+        self.queue_spec = QueueSpec(
+            name=settings.queue_name,
+            bindings=definition.bindings,
+            delivery_limit=settings.delivery_limit,
+            retry_delays_ms=tuple(settings.retry_delays_ms),
+        )
+        self.consumer: Consumer | None = None
+        self.relay: OutboxRelay | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(
+            self.engine, producer=self.settings.service, exchanges=self.exchange_names
+        )
+
+    async def start(self) -> None:
+        await self.broker.connect()
+        if not self.settings.run_workers:
+            return
+        self.relay = OutboxRelay(
+            self.engine,
+            self.broker,
+            service=self.settings.service,
+            database_url=self.settings.database_url,
+            batch_size=self.settings.outbox_batch_size,
+            poll_seconds=self.settings.outbox_poll_seconds,
+        )
+        self._spawn(self.relay.run(), "outbox-relay")
+        if self.definition.bindings:
+            self.consumer = Consumer(
+                service=self.settings.service,
+                engine=self.engine,
+                broker=self.broker,
+                spec=self.queue_spec,
+                handlers=self.definition.handlers,
+                prefetch=self.settings.prefetch,
+                exchanges=self.exchange_names,
+            )
+            await self.consumer.start()
+        for job in self.definition.background:
+            self._spawn(job(self), getattr(job, "__name__", "job"))
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        task.add_done_callback(_report_crash)
+        self._tasks.append(task)
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.broker.close()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"database": False, "broker": self.broker.is_connected, "consumers": True}
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            checks["database"] = True
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            log.warning("readiness_database_failed", error=str(exc)[:200])
+        if self.settings.run_workers and self.definition.bindings:
+            checks["consumers"] = self.consumer is not None and self.consumer.attached
+        for task in self._tasks:
+            if task.done():
+                checks[f"task:{task.get_name()}"] = False
+        return checks
+
+
+def _report_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background_task_crashed", task=task.get_name(), error=str(task.exception()))

@@ -1,0 +1,110 @@
+"""Per-service settings, read from the environment.
+
+Every service reads the same ``HOUSING_*`` variables; a variable prefixed with the service's
+name (``HOUSING_INTAKE_PORT``) wins over the common one (``HOUSING_PORT``), so one ``.env``
+file can configure the whole suite while each service keeps its own database and port.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+SERVICES: tuple[str, ...] = (
+    "intake",
+    "review",
+    "verification",
+    "alerting",
+    "publication",
+    "credit",
+)
+
+DEFAULT_PORTS: dict[str, int] = {
+    "intake": 8001,
+    "review": 8002,
+    "verification": 8003,
+    "alerting": 8004,
+    "publication": 8005,
+    "credit": 8006,
+}
+
+# The development signing key: accepted only outside production (shared.auth re-exports it).
+DEV_SIGNING_KEY = "dev-only-signing-key-change-me-0123456789abcdef"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOUSING_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    service: str
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 0
+    database_url: str = ""
+    database_url_template: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/housing_{service}"
+    db_pool_size: int = 10
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    events_exchange: str = "housing.events"
+    verification_exchange: str = "housing.verification"
+    # Queue names are "<queue_prefix>.<service>"; tests give every run its own prefix.
+    queue_prefix: str = "housing"
+    signing_key: SecretStr = SecretStr(DEV_SIGNING_KEY)
+    jwt_algorithm: str = "HS256"
+    city_config: Path = REPO_ROOT / "deploy" / "cities" / "xiamen.yaml"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Messaging
+    prefetch: int = 64
+    # Redeliveries the broker allows (crash loops) before it dead-letters by itself.
+    delivery_limit: int = 10
+    # Handler failures are retried after these delays, then dead-lettered with the error.
+    retry_delays_ms: list[int] = Field(default_factory=lambda: [1000, 5000, 30000])
+    outbox_batch_size: int = 500
+    outbox_poll_seconds: float = 1.0
+    # Start the outbox relay and the consumers with the HTTP app (off for CLI tools).
+    run_workers: bool = True
+
+    @model_validator(mode="after")
+    def _derive_and_guard(self) -> ServiceSettings:
+        if not self.port:
+            object.__setattr__(self, "port", DEFAULT_PORTS.get(self.service, 8000))
+        if not self.database_url:
+            object.__setattr__(
+                self, "database_url", self.database_url_template.format(service=self.service)
+            )
+        if (
+            self.environment == "production"
+            and self.signing_key.get_secret_value() == DEV_SIGNING_KEY
+        ):
+            raise ValueError(
+                "HOUSING_SIGNING_KEY is the development key; set a real signing key "
+                "before running with HOUSING_ENVIRONMENT=production"
+            )
+        return self
+
+    @property
+    def queue_name(self) -> str:
+        return f"{self.queue_prefix}.{self.service}"
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment in ("development", "test")
+
+
+def settings_for(service: str, **overrides: object) -> ServiceSettings:
+    """Settings of one service: ``HOUSING_<SERVICE>_X`` beats ``HOUSING_X``; overrides beat both."""
+    prefix = f"HOUSING_{service.upper()}_"
+    specific = {
+        key[len(prefix) :].lower(): value
+        for key, value in os.environ.items()
+        if key.startswith(prefix)
+    }
+    return ServiceSettings(service=service, **{**specific, **overrides})

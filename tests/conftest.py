@@ -1,0 +1,158 @@
+"""Test infrastructure: real PostgreSQL and RabbitMQ, isolated per test run.
+
+A Docker engine that answers gets testcontainers; otherwise the local services named by
+``TEST_DATABASE_URL`` / ``TEST_AMQP_URL`` (defaults match a machine running both locally).
+Every run gets its own databases (``t<run>_<name>``) and its own exchange and queue names
+(prefix ``t<run>``), and removes them at the end.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+
+import aio_pika
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from shared.settings import ServiceSettings, settings_for
+
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def _docker_engine_answers() -> bool:
+    if os.environ.get("TEST_DATABASE_URL") or os.environ.get("TEST_AMQP_URL"):
+        return False
+    if shutil.which("docker") is None:
+        return False
+    try:
+        done = subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@dataclass
+class Infra:
+    database_url: str  # any database on the server; tests derive their own names
+    amqp_url: str
+    run_id: str
+    container_exec: Callable[[list[str]], None] | None = None
+
+    def database(self, name: str) -> str:
+        url = make_url(self.database_url).set(database=f"t{self.run_id}_{name}")
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def prefix(self) -> str:
+        return f"t{self.run_id}"
+
+    def close_broker_connections(self) -> None:
+        """Force-close every client connection on the broker, as an outage would."""
+        cmd = ["rabbitmqctl", "close_all_connections", "test: forced close"]
+        if self.container_exec is not None:
+            self.container_exec(cmd)
+        else:
+            subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+
+    def settings(self, service: str, **overrides: object) -> ServiceSettings:
+        values: dict[str, object] = {
+            "environment": "test",
+            "database_url": self.database(service),
+            "amqp_url": self.amqp_url,
+            "events_exchange": f"{self.prefix}.events",
+            "verification_exchange": f"{self.prefix}.verification",
+            "queue_prefix": self.prefix,
+            "retry_delays_ms": [100, 300],
+            "outbox_poll_seconds": 0.2,
+            "log_json": True,
+        }
+        values.update(overrides)
+        return settings_for(service, **values)
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    run_id = secrets.token_hex(4)
+    if _docker_engine_answers():
+        from testcontainers.postgres import PostgresContainer
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        with (
+            PostgresContainer("postgres:15", driver="asyncpg") as pg,
+            RabbitMqContainer("rabbitmq:3.13") as mq,
+        ):
+            params = mq.get_connection_params()
+            amqp = f"amqp://guest:guest@{params.host}:{params.port}/"
+
+            def container_exec(cmd: list[str]) -> None:
+                mq.exec(cmd)
+
+            yield Infra(pg.get_connection_url(), amqp, run_id, container_exec)
+        return
+    infra = Infra(
+        os.environ.get("TEST_DATABASE_URL", DEFAULT_DATABASE_URL),
+        os.environ.get("TEST_AMQP_URL", DEFAULT_AMQP_URL),
+        run_id,
+    )
+    yield infra
+    _cleanup_local(infra)
+
+
+def _cleanup_local(infra: Infra) -> None:
+    import asyncio
+
+    async def drop_databases() -> None:
+        admin = make_url(infra.database_url).set(drivername="postgresql", database="postgres")
+        conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+        try:
+            names = await conn.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE $1", f"t{infra.run_id}_%"
+            )
+            for row in names:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    async def drop_broker_objects() -> None:
+        connection = await aio_pika.connect(infra.amqp_url)
+        try:
+            channel = await connection.channel()
+            for name in _list_broker_objects("queues", infra.prefix):
+                await channel.queue_delete(name)
+            for name in _list_broker_objects("exchanges", infra.prefix):
+                await channel.exchange_delete(name)
+        finally:
+            await connection.close()
+
+    # A thread of its own: the session's event loop must not be disturbed at teardown.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, drop_databases()).result()
+        pool.submit(asyncio.run, drop_broker_objects()).result()
+
+
+def _list_broker_objects(kind: str, prefix: str) -> list[str]:
+    done = subprocess.run(
+        ["rabbitmqctl", "-q", f"list_{kind}", "name"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return [
+        line.strip() for line in done.stdout.splitlines() if line.strip().startswith(f"{prefix}.")
+    ]
+
+
+@pytest.fixture
+async def broker_connection(infra: Infra) -> AsyncIterator[aio_pika.abc.AbstractConnection]:
+    connection = await aio_pika.connect(infra.amqp_url)
+    yield connection
+    await connection.close()

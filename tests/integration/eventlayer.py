@@ -1,0 +1,148 @@
+"""A small service built from the shared event layer, for the reliability tests.
+
+Its handler writes one row per applied event into ``effects`` (no unique constraint, so an
+event applied twice would show as two rows) and can be told to fail or to crash the process.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+
+import aio_pika
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.amqp.broker import Broker
+from shared.amqp.consumer import Consumer
+from shared.amqp.relay import OutboxRelay
+from shared.amqp.topology import Binding, QueueSpec
+from shared.db import UnitOfWork, create_engine
+from shared.events.envelope import Envelope
+from shared.migrations import ensure_database
+from shared.tables import platform_metadata
+
+test_metadata = sa.MetaData()
+effects = sa.Table(
+    "effects",
+    test_metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("consumer_pid", sa.Integer, nullable=False),
+)
+
+EVENT = "test.happened"
+POISON = "test.poison"
+CRASH = "test.crash"
+
+
+@dataclass
+class Layer:
+    service: str
+    database_url: str
+    amqp_url: str
+    prefix: str
+    retry_delays_ms: tuple[int, ...] = (100, 300)
+    delivery_limit: int = 3
+    poison_fixed: bool = False
+    engine: AsyncEngine | None = None
+    broker: Broker | None = None
+    started: list[object] = field(default_factory=list)
+
+    @property
+    def exchanges(self) -> dict[str, str]:
+        return {"events": f"{self.prefix}.events", "verification": f"{self.prefix}.verification"}
+
+    @property
+    def spec(self) -> QueueSpec:
+        return QueueSpec(
+            name=f"{self.prefix}.{self.service}",
+            bindings=(Binding("test.#"),),
+            delivery_limit=self.delivery_limit,
+            retry_delays_ms=self.retry_delays_ms,
+        )
+
+    async def queue_depth(self, name: str) -> int:
+        """Messages ready in a queue, asked on a plain channel.
+
+        Not through the robust broker channel: aio-pika's robust channel answers a passive
+        declare from its cache, with the message count of the first declare.
+        """
+        connection = await aio_pika.connect(self.amqp_url)
+        try:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(name, passive=True)
+            return int(queue.declaration_result.message_count or 0)
+        finally:
+            await connection.close()
+
+    async def create_schema(self) -> None:
+        await ensure_database(self.database_url)
+        engine = create_engine(self.database_url)
+        async with engine.begin() as conn:
+            await conn.run_sync(platform_metadata.create_all)
+            await conn.run_sync(test_metadata.create_all)
+        await engine.dispose()
+
+    async def connect(self) -> None:
+        self.engine = create_engine(self.database_url)
+        self.broker = Broker(self.amqp_url, self.exchanges, name=f"test-{self.service}")
+        await self.broker.connect()
+
+    def uow(self) -> UnitOfWork:
+        assert self.engine is not None
+        return UnitOfWork(self.engine, producer=self.service, exchanges=self.exchanges)
+
+    async def handle(self, uow: UnitOfWork, event: Envelope) -> None:
+        await uow.conn.execute(effects.insert().values(event_id=event.id, consumer_pid=os.getpid()))
+        if event.type == POISON and not self.poison_fixed:
+            raise ValueError("poison payload: amount must be positive")
+        if event.type == CRASH:
+            # Dies after its effect, before the commit: the transaction never commits.
+            os._exit(17)
+
+    def consumer(self, prefetch: int = 32) -> Consumer:
+        assert self.engine is not None and self.broker is not None
+        return Consumer(
+            service=self.service,
+            engine=self.engine,
+            broker=self.broker,
+            spec=self.spec,
+            handlers={EVENT: self.handle, POISON: self.handle, CRASH: self.handle},
+            prefetch=prefetch,
+            exchanges=self.exchanges,
+        )
+
+    def relay(self) -> OutboxRelay:
+        assert self.engine is not None and self.broker is not None
+        return OutboxRelay(
+            self.engine,
+            self.broker,
+            service=self.service,
+            database_url=self.database_url,
+            batch_size=200,
+            poll_seconds=0.2,
+        )
+
+    async def effect_counts(self) -> tuple[int, int]:
+        """(rows in effects, distinct events in effects)."""
+        assert self.engine is not None
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(sa.func.count(), sa.func.count(sa.distinct(effects.c.event_id)))
+                )
+            ).one()
+        return int(row[0]), int(row[1])
+
+    async def close(self) -> None:
+        if self.broker is not None:
+            await self.broker.close()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+
+def new_event(event_type: str = EVENT, subject: str | None = None) -> dict[str, object]:
+    return {"event_type": event_type, "data": {"n": 1}, "subject": subject or str(uuid.uuid4())}

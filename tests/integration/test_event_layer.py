@@ -1,0 +1,291 @@
+"""Reliability of the event layer on the real broker and database (issue 2, item 6a-6e)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aio_pika
+import pytest
+import sqlalchemy as sa
+
+from shared.events.envelope import Envelope
+from shared.tables import inbox, outbox
+from tests.conftest import Infra
+from tests.integration.eventlayer import CRASH, EVENT, POISON, Layer
+
+pytestmark = pytest.mark.integration
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.1
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+async def layer(infra: Infra) -> AsyncIterator[Layer]:
+    token = secrets.token_hex(3)
+    layer = Layer(
+        service=f"layer{token}",
+        database_url=infra.database(f"layer{token}"),
+        amqp_url=infra.amqp_url,
+        prefix=f"{infra.prefix}.{token}",
+    )
+    await layer.create_schema()
+    await layer.connect()
+    yield layer
+    await layer.close()
+
+
+async def emit(layer: Layer, count: int = 1, event_type: str = EVENT) -> list[uuid.UUID]:
+    async with layer.uow() as uow:
+        ids = [
+            uow.emit_raw(event_type=event_type, data={"n": i}, subject=f"app-{i}").id
+            for i in range(count)
+        ]
+        await uow.commit()
+    return ids
+
+
+async def inbox_ids(layer: Layer) -> list[uuid.UUID]:
+    assert layer.engine is not None
+    async with layer.engine.connect() as conn:
+        return list((await conn.scalars(sa.select(inbox.c.event_id))).all())
+
+
+async def test_event_of_rolled_back_transaction_is_never_published(layer: Layer) -> None:
+    consumer = layer.consumer()
+    await consumer.start()
+    relay = asyncio.create_task(layer.relay().run())
+    try:
+        async with layer.uow() as uow:
+            rolled_back = uow.emit_raw(event_type=EVENT, data={"n": 0}, subject="a-1").id
+            # leaving the block without commit rolls back
+        committed = (await emit(layer))[0]
+
+        async def committed_arrived() -> bool:
+            return committed in await inbox_ids(layer)
+
+        await eventually(committed_arrived)
+        await asyncio.sleep(1.0)  # give a wrongly published event time to arrive too
+        assert await inbox_ids(layer) == [committed]
+        assert rolled_back != committed
+        assert await layer.effect_counts() == (1, 1)
+        assert layer.engine is not None
+        async with layer.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(outbox.c.id, outbox.c.sent_at))).all()
+        assert [r.id for r in rows] == [committed]
+        assert rows[0].sent_at is not None
+    finally:
+        relay.cancel()
+        await consumer.stop()
+
+
+async def test_consumer_dying_before_commit_gets_the_event_again_and_applies_it_once(
+    layer: Layer,
+) -> None:
+    consumer = layer.consumer()
+    await consumer.start()  # declares the queue so the event is routed
+    await consumer.stop()
+    relay = asyncio.create_task(layer.relay().run())
+    crash_id = (await emit(layer, event_type=CRASH))[0]
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.crash_consumer",
+            layer.database_url,
+            layer.amqp_url,
+            layer.prefix,
+            layer.service,
+        ],
+        env=env,
+    )
+    try:
+        assert await asyncio.to_thread(proc.wait, 60) == 17
+        # The crashed transaction left nothing behind.
+        assert await layer.effect_counts() == (0, 0)
+        assert await inbox_ids(layer) == []
+        # A healthy consumer gets the unacked message again; make the crash event harmless.
+        layer_handle = layer.handle
+
+        async def survive(uow, event):  # type: ignore[no-untyped-def]
+            if event.type == CRASH:
+                from tests.integration.eventlayer import effects
+
+                await uow.conn.execute(
+                    effects.insert().values(event_id=event.id, consumer_pid=os.getpid())
+                )
+                return
+            await layer_handle(uow, event)
+
+        consumer = layer.consumer()
+        consumer.handlers[CRASH] = survive
+        await consumer.start()
+
+        async def handled() -> bool:
+            return await inbox_ids(layer) == [crash_id]
+
+        await eventually(handled)
+        await asyncio.sleep(0.5)
+        assert await layer.effect_counts() == (1, 1)
+        await consumer.stop()
+    finally:
+        relay.cancel()
+        if proc.poll() is None:
+            proc.kill()
+
+
+async def test_same_event_delivered_twice_changes_state_once(layer: Layer) -> None:
+    consumer = layer.consumer()
+    await consumer.start()
+    try:
+        assert layer.engine is not None and layer.broker is not None
+        envelope = Envelope(
+            id=uuid.uuid4(),
+            type=EVENT,
+            version=1,
+            occurred_at="2026-11-21T08:00:00Z",
+            producer="test",
+            correlation_id="c-1",
+            subject="app-1",
+            data={"n": 1},
+        )
+        exchange = layer.broker.exchange(layer.exchanges["events"])
+        for _ in range(2):
+            await exchange.publish(
+                aio_pika.Message(envelope.to_bytes(), message_id=str(envelope.id)),
+                routing_key=EVENT,
+                mandatory=True,
+            )
+
+        async def both_acked() -> bool:
+            return await layer.queue_depth(layer.spec.name) == 0 and await inbox_ids(layer) == [
+                envelope.id
+            ]
+
+        await eventually(both_acked)
+        await asyncio.sleep(0.5)
+        assert await layer.effect_counts() == (1, 1)
+        assert await inbox_ids(layer) == [envelope.id]
+    finally:
+        await consumer.stop()
+
+
+def deadletters_cli(layer: Layer, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "HOUSING_QUEUE_PREFIX": layer.prefix,
+        "HOUSING_AMQP_URL": layer.amqp_url,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "shared.amqp.deadletters", *args, "--service", layer.service],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_poison_message_is_dead_lettered_with_its_error_and_can_be_replayed(
+    layer: Layer,
+) -> None:
+    consumer = layer.consumer()
+    await consumer.start()
+    relay = asyncio.create_task(layer.relay().run())
+    try:
+        poison_id = (await emit(layer, event_type=POISON))[0]
+        good_ids = await emit(layer, count=20)
+
+        async def good_ones_handled() -> bool:
+            return set(good_ids) <= set(await inbox_ids(layer))
+
+        # Other messages keep flowing while the poison one is being retried.
+        await eventually(good_ones_handled)
+
+        async def dead_lettered() -> bool:
+            return await layer.queue_depth(layer.spec.dead_letter_queue) == 1
+
+        await eventually(dead_lettered)
+        listing = deadletters_cli(layer, "list")
+        assert listing.returncode == 0
+        assert listing.stdout.splitlines()[0].startswith("1 dead letter(s)")
+        assert "retries_exhausted" in listing.stdout
+        assert "ValueError: poison payload: amount must be positive" in listing.stdout
+
+        shown = deadletters_cli(layer, "show", "--id", str(poison_id))
+        assert shown.returncode == 0
+        headers = json.loads(shown.stdout.split('\n{"id"')[0])
+        assert headers["x-retry-count"] == "2"
+        assert headers["x-dead-reason"] == "retries_exhausted"
+        # Every attempt rolled back: no effect, no inbox row for the poison event.
+        assert poison_id not in await inbox_ids(layer)
+        assert await layer.effect_counts() == (20, 20)
+
+        layer.poison_fixed = True
+        replayed = deadletters_cli(layer, "replay", "--id", str(poison_id))
+        assert replayed.returncode == 0, replayed.stderr
+        assert replayed.stdout.strip() == f"replayed 1 message(s) to {layer.spec.name}"
+
+        async def poison_handled() -> bool:
+            return poison_id in await inbox_ids(layer)
+
+        await eventually(poison_handled)
+        assert await layer.effect_counts() == (21, 21)
+        assert deadletters_cli(layer, "list").stdout.splitlines()[0].startswith("0 dead letter(s)")
+    finally:
+        relay.cancel()
+        await consumer.stop()
+
+
+async def test_broker_connections_closed_mid_flow_every_event_handled_exactly_once(
+    layer: Layer, infra: Infra
+) -> None:
+    consumer = layer.consumer()
+    await consumer.start()
+    relay = asyncio.create_task(layer.relay().run())
+    try:
+        ids: list[uuid.UUID] = []
+        for _ in range(10):
+            ids += await emit(layer, count=100)
+
+        async def some_handled() -> bool:
+            return (await layer.effect_counts())[1] >= 100
+
+        await eventually(some_handled)
+        handled_before = (await layer.effect_counts())[1]
+        await asyncio.to_thread(infra.close_broker_connections)
+
+        async def all_handled() -> bool:
+            return (await layer.effect_counts())[1] == 1000
+
+        await eventually(all_handled, timeout=120, interval=0.5)
+        await asyncio.sleep(1.0)
+        assert handled_before < 1000, "the outage must hit while events are in flight"
+        assert await layer.effect_counts() == (1000, 1000)
+        assert sorted(await inbox_ids(layer)) == sorted(ids)
+        assert layer.engine is not None
+        async with layer.engine.connect() as conn:
+            unsent = await conn.scalar(
+                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+            )
+        assert unsent == 0
+    finally:
+        relay.cancel()
+        await consumer.stop()

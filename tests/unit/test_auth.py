@@ -1,0 +1,349 @@
+import types
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import jwt
+import pytest
+import structlog
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from shared.auth import (
+    ADMIN,
+    CITY_REVIEWER,
+    DEV_SIGNING_KEY,
+    DISCIPLINE_INSPECTOR,
+    STREET_CLERK,
+    CurrentPrincipal,
+    Principal,
+    can_act,
+    can_read,
+    department_role,
+    ensure_can_act,
+    is_known_role,
+    issue_token,
+    parent_unit,
+    require_roles,
+    unit_chain,
+    unit_contains,
+    unit_level,
+    verify_token,
+)
+from shared.auth.__main__ import main as cli_main
+from shared.problems import PROBLEM_BASE, Forbidden, Unauthorized, install_problem_handlers
+
+KEY = "test-signing-key-0123456789abcdef0123456789"
+OTHER_KEY = "another-signing-key-0123456789abcdef012345"
+
+
+def token(**overrides: object) -> str:
+    claims: dict[str, object] = {
+        "sub": "u-1001",
+        "name": "李四",
+        "roles": [STREET_CLERK],
+        "org": "350203001",
+        "key": KEY,
+    }
+    claims.update(overrides)
+    return issue_token(**claims)  # type: ignore[arg-type]
+
+
+def raw_token(key: str | None = KEY, algorithm: str = "HS256", **changes: object) -> str:
+    """A token built by hand; a change to None drops the claim."""
+    now = datetime.now(UTC)
+    claims: dict[str, object] = {
+        "sub": "x",
+        "iss": "housing-platform",
+        "aud": "housing-platform",
+        "iat": now,
+        "exp": now + timedelta(hours=1),
+        "name": "x",
+        "roles": [ADMIN],
+        "org": "350200",
+    }
+    claims.update(changes)
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, algorithm=algorithm)
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def test_token_roundtrip() -> None:
+    issued = token(roles=[STREET_CLERK, "department:civil_affairs", STREET_CLERK])
+    assert verify_token(issued, key=KEY) == Principal(
+        sub="u-1001",
+        name="李四",
+        roles=frozenset({STREET_CLERK, "department:civil_affairs"}),
+        org="350203001",
+    )
+    claims = jwt.decode(issued, KEY, algorithms=["HS256"], audience="housing-platform")
+    assert claims["roles"] == ["department:civil_affairs", STREET_CLERK]
+    assert claims["iss"] == "housing-platform"
+    assert claims["exp"] - claims["iat"] == 12 * 3600
+
+
+def test_expired_token() -> None:
+    expired = token(now=datetime.now(UTC) - timedelta(hours=13))
+    with pytest.raises(Unauthorized) as caught:
+        verify_token(expired, key=KEY)
+    assert caught.value.detail == "令牌已过期"
+    assert caught.value.status == 401
+
+
+def test_leeway_accepts_small_clock_skew() -> None:
+    just_expired = token(now=datetime.now(UTC) - timedelta(seconds=10), ttl=timedelta(seconds=5))
+    assert verify_token(just_expired, key=KEY).sub == "u-1001"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(lambda: token(key=OTHER_KEY), id="wrong key"),
+        pytest.param(lambda: token(audience="other"), id="wrong audience"),
+        pytest.param(lambda: token(issuer="other"), id="wrong issuer"),
+        pytest.param(lambda: "not-a-jwt", id="garbage"),
+        pytest.param(lambda: raw_token(key=None, algorithm="none"), id="unsigned"),
+        pytest.param(lambda: raw_token(roles="admin"), id="roles not a list"),
+        pytest.param(lambda: raw_token(name=None), id="name missing"),
+        pytest.param(lambda: raw_token(sub=""), id="empty sub"),
+        pytest.param(lambda: raw_token(iat=None), id="no iat"),
+    ],
+)
+def test_invalid_tokens(bad: object) -> None:
+    with pytest.raises(Unauthorized) as caught:
+        verify_token(bad(), key=KEY)  # type: ignore[operator]
+    assert caught.value.detail == "令牌无效"
+    assert caught.value.headers() == {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def test_hand_built_token_is_valid() -> None:
+    # Guards the cases above: each differs from a token that passes in one claim only.
+    assert verify_token(raw_token(), key=KEY).roles == frozenset({ADMIN})
+
+
+def test_none_algorithm_refused() -> None:
+    with pytest.raises(ValueError):
+        issue_token(sub="x", name="x", roles=[], org="350200", key=KEY, algorithm="none")
+    with pytest.raises(ValueError):
+        verify_token(token(), key=KEY, algorithm="none")
+
+
+# --------------------------------------------------------------------------- units
+
+
+def test_unit_levels_and_parents() -> None:
+    assert [unit_level(c) for c in ("350000", "350200", "350203", "350203001")] == [
+        "province",
+        "city",
+        "district",
+        "street",
+    ]
+    assert parent_unit("350203001") == "350203"
+    assert parent_unit("350203") == "350200"
+    assert parent_unit("350200") == "350000"
+    assert parent_unit("350000") is None
+    assert unit_chain("350203001") == ["350203001", "350203", "350200", "350000"]
+    assert unit_chain("350000") == ["350000"]
+
+
+@pytest.mark.parametrize("code", ["", "35020", "3502030011", "35020300a", "000000", "３50203"])
+def test_malformed_units(code: str) -> None:
+    with pytest.raises(ValueError):
+        parent_unit(code)
+    assert unit_contains(code, "350203001") is False
+    assert unit_contains("350200", code) is False
+
+
+@pytest.mark.parametrize(
+    ("ancestor", "code", "expected"),
+    [
+        ("350200", "350203001", True),
+        ("350203", "350205001", False),
+        ("350203", "350203", True),
+        ("350203001", "350203001", True),
+        ("350203001", "350203", False),
+        ("350000", "350203001", True),
+        ("350200", "350100", False),
+        ("350203001", "350203002", False),
+        ("360000", "350203001", False),
+    ],
+)
+def test_unit_contains(ancestor: str, code: str, expected: bool) -> None:
+    assert unit_contains(ancestor, code) is expected
+
+
+# --------------------------------------------------------------------------- principals
+
+
+def principal(*roles: str, org: str = "350203") -> Principal:
+    return Principal(sub="u", name="王五", roles=frozenset(roles), org=org)
+
+
+def test_scope_of_ordinary_staff() -> None:
+    clerk = principal(STREET_CLERK, org="350203")
+    assert can_read(clerk, "350203001") and can_act(clerk, "350203001")
+    assert clerk.can_act_in("350203")
+    assert not can_read(clerk, "350200")
+    assert not can_act(clerk, "350205001")
+    assert not clerk.can_act_in("350205")
+
+
+def test_discipline_inspector_reads_everywhere_and_acts_nowhere() -> None:
+    inspector = principal(DISCIPLINE_INSPECTOR, STREET_CLERK, org="350203")
+    assert can_read(inspector, "350205001")
+    assert can_read(inspector, "350000")
+    assert not can_act(inspector, "350203001")
+    with pytest.raises(Forbidden):
+        ensure_can_act(inspector, "350203001")
+
+
+def test_admin_acts_anywhere() -> None:
+    admin = principal(ADMIN, org="350200")
+    assert can_act(admin, "360102001") and can_read(admin, "360102001")
+
+
+def test_roles() -> None:
+    p = principal(STREET_CLERK, department_role("civil_affairs"))
+    assert p.has_role(CITY_REVIEWER, STREET_CLERK)
+    assert not p.has_role(CITY_REVIEWER)
+    assert not principal(ADMIN).has_role(STREET_CLERK)
+    assert p.departments == frozenset({"civil_affairs"})
+    assert is_known_role("department:tax") and is_known_role("service")
+    assert not is_known_role("department:") and not is_known_role("root")
+
+
+# --------------------------------------------------------------------------- FastAPI dependencies
+
+
+def build_app() -> FastAPI:
+    app = FastAPI()
+    app.state.settings = types.SimpleNamespace(signing_key=SecretStr(KEY), jwt_algorithm="HS256")
+    install_problem_handlers(app)
+
+    @app.get("/me")
+    async def me(user: CurrentPrincipal) -> dict[str, object]:
+        return {
+            "sub": user.sub,
+            "org": user.org,
+            "logged_as": structlog.contextvars.get_contextvars().get("user"),
+        }
+
+    @app.post("/opinions")
+    async def opinion(
+        user: Annotated[Principal, Depends(require_roles(CITY_REVIEWER, STREET_CLERK))],
+    ) -> dict[str, str]:
+        return {"by": user.sub}
+
+    @app.post("/parameters", dependencies=[Depends(require_roles(CITY_REVIEWER))])
+    async def parameters() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    return TestClient(build_app())
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {value}"}
+
+
+def test_current_principal(client: TestClient) -> None:
+    response = client.get("/me", headers=bearer(token()))
+    assert response.status_code == 200
+    assert response.json() == {"sub": "u-1001", "org": "350203001", "logged_as": "u-1001"}
+
+
+def test_missing_token_is_401(client: TestClient) -> None:
+    for headers in ({}, {"Authorization": "Basic dTpw"}):
+        response = client.get("/me", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["detail"] == "缺少身份令牌"
+
+
+def test_expired_token_is_401(client: TestClient) -> None:
+    expired = token(now=datetime.now(UTC) - timedelta(days=1))
+    response = client.get("/me", headers=bearer(expired))
+    assert response.status_code == 401
+    assert response.json()["detail"] == "令牌已过期"
+    assert response.json()["type"] == f"{PROBLEM_BASE}unauthorized"
+
+
+def test_wrong_key_is_401(client: TestClient) -> None:
+    response = client.get("/me", headers=bearer(token(key=OTHER_KEY)))
+    assert response.status_code == 401
+    assert response.json()["detail"] == "令牌无效"
+
+
+def test_require_roles(client: TestClient) -> None:
+    assert client.post("/opinions", headers=bearer(token())).json() == {"by": "u-1001"}
+    response = client.post("/parameters", headers=bearer(token()))
+    assert response.status_code == 403
+    assert response.json() == {
+        "type": f"{PROBLEM_BASE}forbidden",
+        "title": "无权执行此操作",
+        "status": 403,
+        "detail": "需要以下角色之一：city_reviewer",
+        "instance": "/parameters",
+        "required_roles": ["city_reviewer"],
+    }
+    admin = token(roles=[ADMIN], org="350200")
+    assert client.post("/parameters", headers=bearer(admin)).status_code == 200
+    assert client.post("/parameters").status_code == 401
+
+
+def test_require_roles_needs_roles() -> None:
+    with pytest.raises(ValueError):
+        require_roles()
+
+
+def test_openapi_declares_bearer(client: TestClient) -> None:
+    schemes = client.app.openapi()["components"]["securitySchemes"]  # type: ignore[attr-defined]
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_issues_dev_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HOUSING_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("HOUSING_JWT_ALGORITHM", raising=False)
+    argv = ["token", "--role", "street_clerk", "--role", "street_reviewer", "--org", "350203001"]
+    assert cli_main([*argv, "--sub", "s-1", "--name", "赵六", "--ttl-hours", "1"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert verify_token(printed, key=DEV_SIGNING_KEY) == Principal(
+        sub="s-1",
+        name="赵六",
+        roles=frozenset({"street_clerk", "street_reviewer"}),
+        org="350203001",
+    )
+
+
+def test_cli_uses_env_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOUSING_SIGNING_KEY", KEY)
+    assert cli_main(["token", "--role", "department:tax", "--org", "350200"]) == 0
+    principal = verify_token(capsys.readouterr().out.strip(), key=KEY)
+    assert principal.sub == "dev-department-tax-350200"
+    assert principal.roles == frozenset({"department:tax"})
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["token", "--role", "root", "--org", "350200"],
+        ["token", "--role", "admin", "--org", "xiamen"],
+        ["token", "--role", "admin", "--org", "350200", "--ttl-hours", "0"],
+    ],
+)
+def test_cli_refuses_bad_input(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(argv) == 2
+    assert capsys.readouterr().out == ""

@@ -1,0 +1,116 @@
+"""The deployment files agree with each other: docker-compose.yml and the Procfile run the same
+six services, on their ports, after their infrastructure is healthy."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shared.settings import DEFAULT_PORTS, SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+PROCFILE = ROOT / "Procfile"
+
+EXPECTED_PORTS = {
+    "intake": 8001,
+    "review": 8002,
+    "verification": 8003,
+    "alerting": 8004,
+    "publication": 8005,
+    "credit": 8006,
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+
+
+def _compose_cli_available() -> tuple[bool, str]:
+    if shutil.which("docker") is None:
+        return False, "the docker client is not installed"
+    probe = subprocess.run(
+        ["docker", "compose", "version"], capture_output=True, text=True, timeout=30, check=False
+    )
+    if probe.returncode != 0:
+        return False, "the docker client has no compose plugin ('docker compose version' failed)"
+    return True, ""
+
+
+def test_docker_compose_accepts_the_file() -> None:
+    available, reason = _compose_cli_available()
+    if not available:
+        pytest.skip(reason)
+    # `config` validates and resolves the file; it needs the client only, not an engine.
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_expected_ports_match_the_settings_defaults() -> None:
+    assert EXPECTED_PORTS == DEFAULT_PORTS
+    assert set(SERVICES) == set(EXPECTED_PORTS)
+
+
+def test_the_six_services_publish_their_ports(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, port in EXPECTED_PORTS.items():
+        assert name in services, name
+        assert services[name]["ports"] == [f"{port}:{port}"], name
+        assert services[name]["environment"]["SERVICE"] == name
+    assert set(services) == set(EXPECTED_PORTS) | {"postgres", "rabbitmq"}
+
+
+def test_services_wait_for_healthy_infrastructure(compose: dict[str, Any]) -> None:
+    for name in EXPECTED_PORTS:
+        assert compose["services"][name]["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "rabbitmq": {"condition": "service_healthy"},
+        }, name
+
+
+def test_every_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        test = service.get("healthcheck", {}).get("test")
+        assert test, f"{name} has no healthcheck"
+    for name in EXPECTED_PORTS:
+        assert "/readyz" in " ".join(compose["services"][name]["healthcheck"]["test"]), name
+
+
+def test_services_reach_infrastructure_by_compose_names(compose: dict[str, Any]) -> None:
+    for name in EXPECTED_PORTS:
+        env = compose["services"][name]["environment"]
+        assert env["HOUSING_AMQP_URL"] == "amqp://guest:guest@rabbitmq:5672/"
+        assert env["HOUSING_DATABASE_URL_TEMPLATE"] == (
+            "postgresql+asyncpg://postgres:postgres@postgres:5432/housing_{service}"
+        )
+        assert env["HOUSING_HOST"] == "0.0.0.0"  # noqa: S104
+
+
+def test_postgres_init_creates_every_service_database(compose: dict[str, Any]) -> None:
+    mounts = compose["services"]["postgres"]["volumes"]
+    assert "./deploy/postgres/init.sql:/docker-entrypoint-initdb.d/init.sql:ro" in mounts
+    init_sql = (ROOT / "deploy" / "postgres" / "init.sql").read_text(encoding="utf-8")
+    created = re.findall(r"^CREATE DATABASE (\w+);$", init_sql, flags=re.MULTILINE)
+    assert created == [f"housing_{name}" for name in EXPECTED_PORTS]
+
+
+def test_procfile_runs_exactly_the_six_services() -> None:
+    # The same pattern honcho uses; comment lines do not match it.
+    entries = re.findall(
+        r"^([A-Za-z0-9_-]+):\s*(.+)$", PROCFILE.read_text(encoding="utf-8"), flags=re.MULTILINE
+    )
+    assert entries == [(name, f"python -m services.{name}") for name in EXPECTED_PORTS]
