@@ -20,8 +20,9 @@ __all__ = [
     "verify_token",
 ]
 
-# Development only; settings refuse it in production. Kept identical to shared.settings.
-from shared.settings import DEV_SIGNING_KEY  # noqa: E402  (one home for the development key)
+# Development only; settings refuse it in production.
+from shared.settings import DEV_SIGNING_KEY
+
 AUDIENCE = "housing-platform"
 ISSUER = "housing-platform"
 
