@@ -5,15 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import ORJSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import correlation
+from shared.clock import clock
 from shared.db import UnitOfWork
 from shared.logging import configure_logging
 from shared.problems import PROBLEM_RESPONSES, ServiceUnavailable, install_problem_handlers
@@ -122,6 +125,29 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings) -> Fast
             await runtime.relay.pending()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    if settings.is_development:
+        _install_dev_clock(app)
+
     for router in definition.routers:
         app.include_router(router)
     return app
+
+
+class ClockChange(BaseModel):
+    advance_seconds: float | None = None
+    set_to: datetime | None = None
+    reset: bool = False
+
+
+def _install_dev_clock(app: FastAPI) -> None:
+    """Development and test only: move this process's clock (deadline and expiry scenarios)."""
+
+    @app.post("/_dev/clock", tags=["development"], summary="Move the clock (not in production)")
+    async def move_clock(change: ClockChange) -> dict[str, str]:
+        if change.reset:
+            clock.reset()
+        if change.set_to is not None:
+            clock.set(change.set_to)
+        if change.advance_seconds:
+            clock.advance(timedelta(seconds=change.advance_seconds))
+        return {"now": clock.now().isoformat()}

@@ -16,7 +16,10 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared import audit  # importing it registers audit_log on platform_metadata
+from shared import (
+    audit,  # importing it registers audit_log on platform_metadata
+    idempotency,  # noqa: F401  (registers idempotency_keys likewise)
+)
 from shared.settings import REPO_ROOT
 from shared.tables import platform_metadata
 

@@ -22,6 +22,7 @@ from shared.amqp.broker import Broker
 from shared.amqp.consumer import Consumer, Handler
 from shared.amqp.relay import OutboxRelay
 from shared.amqp.topology import Binding, QueueSpec
+from shared.city import CityConfig, city_config
 from shared.db import UnitOfWork, create_engine
 from shared.settings import ServiceSettings
 
@@ -61,6 +62,8 @@ class Runtime:
             delivery_limit=settings.delivery_limit,
             retry_delays_ms=tuple(settings.retry_delays_ms),
         )
+        # Validated at start: a bad city file stops the service with the offending field named.
+        self.city: CityConfig = city_config(settings.city_config)
         self.consumer: Consumer | None = None
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task[Any]] = []

@@ -1,0 +1,127 @@
+"""``Idempotency-Key`` for every POST: a retried request gets the first answer, not a second effect.
+
+The key is scoped to the caller (token ``sub``) and remembered together with a hash of the
+request and the response, in the same transaction as the request's effects: if the work rolls
+back, so does the key, and a retry does the work again. A concurrent retry with the same key
+waits on an advisory lock for the first to finish. The same key with a different request body
+is refused (409) rather than silently answered with the other request's result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+import orjson
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.clock import now
+from shared.problems import Conflict, ValidationProblem
+from shared.tables import platform_metadata
+
+HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    platform_metadata,
+    sa.Column("scope", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class Idempotency:
+    """The idempotency context of one POST request (a no-op without the header)."""
+
+    def __init__(self, key: str | None, scope: str, request_hash: str) -> None:
+        self.key = key
+        self.scope = scope
+        self.request_hash = request_hash
+
+    async def replay(self, conn: AsyncConnection) -> Response | None:
+        """The stored answer when this key was used before; call first in the transaction."""
+        if self.key is None:
+            return None
+        await conn.execute(
+            sa.select(
+                sa.func.pg_advisory_xact_lock(
+                    sa.func.hashtextextended(f"{self.scope}|{self.key}", 0)
+                )
+            )
+        )
+        row = (
+            await conn.execute(
+                sa.select(
+                    idempotency_keys.c.request_hash,
+                    idempotency_keys.c.status_code,
+                    idempotency_keys.c.body,
+                ).where(idempotency_keys.c.scope == self.scope, idempotency_keys.c.key == self.key)
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.request_hash != self.request_hash:
+            raise Conflict(
+                detail="该 Idempotency-Key 已用于另一个不同的请求，请换用新的键。",
+                field=HEADER,
+            )
+        return Response(
+            content=row.body,
+            status_code=row.status_code,
+            media_type="application/json",
+            headers={REPLAY_HEADER: "true"},
+        )
+
+    async def remember(self, conn: AsyncConnection, status_code: int, body: Any) -> Response:
+        """Store the answer in the request's transaction and return it as a response."""
+        content = orjson.dumps(body, default=_default)
+        if self.key is not None:
+            await conn.execute(
+                insert(idempotency_keys).values(
+                    scope=self.scope,
+                    key=self.key,
+                    request_hash=self.request_hash,
+                    status_code=status_code,
+                    body=content,
+                    created_at=now(),
+                )
+            )
+        return Response(content=content, status_code=status_code, media_type="application/json")
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+async def get_idempotency(request: Request) -> Idempotency:
+    key = request.headers.get(HEADER)
+    if key is not None and not (1 <= len(key) <= 200 and key.isprintable()):
+        raise ValidationProblem(detail="Idempotency-Key 应为1至200个可见字符。", field=HEADER)
+    scope = _caller(request)
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(request.url.path.encode())
+    digest.update(await request.body())
+    return Idempotency(key, scope, digest.hexdigest())
+
+
+def _caller(request: Request) -> str:
+    # Scoped to the bearer token's subject when present; anonymous callers share one scope.
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        return f"sub:{principal.sub}"
+    auth = request.headers.get("authorization", "")
+    return "tok:" + hashlib.sha256(auth.encode()).hexdigest()[:32] if auth else "anonymous"
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]

@@ -1,0 +1,54 @@
+"""Periodic jobs (clock rules, deadline sweeps, expiries) that run once per tick cluster-wide.
+
+Each tick tries a transaction-scoped advisory lock named after the job; a replica that does not
+get it skips the tick, so horizontally scaled services do not run a sweep twice at once. The
+sweep itself must be idempotent anyway (it runs again on the next tick).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+import structlog
+
+if TYPE_CHECKING:
+    from shared.db import UnitOfWork
+    from shared.runtime import BackgroundJob, Runtime
+
+log = structlog.get_logger(__name__)
+
+Sweep = Callable[["UnitOfWork"], Awaitable[None]]
+
+
+def lock_key(name: str) -> int:
+    return zlib.crc32(f"scheduler:{name}".encode())
+
+
+async def run_once(runtime: Runtime, name: str, sweep: Sweep) -> bool:
+    """Run one tick of the job; False when another replica holds it."""
+    async with runtime.uow() as uow:
+        got = await uow.conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(lock_key(name))))
+        if not got:
+            return False
+        await sweep(uow)
+        await uow.commit()
+    return True
+
+
+def periodic(name: str, interval_seconds: float, sweep: Sweep) -> BackgroundJob:
+    """A background job for ``ServiceDefinition.background`` running ``sweep`` every interval."""
+
+    async def job(runtime: Runtime) -> None:
+        while True:
+            try:
+                await run_once(runtime, name, sweep)
+            except (OSError, sa.exc.SQLAlchemyError) as exc:
+                log.warning("scheduled_job_failed", job=name, error=str(exc)[:300])
+            await asyncio.sleep(interval_seconds)
+
+    job.__name__ = f"periodic:{name}"
+    return job

@@ -1,0 +1,139 @@
+"""The app factory every service shares: readiness, errors, correlation and idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from shared import correlation
+from shared.amqp.topology import Binding
+from shared.app import RuntimeDep
+from shared.db import UnitOfWork
+from shared.events.envelope import Envelope
+from shared.idempotency import IdempotencyDep
+from shared.runtime import ServiceDefinition
+from shared.tables import inbox, outbox
+from tests.conftest import Infra
+from tests.services import RunningService, running_service
+
+pytestmark = pytest.mark.integration
+
+probe_metadata = sa.MetaData()
+notes = sa.Table(
+    "notes",
+    probe_metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+)
+
+seen_outgoing: list[str | None] = []
+
+
+class NoteIn(BaseModel):
+    text: str
+
+
+router = APIRouter()
+
+
+@router.post("/notes", status_code=201)
+async def add_note(body: NoteIn, runtime: RuntimeDep, idem: IdempotencyDep) -> object:
+    async with runtime.uow() as uow:
+        if (replay := await idem.replay(uow.conn)) is not None:
+            return replay
+        note_id = await uow.conn.scalar(notes.insert().values(text=body.text).returning(notes.c.id))
+        uow.emit_raw(event_type="probe.noted", data={"id": note_id}, subject=str(note_id))
+        response = await idem.remember(uow.conn, 201, {"id": note_id})
+        await uow.commit()
+    return response
+
+
+async def on_noted(uow: UnitOfWork, event: Envelope) -> None:
+    # An outgoing call made while handling carries the event's correlation id.
+    def capture(request: httpx.Request) -> httpx.Response:
+        seen_outgoing.append(request.headers.get(correlation.HEADER))
+        return httpx.Response(204)
+
+    async with correlation.http_client(transport=httpx.MockTransport(capture)) as client:
+        await client.get("http://department.example/ping")
+
+
+PROBE = ServiceDefinition(
+    name="probe",
+    title="probe",
+    description="test-only service",
+    metadata=probe_metadata,
+    bindings=(Binding("probe.#"),),
+    handlers={"probe.noted": on_noted},
+    routers=(router,),
+)
+
+
+@pytest.fixture(scope="module")
+async def probe(infra: Infra) -> AsyncIterator[RunningService]:
+    async with running_service(infra, "probe", system="app", definition=PROBE) as svc:
+        yield svc
+
+
+async def test_health_readiness_and_metrics(probe: RunningService) -> None:
+    assert (await probe.client.get("/healthz")).json() == {"status": "ok", "service": "probe"}
+    ready = await probe.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": True, "broker": True, "consumers": True},
+    }
+    metrics = await probe.client.get("/metrics")
+    assert 'outbox_pending{service="probe"}' in metrics.text
+
+
+async def test_unknown_route_is_problem_json(probe: RunningService) -> None:
+    response = await probe.client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+
+
+async def test_correlation_id_travels_http_outbox_amqp_consumer_and_httpx(
+    probe: RunningService,
+) -> None:
+    seen_outgoing.clear()
+    response = await probe.client.post(
+        "/notes", json={"text": "hello"}, headers={"X-Correlation-ID": "corr-abc-123"}
+    )
+    assert response.status_code == 201
+    assert response.headers["X-Correlation-ID"] == "corr-abc-123"
+    async with probe.runtime.engine.connect() as conn:
+        row = (await conn.execute(sa.select(outbox.c.id, outbox.c.correlation_id))).one()
+    assert row.correlation_id == "corr-abc-123"
+    deadline = time.monotonic() + 20
+    while not seen_outgoing and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert seen_outgoing == ["corr-abc-123"]
+    async with probe.runtime.engine.connect() as conn:
+        handled = (await conn.scalars(sa.select(inbox.c.event_id))).all()
+    assert handled == [row.id]
+
+
+async def test_idempotency_key_replays_the_first_answer(probe: RunningService) -> None:
+    headers = {"Idempotency-Key": "key-1"}
+    first = await probe.client.post("/notes", json={"text": "once"}, headers=headers)
+    second = await probe.client.post("/notes", json={"text": "once"}, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    async with probe.runtime.engine.connect() as conn:
+        count = await conn.scalar(
+            sa.select(sa.func.count()).select_from(notes).where(notes.c.text == "once")
+        )
+    assert count == 1
+    other = await probe.client.post("/notes", json={"text": "different"}, headers=headers)
+    assert other.status_code == 409
+    assert other.json()["field"] == "Idempotency-Key"
