@@ -21,8 +21,8 @@ from shared.auth import issue_token
 from shared.db import create_engine
 from shared.migrations import ensure_database, upgrade
 from shared.runtime import Runtime, ServiceDefinition
-from shared.tables import platform_metadata
 from shared.settings import DEV_SIGNING_KEY
+from shared.tables import platform_metadata
 from tests.conftest import Infra
 
 
