@@ -45,6 +45,11 @@ class QueueSpec:
 
 QUORUM = {"x-queue-type": "quorum"}
 
+# Broker-side dead-lettering (delivery limit, retry delay expiry) is at-most-once by default:
+# a message could vanish if the target queue is briefly unavailable. At-least-once needs the
+# reject-publish overflow mode (RabbitMQ >= 3.10 with the stream_queue feature flag).
+AT_LEAST_ONCE = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+
 
 async def declare_exchanges(
     channel: AbstractChannel, names: dict[str, str]
@@ -67,6 +72,7 @@ async def declare_queue(
             durable=True,
             arguments={
                 **QUORUM,
+                **AT_LEAST_ONCE,
                 "x-message-ttl": delay,
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": spec.name,
@@ -77,6 +83,7 @@ async def declare_queue(
         durable=True,
         arguments={
             **QUORUM,
+            **AT_LEAST_ONCE,
             "x-delivery-limit": spec.delivery_limit,
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": spec.dead_letter_queue,

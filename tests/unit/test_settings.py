@@ -1,0 +1,41 @@
+"""Service settings: precedence of variables and the production guard on the signing key."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from shared.settings import DEV_SIGNING_KEY, settings_for
+
+
+def test_defaults_follow_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("HOUSING_PORT", "HOUSING_DATABASE_URL", "HOUSING_REVIEW_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    settings = settings_for("review")
+    assert settings.port == 8002
+    assert settings.database_url == "postgresql+asyncpg://postgres@127.0.0.1:5432/housing_review"
+    assert settings.queue_name == "housing.review"
+
+
+def test_service_specific_variable_beats_the_common_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOUSING_PREFETCH", "10")
+    monkeypatch.setenv("HOUSING_CREDIT_PREFETCH", "3")
+    monkeypatch.setenv("HOUSING_CREDIT_PORT", "9106")
+    assert settings_for("credit").prefetch == 3
+    assert settings_for("credit").port == 9106
+    assert settings_for("intake").prefetch == 10
+
+
+def test_production_refuses_the_development_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
+    monkeypatch.delenv("HOUSING_SIGNING_KEY", raising=False)
+    with pytest.raises(ValidationError, match="development key"):
+        settings_for("intake")
+    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    assert settings_for("intake").signing_key.get_secret_value() != DEV_SIGNING_KEY
+
+
+def test_development_accepts_the_development_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOUSING_ENVIRONMENT", "development")
+    monkeypatch.delenv("HOUSING_SIGNING_KEY", raising=False)
+    assert settings_for("intake").signing_key.get_secret_value() == DEV_SIGNING_KEY
