@@ -289,3 +289,42 @@ async def test_broker_connections_closed_mid_flow_every_event_handled_exactly_on
     finally:
         relay.cancel()
         await consumer.stop()
+
+
+async def test_message_that_keeps_killing_its_consumer_is_dead_lettered_by_the_broker(
+    layer: Layer,
+) -> None:
+    """A crash loop (no ack, no nack: the process dies) ends at the delivery limit."""
+    consumer = layer.consumer()
+    await consumer.start()  # declare the queue family with its delivery limit
+    await consumer.stop()
+    crash_id = (await emit(layer, event_type=CRASH))[0]
+    relay = asyncio.create_task(layer.relay().run())
+    try:
+
+        async def queued() -> bool:
+            return await layer.queue_depth(layer.spec.name) == 1
+
+        await eventually(queued)
+        # Each round takes the message and loses its connection without acking, as a
+        # process killed mid-handler does; the broker counts the redeliveries.
+        for _ in range(layer.delivery_limit + 1):
+            connection = await aio_pika.connect(layer.amqp_url)
+            channel = await connection.channel()
+            queue = await channel.declare_queue(layer.spec.name, passive=True)
+            message = await queue.get(no_ack=False, fail=False)
+            await connection.close()
+            if message is None:
+                break
+            assert message.message_id == str(crash_id)
+
+        async def parked() -> bool:
+            return await layer.queue_depth(layer.spec.dead_letter_queue) == 1
+
+        await eventually(parked)
+        assert await layer.queue_depth(layer.spec.name) == 0
+        listing = deadletters_cli(layer, "list")
+        assert listing.stdout.splitlines()[0].startswith("1 dead letter(s)")
+        assert f"{crash_id}  {CRASH}  delivery_limit" in listing.stdout
+    finally:
+        relay.cancel()
