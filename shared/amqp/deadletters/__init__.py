@@ -10,19 +10,13 @@ acked in the dead-letter queue only after the broker confirmed the replay.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from shared.amqp.consumer import RETRY_HEADER
-from shared.pii import scrub
-from shared.settings import settings_for
 
 STRIP_ON_REPLAY = {
     RETRY_HEADER,
@@ -59,15 +53,15 @@ class DeadLetter:
             message_id=message.message_id,
             type=message.type,
             # A message the broker dead-lettered by itself (delivery limit) has no x-error.
-            reason=_text(reason) or "unknown",
-            error=_text(headers.get("x-error", "")),
-            dead_at=_text(headers.get("x-dead-at", "")),
+            reason=text_of(reason) or "unknown",
+            error=text_of(headers.get("x-error", "")),
+            dead_at=text_of(headers.get("x-dead-at", "")),
             headers=headers,
             body=message.body,
         )
 
 
-def _text(value: object) -> str:
+def text_of(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -105,64 +99,3 @@ async def replay(
         await message.ack()
         replayed += 1
     return replayed
-
-
-async def _run(args: argparse.Namespace) -> int:
-    settings = settings_for(args.service)
-    queue = settings.queue_name
-    dead = f"{queue}.dead"
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        try:
-            messages = await fetch(channel, dead, args.limit)
-        except aio_pika.exceptions.ChannelNotFoundEntity:
-            print(f"no dead-letter queue {dead}: has the service ever started?", file=sys.stderr)
-            return 1
-        letters = [DeadLetter.of(m) for m in messages]
-        if args.command == "list":
-            print(f"{len(letters)} dead letter(s) in {dead}")
-            for letter in letters:
-                print(
-                    f"{letter.message_id}  {letter.type}  {letter.reason}  "
-                    f"{letter.dead_at}  {scrub(letter.error)[:120]}"
-                )
-        elif args.command == "show":
-            match = [x for x in letters if x.message_id == args.id]
-            if not match:
-                print(f"no dead letter {args.id} in {dead}", file=sys.stderr)
-                return 1
-            letter = match[0]
-            headers = {k: _text(v) for k, v in letter.headers.items() if k != "x-death"}
-            print(scrub(orjson.dumps(headers, option=orjson.OPT_INDENT_2).decode()))
-            print(scrub(letter.body.decode(errors="replace")))
-        else:
-            ids = set(args.id) if args.id else None
-            if ids is None and not args.all:
-                print("replay needs --id ID (repeatable) or --all", file=sys.stderr)
-                return 2
-            count = await replay(channel, messages, queue, ids)
-            print(f"replayed {count} message(s) to {queue}")
-        await channel.close()
-    finally:
-        await connection.close()
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.amqp.deadletters")
-    parser.add_argument("command", choices=["list", "show", "replay"])
-    parser.add_argument("--service", required=True)
-    parser.add_argument("--id", action="append", help="message id (repeatable for replay)")
-    parser.add_argument("--all", action="store_true", help="replay every dead letter")
-    parser.add_argument("--limit", type=int, default=1000)
-    args = parser.parse_args(argv)
-    if args.command == "show":
-        if not args.id or len(args.id) != 1:
-            parser.error("show needs exactly one --id")
-        args.id = args.id[0]
-    return asyncio.run(_run(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
