@@ -18,10 +18,18 @@ async def claim(conn: AsyncConnection, event_id: uuid.UUID, event_type: str) -> 
     A concurrent duplicate blocks on the primary key until the first transaction ends, then
     sees the conflict, so two copies can never both apply.
     """
+    return event_id in await claim_many(conn, [(event_id, event_type)])
+
+
+async def claim_many(conn: AsyncConnection, events: list[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
+    """Claim several events with one statement; returns the ids that were not handled before."""
+    if not events:
+        return set()
+    stamp = now()
     stmt = (
         insert(inbox)
-        .values(event_id=event_id, type=event_type, handled_at=now())
+        .values([{"event_id": i, "type": t, "handled_at": stamp} for i, t in events])
         .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
         .returning(inbox.c.event_id)
     )
-    return (await conn.execute(stmt)).first() is not None
+    return set((await conn.scalars(stmt)).all())

@@ -95,6 +95,8 @@ class Runtime:
                 handlers=self.definition.handlers,
                 prefetch=self.settings.prefetch,
                 exchanges=self.exchange_names,
+                workers=self.settings.consumer_workers,
+                batch_size=self.settings.consumer_batch_size,
             )
             await self.consumer.start()
         for job in self.definition.background:

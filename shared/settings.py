@@ -63,6 +63,9 @@ class ServiceSettings(BaseSettings):
 
     # Messaging
     prefetch: int = 64
+    # Consumer workers per service and the most messages one transaction handles.
+    consumer_workers: int = 4
+    consumer_batch_size: int = 50
     # Redeliveries the broker allows (crash loops) before it dead-letters by itself.
     delivery_limit: int = 10
     # Handler failures are retried after these delays, then dead-lettered with the error.

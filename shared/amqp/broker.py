@@ -7,6 +7,7 @@ queues it still references; this class keeps those references for the life of th
 from __future__ import annotations
 
 import aio_pika
+import aiormq
 import structlog
 from aio_pika.abc import (
     AbstractChannel,
@@ -48,6 +49,11 @@ class Broker:
             return self._exchanges[name]
         except KeyError:
             raise LookupError(f"exchange {name!r} is not declared by this process") from None
+
+    async def publish_channel_underlay(self) -> aiormq.abc.AbstractChannel:
+        """The current low-level channel behind the robust publishing channel."""
+        assert self.publish_channel is not None
+        return await self.publish_channel.get_underlay_channel()
 
     @property
     def is_connected(self) -> bool:

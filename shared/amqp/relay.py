@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
-import aio_pika
+import aiormq
 import asyncpg
 import sqlalchemy as sa
 import structlog
@@ -87,8 +87,9 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
+            channel = await self.broker.publish_channel_underlay()
             results = await asyncio.gather(
-                *(self._publish(row) for row in rows), return_exceptions=True
+                *(self._publish(channel, row) for row in rows), return_exceptions=True
             )
             sent = [row.seq for row, result in zip(rows, results, strict=True) if result is None]
             failed = [
@@ -121,18 +122,26 @@ class OutboxRelay:
             )
         return len(rows)
 
-    async def _publish(self, row: sa.Row) -> None:
-        message = aio_pika.Message(
-            body=row.body,
-            message_id=str(row.id),
-            correlation_id=row.correlation_id,
-            type=row.type,
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            app_id=self.service,
-        )
-        await self.broker.exchange(row.exchange).publish(
-            message, routing_key=row.routing_key, mandatory=True, timeout=30
+    async def _publish(self, channel: aiormq.abc.AbstractChannel, row: sa.Row) -> None:
+        # aiormq directly rather than aio-pika's Exchange.publish: that one waits for the socket
+        # write of each message while holding the channel lock, which serialises a batch into
+        # one write per event loop turn. wait=False only queues the frames; the broker's
+        # confirm is still awaited, and a nack or a return (unroutable) still raises.
+        await channel.basic_publish(
+            row.body,
+            exchange=row.exchange,
+            routing_key=row.routing_key,
+            properties=aiormq.spec.Basic.Properties(
+                message_id=str(row.id),
+                correlation_id=row.correlation_id,
+                message_type=row.type,
+                content_type="application/json",
+                delivery_mode=2,  # persistent
+                app_id=self.service,
+            ),
+            mandatory=True,
+            timeout=30,
+            wait=False,
         )
 
     async def pending(self) -> int:

@@ -69,6 +69,6 @@ async def test_an_intake_event_reaches_every_other_service_exactly_once(
         await asyncio.sleep(0.1)
     await asyncio.sleep(0.5)  # a duplicate would have time to land
     counts = {name: await inbox_rows(runtimes[name], event.id) for name in listeners}
-    assert counts == dict.fromkeys(listeners, 1)
+    assert counts == dict.fromkeys(listeners, 1), counts
     # intake does not listen to its own application events.
     assert await inbox_rows(runtimes["intake"], event.id) == 0

@@ -1,0 +1,1 @@
+"""Benchmarks (not timed tests): run by hand, figures recorded in BENCHMARKS.md."""

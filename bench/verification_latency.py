@@ -1,0 +1,215 @@
+"""Benchmark: acceptance -> verification.completed latency with simulated departments.
+
+    uv run python -m bench.verification_latency [-n 1000] [--latency-ms 200] [--rate 50]
+
+Runs, in this one process, the verification service (its runtime: consumer, outbox relay,
+department queues) on its own database and its own exchanges, and the reference department
+simulators for the eight default departments (``simulators.departments``, each answering
+after ``--latency-ms``). It publishes ``application.accepted`` for N applications at
+``--rate`` per second on the events exchange, as intake's relay would, and listens for
+``verification.completed``. It prints the latency percentiles, the ratio p50 / L (a design
+that asks departments one after another gives >= 8; the goal is <= 1.2) and the throughput.
+
+Needs the local PostgreSQL and RabbitMQ (``HOUSING_AMQP_URL``, ``HOUSING_DATABASE_URL_TEMPLATE``
+as for the services). Creates database ``housing_verification_bench`` and exchanges/queues
+prefixed ``bench.<run>``; the queues are deleted at the end, the database is kept (drop it
+with ``DROP DATABASE housing_verification_bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import secrets
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import aio_pika
+import orjson
+
+from services.verification.service import definition
+from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
+from shared.clock import now
+from shared.events.catalogue import ApplicationAccepted, Household, HouseholdMember
+from shared.events.envelope import Envelope
+from shared.logging import configure_logging
+from shared.migrations import upgrade
+from shared.pii import keyed_hash, resident_id_check_char
+from shared.runtime import Runtime
+from shared.settings import settings_for
+from simulators.departments import Behaviour, clients
+
+HASH_KEY = "bench-id-hash-key"
+
+
+def _resident_id(i: int, member: int) -> str:
+    first17 = f"350203{1970 + (i % 40):04d}0{1 + member}{10 + i % 18:02d}{i % 1000:03d}"
+    return first17 + resident_id_check_char(first17)
+
+
+def application(i: int) -> ApplicationAccepted:
+    members = []
+    for m, (relationship, name) in enumerate((("applicant", "张三"), ("spouse", "李四"))):
+        rid = _resident_id(i, m)
+        members.append(
+            HouseholdMember(
+                member_id_hash=keyed_hash(rid, HASH_KEY),
+                name=name,
+                resident_id=rid,
+                relationship=relationship,  # type: ignore[arg-type]
+                declared_monthly_income=Decimal("3000.00"),
+                declared_financial_assets=Decimal("10000.00"),
+                declared_vehicle_count=0,
+                declared_vehicle_value=Decimal("0"),
+                hukou_division="350203",
+            )
+        )
+    return ApplicationAccepted(
+        application_id=uuid.uuid4(),
+        tracking_no=f"BENCH-{i:06d}",
+        receipt_no=f"SL-BENCH-{i:06d}",
+        city="350200",
+        district="350203",
+        street="350203001",
+        category="newly_employed",
+        accepted_by="bench",
+        accepted_at=now(),
+        materials_complete=True,
+        household=Household(
+            members=members, declared_housing_area_m2=Decimal("0"), housing_tenure="none"
+        ),
+    )
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+async def run(n: int, latency_ms: float, jitter_ms: float, rate: float) -> dict[str, float]:
+    prefix = f"bench.{secrets.token_hex(3)}"
+    settings = settings_for(
+        "verification",
+        database_url=settings_for("verification_bench").database_url,
+        events_exchange=f"{prefix}.events",
+        verification_exchange=f"{prefix}.verification",
+        queue_prefix=prefix,
+        outbox_poll_seconds=0.2,
+        log_json=True,
+        log_level="WARNING",
+    )
+    configure_logging("bench", "WARNING", json=True)
+    await upgrade("verification", settings.database_url)
+    runtime = Runtime(definition(), settings)
+    await runtime.start()
+
+    sent: dict[str, float] = {}
+    done: dict[str, float] = {}
+    all_done = asyncio.Event()
+    connection = await aio_pika.connect_robust(settings.amqp_url)
+    channel = await connection.channel(publisher_confirms=True)
+    events = await channel.declare_exchange(
+        settings.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    # Binds every verification.* event, so none of them is unroutable (the relay would retry).
+    listener = await channel.declare_queue(f"{prefix}.listener", exclusive=True)
+    await listener.bind(events, routing_key="verification.#")
+
+    async def on_event(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        async with message.process():
+            body = orjson.loads(message.body)
+            if body["type"] == "verification.completed":
+                app = body["data"]["application_id"]
+                done.setdefault(app, time.monotonic())
+                if len(done) >= n:
+                    all_done.set()
+
+    await listener.consume(on_event)
+
+    simulators = clients(
+        DEFAULT_VERIFYING_DEPARTMENTS,
+        amqp_url=settings.amqp_url,
+        exchange=settings.verification_exchange,
+        queue_prefix=settings.queue_prefix,
+        behaviour=Behaviour(latency_ms=latency_ms, jitter_ms=jitter_ms),
+        prefetch=256,
+    )
+    tasks = [asyncio.create_task(c.run()) for c in simulators]
+    await asyncio.wait_for(asyncio.gather(*(c.connected.wait() for c in simulators)), 60)
+
+    started = time.monotonic()
+    for i in range(n):
+        event = application(i)
+        envelope = Envelope(
+            id=uuid.uuid4(),
+            type=event.event_type,
+            version=event.event_version,
+            occurred_at=now(),
+            producer="bench",
+            correlation_id=uuid.uuid4().hex,
+            subject=str(event.application_id),
+            data=event.model_dump(mode="json"),
+        )
+        sent[str(event.application_id)] = time.monotonic()
+        await events.publish(
+            aio_pika.Message(envelope.to_bytes(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=event.event_type,
+        )
+        # Paced arrivals; a late sender catches up instead of drifting.
+        ahead = started + (i + 1) / rate - time.monotonic()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+    await asyncio.wait_for(all_done.wait(), timeout=max(120.0, 10 * n / rate))
+    finished = max(done.values())
+
+    for c in simulators:
+        c.stop()
+    await asyncio.gather(*tasks)
+    cleanup = await connection.channel()
+    for dept in runtime.city.departments:
+        for suffix in ("", ".dead"):
+            await cleanup.queue_delete(f"{prefix}.dept.{dept.code}{suffix}")
+    await connection.close()
+    await runtime.stop()
+
+    latencies = [(done[a] - sent[a]) * 1000 for a in sent]
+    p50 = statistics.median(latencies)
+    return {
+        "n": n,
+        "latency_ms": latency_ms,
+        "p50_ms": p50,
+        "p95_ms": percentile(latencies, 95),
+        "p99_ms": percentile(latencies, 99),
+        "ratio_p50_over_L": p50 / latency_ms,
+        "applications_per_second": n / (finished - started),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.verification_latency")
+    parser.add_argument("-n", type=int, default=1000, help="applications (default 1000)")
+    parser.add_argument("--latency-ms", type=float, default=200.0, help="department delay L")
+    parser.add_argument("--jitter-ms", type=float, default=0.0)
+    parser.add_argument("--rate", type=float, default=50.0, help="applications per second")
+    args = parser.parse_args()
+    result = asyncio.run(run(args.n, args.latency_ms, args.jitter_ms, args.rate))
+    print(
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}  "
+        f"{os.cpu_count()} CPUs  Python {platform.python_version()}"
+    )
+    print(
+        f"N={result['n']} L={result['latency_ms']:.0f} ms rate={args.rate}/s: "
+        f"p50 {result['p50_ms']:.0f} ms, p95 {result['p95_ms']:.0f} ms, "
+        f"p99 {result['p99_ms']:.0f} ms; p50/L = {result['ratio_p50_over_L']:.2f}; "
+        f"{result['applications_per_second']:.1f} applications/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
