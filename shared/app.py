@@ -10,7 +10,6 @@ from typing import Annotated
 
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import ORJSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -99,7 +98,6 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings) -> Fast
         description=definition.description,
         version="0.1.0",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
         responses=PROBLEM_RESPONSES,
     )
     app.state.settings = settings

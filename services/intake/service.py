@@ -1,13 +1,18 @@
 """Composition root of the intake service: what it listens to, handles and serves."""
 
+from services.intake.api import router
+from services.intake.handlers import HANDLERS
+from services.intake.scheduler import overdue_job
 from services.intake.tables import metadata
 from shared.amqp.topology import Binding
 from shared.runtime import ServiceDefinition
 
-# Routing keys on housing.events (and housing.verification where marked) this service hears.
+# Routing keys on housing.events this service hears: the credit bans it projects, and review's
+# rejections, which end a live application so that its members may apply again.
 BINDINGS = (
     Binding("credit.ban_imposed"),
     Binding("credit.ban_lifted"),
+    Binding("application.rejected"),
 )
 
 
@@ -18,6 +23,7 @@ def definition() -> ServiceDefinition:
         description="Online and window applications, acceptance receipts and supplement notices.",
         metadata=metadata,
         bindings=BINDINGS,
-        handlers={},
-        routers=(),
+        handlers=HANDLERS,
+        routers=(router,),
+        background=(overdue_job,),
     )

@@ -1,5 +1,157 @@
-"""Tables owned by the intake service (its own database; no other service reads them)."""
+"""Tables owned by the intake service (its own database; no other service reads them).
+
+Applications, their household members, materials, supplementary-materials notices and the
+local projection of credit bans. Money is ``NUMERIC(14,2)`` in yuan, areas ``NUMERIC(10,2)``
+in m².
+"""
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 
 metadata = sa.MetaData()
+
+# Human-readable numbers come from sequences: unique without a lock, never reused.
+tracking_seq = sa.Sequence("application_tracking_seq", metadata=metadata)
+receipt_seq = sa.Sequence("acceptance_receipt_seq", metadata=metadata)
+notice_seq = sa.Sequence("supplement_notice_seq", metadata=metadata)
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("tracking_no", sa.Text, nullable=False, unique=True),
+    sa.Column("city", sa.Text, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("street", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    # submitted | supplement_requested | accepted | rejected | withdrawn (see domain.Status)
+    sa.Column("status", sa.Text, nullable=False),
+    # Status to return to when an open supplement notice is fulfilled.
+    sa.Column("resume_status", sa.Text),
+    sa.Column("mobile", sa.Text, nullable=False),
+    sa.Column("housing_address", sa.Text, nullable=False),
+    sa.Column("housing_area_m2", sa.Numeric(10, 2), nullable=False),
+    sa.Column("housing_tenure", sa.Text, nullable=False),
+    sa.Column("pledge_version", sa.Text, nullable=False),
+    sa.Column("pledge_signed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+    # Token ``sub`` of whoever submitted (the applicant reads their own application by it).
+    sa.Column("submitted_by", sa.Text, nullable=False),
+    sa.Column("receipt_no", sa.Text, unique=True),
+    sa.Column("accepted_by", sa.Text),
+    sa.Column("accepted_by_name", sa.Text),
+    sa.Column("accepted_org", sa.Text),
+    sa.Column("accepted_at", sa.DateTime(timezone=True)),
+    sa.Column("materials_complete", sa.Boolean),
+    sa.Column("incomplete_reason", sa.Text),
+    sa.Column("closed_by", sa.Text),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("closed_reason", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("applications_status_street", applications.c.status, applications.c.street)
+sa.Index("applications_street_submitted", applications.c.street, applications.c.submitted_at)
+
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column(
+        "application_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("applications.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.SmallInteger, primary_key=True),  # 0 = applicant first
+    sa.Column("id_hash", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("resident_id", sa.Text, nullable=False),
+    sa.Column("relationship", sa.Text, nullable=False),
+    sa.Column("marital_status", sa.Text, nullable=False),
+    sa.Column("hukou_division", sa.Text, nullable=False),
+    sa.Column("residence_permit", sa.Boolean, nullable=False),
+    sa.Column("employer", sa.Text),
+    sa.Column("declared_monthly_income", sa.Numeric(14, 2), nullable=False),
+    sa.Column("declared_financial_assets", sa.Numeric(14, 2), nullable=False),
+    sa.Column("declared_vehicle_count", sa.Integer, nullable=False),
+    sa.Column("declared_vehicle_value", sa.Numeric(14, 2), nullable=False),
+    # True while the application is live; a person may be on one live application per city.
+    sa.Column("active", sa.Boolean, nullable=False),
+)
+# The last line of defence against duplicates: even if two submissions raced past the checks,
+# the database refuses a second live membership of the same person.
+sa.Index(
+    "members_one_active_application",
+    members.c.id_hash,
+    unique=True,
+    postgresql_where=members.c.active,
+)
+sa.Index("members_id_hash", members.c.id_hash)
+
+materials = sa.Table(
+    "materials",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "application_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("applications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("material_type", sa.Text, nullable=False),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("content_type", sa.Text, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("size_bytes", sa.Integer, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("uploaded_by", sa.Text, nullable=False),
+    sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+    # Re-uploading the same file for the same material is the same upload.
+    sa.UniqueConstraint("application_id", "material_type", "sha256"),
+)
+
+supplement_notices = sa.Table(
+    "supplement_notices",
+    metadata,
+    sa.Column(
+        "application_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("applications.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("n", sa.SmallInteger, primary_key=True),  # 1, 2, ... per application
+    sa.Column("notice_no", sa.Text, nullable=False, unique=True),
+    # [{"code", "name", "note"}]
+    sa.Column("items", pg.JSONB, nullable=False),
+    sa.Column("deadline", sa.Date, nullable=False),
+    sa.Column("deadline_fallback", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("requested_by_name", sa.Text, nullable=False),
+    sa.Column("requested_org", sa.Text, nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    # open | received | overdue | superseded
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True)),
+    sa.Column("overdue_at", sa.DateTime(timezone=True)),
+)
+sa.Index(
+    "supplement_notices_open_deadline",
+    supplement_notices.c.deadline,
+    postgresql_where=supplement_notices.c.status == "open",
+)
+
+# Projection of credit.ban_imposed / credit.ban_lifted: one row per ban record. A lift may
+# arrive before its ban (no ordering across events), so every column but the key is nullable.
+credit_bans = sa.Table(
+    "credit_bans",
+    metadata,
+    sa.Column("record_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("id_hash", sa.Text, nullable=False),
+    sa.Column("starts_on", sa.Date),
+    sa.Column("ends_on", sa.Date),  # first day the subject may apply again
+    sa.Column("lifted_on", sa.Date),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("credit_bans_id_hash", credit_bans.c.id_hash)
+
+INTAKE_TABLES = (applications, members, materials, supplement_notices, credit_bans)

@@ -5,10 +5,11 @@ consumers validate incoming events (``payload_model(type, version)``) and feeds 
 document that department integrators read (``python -m shared.events asyncapi``).
 
 Who publishes what (DESIGN §2): ``application.*`` intake (except ``application.qualified`` and
-``application.rejected``, which review publishes), ``verification.*`` and the department
-requests verification, ``department.answered`` the department systems, ``review.*`` review,
-``publicity.*`` and ``objection.*`` publication, ``alert.*`` and ``ticket.*`` alerting,
-``credit.*`` credit.
+``application.rejected``, which review publishes; intake also publishes ``application.rejected``,
+with no ``case_id``, when a street office refuses an application — 不予受理), ``verification.*``
+and the department requests verification, ``department.answered`` the department systems,
+``review.*`` review, ``publicity.*`` and ``objection.*`` publication, ``alert.*`` and
+``ticket.*`` alerting, ``credit.*`` credit.
 
 Compatibility: within one version, fields are only ever added, with a default. Renaming or
 removing a field, or tightening a constraint, is a new version (``event_version = 2``) that is
@@ -41,7 +42,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from shared.events.base import EventPayload, ExchangeName, register
 
-CATALOGUE_VERSION = "1.0.0"
+CATALOGUE_VERSION = "1.2.0"
 """Version of the catalogue as a whole (the AsyncAPI ``info.version``); bump on any change."""
 
 # -- departments --------------------------------------------------------------------------------
@@ -406,6 +407,36 @@ class ApplicationMaterialsUploaded(_IntakeEvent):
     size_bytes: int = Field(ge=0, description="File size in bytes.")
     uploaded_by: StaffRef
     uploaded_at: AwareDatetime
+
+
+@register
+class ApplicationSupplementReceived(_IntakeEvent):
+    """Every item of a supplementary-materials notice arrived; the application goes on."""
+
+    event_type: ClassVar[str] = "application.supplement_received"
+    summary: ClassVar[str] = "The materials a supplement notice asked for all arrived."
+
+    application_id: uuid.UUID
+    tracking_no: DocNo
+    notice_no: DocNo
+    items: list[Code] = Field(min_length=1, description="Material codes the notice listed.")
+    received_at: AwareDatetime
+
+
+@register
+class ApplicationSupplementOverdue(_IntakeEvent):
+    """A supplementary-materials notice passed its deadline with items still missing."""
+
+    event_type: ClassVar[str] = "application.supplement_overdue"
+    summary: ClassVar[str] = "A supplement notice passed its deadline unanswered."
+
+    application_id: uuid.UUID
+    tracking_no: DocNo
+    notice_no: DocNo
+    street: StreetCode
+    deadline: date
+    missing: list[Code] = Field(min_length=1, description="Material codes still missing.")
+    detected_at: AwareDatetime
 
 
 # ================================================================================================
@@ -834,6 +865,15 @@ class ReviewStageStarted(_StageEvent):
         default=False,
         description="The deadline used the Monday-to-Friday fallback for a year nobody entered.",
     )
+    yellow_at: AwareDatetime | None = Field(
+        default=None,
+        description="Yellow-light threshold (Y3): one working day before the deadline.",
+    )
+    fallback_years: list[int] = Field(
+        default_factory=list,
+        description="Years the deadline counted with the Monday-to-Friday fallback.",
+    )
+    round: int = Field(default=1, ge=1, description="Run of this stage (2+ after a return).")
 
 
 @register
@@ -929,11 +969,34 @@ class ReviewDecided(_CaseEvent):
 
 
 @register
+class ReviewPublicityRequested(_CaseEvent):
+    """Review approved the application at its last stage; publication opens the qualification
+    notice (资格审核结果公示). ``application.qualified`` follows when the notice closed with no
+    sustained objection."""
+
+    event_type: ClassVar[str] = "review.publicity_requested"
+    summary: ClassVar[str] = "Review asks publication to put an approved application on notice."
+
+    tracking_no: DocNo
+    city: CityCode
+    district: DistrictCode
+    street: StreetCode
+    category: Code
+    member_count: int = Field(ge=1, le=30)
+    applicant_name_masked: MaskedName
+    kind: Literal["qualification"] = "qualification"
+    min_days: int = Field(ge=7, le=365, description="Minimum publicity length in calendar days.")
+    requested_at: AwareDatetime
+
+
+@register
 class ApplicationQualified(_ReviewEvent):
-    """The family qualified (资格认定); publication puts it on public notice (公示)."""
+    """The family qualified (资格认定): its qualification notice (公示, opened on
+    ``review.publicity_requested``) closed at its planned end with no sustained objection. It
+    gains waiting-list eligibility (轮候资格)."""
 
     event_type: ClassVar[str] = "application.qualified"
-    summary: ClassVar[str] = "An application qualified, pending publicity."
+    summary: ClassVar[str] = "An application qualified after its publicity."
 
     application_id: uuid.UUID
     case_id: uuid.UUID
@@ -955,7 +1018,13 @@ class ApplicationRejected(_ReviewEvent):
     summary: ClassVar[str] = "An application was rejected."
 
     application_id: uuid.UUID
-    case_id: uuid.UUID
+    case_id: uuid.UUID | None = Field(
+        default=None,
+        description=(
+            "Review case; null when intake refused the application before acceptance "
+            "(不予受理, published by intake with stage 'intake')."
+        ),
+    )
     tracking_no: DocNo
     city: CityCode
     district: DistrictCode
@@ -964,13 +1033,23 @@ class ApplicationRejected(_ReviewEvent):
     stage: Code | None = Field(default=None, description="Stage where it was rejected.")
     reasons: list[ChineseText] = Field(min_length=1)
     rejected_at: AwareDatetime
+    rejected_by: StaffRef | None = Field(default=None, description="`sub` of who rejected it.")
 
 
 # ================================================================================================
 # publication (公示、异议)
 # ================================================================================================
 
-NoticeKind = Literal["qualification", "lottery_shortlist", "allocation"]
+NoticeKind = Literal[
+    "qualification",
+    "lottery_shortlist",
+    "allocation",
+    # Announcements (公告) with the same lifecycle; added in catalogue 1.2.0. Alerting's R7
+    # (publicity shorter than 7 days) concerns "qualification" only.
+    "acceptance",
+    "objection_conclusion",
+    "exit",
+]
 
 
 @register
@@ -1178,6 +1257,16 @@ class CreditRecordCreated(_CreditEvent):
     source: Literal["verification", "review", "report", "manual"]
     created_by: StaffRef
     created_at: AwareDatetime
+    kind: Code | None = Field(
+        default=None,
+        description=(
+            "The precise record kind (e.g. non_employee_income_certificate, tenancy_sublet or a "
+            "city-configured employer kind); ``behaviour`` is its nearest catalogue value."
+        ),
+    )
+    origin: Literal["verification", "review", "complaint", "inspection"] | None = Field(
+        default=None, description="Where the finding came from, more precisely than ``source``."
+    )
 
 
 @register
@@ -1189,10 +1278,34 @@ class CreditNoticeStep(_CreditEvent):
     summary: ClassVar[str] = "A step of the dishonesty notice procedure was taken."
 
     record_id: uuid.UUID
-    step: Literal["notice_letter", "public_announcement", "credit_file", "lawyer_letter"]
+    step: Literal[
+        "notice_letter",
+        "public_announcement",
+        "credit_file",
+        "lawyer_letter",
+        "correction_deadline",  # the correction deadline passed without correction
+        "corrected",  # the subject corrected in time; the procedure ends without a record
+        "legal_procedure",  # handed to legal proceedings (通过法律程序处理)
+    ]
     delivered: bool | None = Field(default=None, description="For letters: was it delivered.")
     taken_by: StaffRef
     taken_at: AwareDatetime
+    subject_kind: SubjectKind | None = None
+    behaviour: DishonestBehaviour | None = None
+    correction_deadline: date | None = Field(
+        default=None, description="Last day to correct (限期纠正), once the notice reached them."
+    )
+    subject_display: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Masked name of a person (张*三) or the public name of an organisation.",
+    )
+    subject_id_masked: MaskedResidentId | None = None
+    announcement: ChineseText | None = Field(
+        default=None,
+        description="For public_announcement: the text publication puts on the public notice.",
+    )
 
 
 @register

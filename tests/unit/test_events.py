@@ -201,6 +201,7 @@ def test_registry_holds_the_catalogue_of_design_section_2() -> None:
     expected = {
         "application.submitted", "application.accepted", "application.supplement_requested",
         "application.withdrawn", "application.materials_uploaded",
+        "application.supplement_received", "application.supplement_overdue",
         "verification.started", "verification.requested", "department.answered",
         "verification.answer_empty", "verification.answer_late",
         "verification.department_overdue", "verification.completed",
@@ -208,6 +209,7 @@ def test_registry_holds_the_catalogue_of_design_section_2() -> None:
         "review.case_opened", "review.stage_started", "review.opinion_signed",
         "review.stage_completed", "review.stage_suspended", "review.stage_resumed",
         "review.stage_overdue", "review.decided", "application.qualified", "application.rejected",
+        "review.publicity_requested",
         "publicity.opened", "publicity.closed", "objection.filed", "objection.concluded",
         "alert.raised", "alert.cleared", "ticket.opened", "ticket.escalated", "ticket.closed",
         "credit.ban_imposed", "credit.ban_lifted", "credit.record_created", "credit.notice_step",

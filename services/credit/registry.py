@@ -1,0 +1,769 @@
+"""The integrity registry's use cases: record, approve, walk the notice procedure, ban, lift.
+
+Each function runs inside the caller's unit of work: the state change, its audit entry and its
+events commit together or not at all. HTTP and event entrypoints only translate input into a
+call here; the rules themselves are in :mod:`services.credit.domain`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Row
+
+from services.credit import domain
+from services.credit.config import CreditConfig, id_hash_key
+from services.credit.domain import STAGE_TITLES, InvalidTransition, Procedure, RecordKind, Stage
+from services.credit.tables import bans, candidates, credit_shares, notice_steps, pledges, records
+from shared.audit import record as audit
+from shared.audit import record_many
+from shared.auth import Principal
+from shared.clock import now, today_shanghai
+from shared.db import UnitOfWork
+from shared.events.catalogue import (
+    CreditAgencyBlacklisted,
+    CreditBanImposed,
+    CreditBanLifted,
+    CreditNoticeStep,
+    CreditRecordCreated,
+)
+from shared.pii import keyed_hash, mask_name, mask_resident_id
+from shared.problems import Conflict, Forbidden, NotFound, ValidationProblem
+
+SYSTEM_ACTOR = "system:credit"
+
+
+@dataclass(frozen=True)
+class CreditContext:
+    """What the use cases need besides the unit of work: configuration and the hash key."""
+
+    config: CreditConfig
+    hash_key: str = field(default_factory=id_hash_key)
+
+    @cached_property
+    def kinds(self) -> dict[str, RecordKind]:
+        return domain.record_kinds((k.code, k.title) for k in self.config.employer_kinds)
+
+    def kind_of(self, code: str, category: str) -> RecordKind:
+        """The kind of a stored record, even one the city has since removed from its config."""
+        return self.kinds.get(code) or RecordKind(code, category, code, "other")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _actor(principal: Principal) -> dict[str, Any]:
+    return {
+        "actor": principal.sub,
+        "actor_roles": sorted(principal.roles),
+        "actor_org": principal.org,
+    }
+
+
+async def load_record(uow: UnitOfWork, record_id: uuid.UUID, *, lock: bool = False) -> Row[Any]:
+    query = sa.select(records).where(records.c.id == record_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await uow.conn.execute(query)).first()
+    if row is None:
+        raise NotFound("未找到该失信记录", field="record_id")
+    return row
+
+
+def _record_no(record_id: uuid.UUID) -> str:
+    return f"CX-{today_shanghai():%Y%m%d}-{record_id.hex[:8].upper()}"
+
+
+def _display(row: Row[Any]) -> str | None:
+    return row.org_name if row.category in ("employer", "agency") else row.subject_name_masked
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Subject:
+    id_hash: str
+    id_masked: str | None = None
+    name_masked: str | None = None
+    org_name: str | None = None
+    org_credit_code: str | None = None
+
+
+def subject_of(
+    ctx: CreditContext,
+    category: str,
+    *,
+    resident_id: str | None,
+    name: str | None,
+    org_name: str | None,
+    org_credit_code: str | None,
+) -> Subject:
+    """Who the record is about, reduced to what the registry keeps (hash and masked values)."""
+    if category in ("family", "tenancy"):
+        if resident_id is None:
+            raise ValidationProblem("家庭或承租人失信记录须填写身份证号码", field="resident_id")
+        if org_name is not None or org_credit_code is not None:
+            raise ValidationProblem("家庭或承租人失信记录不应填写单位信息", field="org_name")
+        return Subject(
+            id_hash=keyed_hash(resident_id, ctx.hash_key),
+            id_masked=mask_resident_id(resident_id),
+            name_masked=mask_name(name) if name else None,
+        )
+    if org_name is None:
+        raise ValidationProblem("单位或中介失信记录须填写名称", field="org_name")
+    if resident_id is not None or name is not None:
+        raise ValidationProblem("单位或中介失信记录不应填写个人身份信息", field="resident_id")
+    if category == "employer" and org_credit_code is None:
+        raise ValidationProblem("单位失信记录须填写统一社会信用代码", field="org_credit_code")
+    # An unregistered agency (黑中介) often has no credit code: it is known by its name.
+    key_value = org_credit_code or f"AGENCY:{org_name}"
+    return Subject(
+        id_hash=keyed_hash(key_value, ctx.hash_key),
+        org_name=org_name,
+        org_credit_code=org_credit_code,
+    )
+
+
+async def create_record(
+    uow: UnitOfWork,
+    ctx: CreditContext,
+    principal: Principal,
+    *,
+    category: str,
+    kind: str,
+    severity: str,
+    origin: str,
+    facts: str,
+    evidence: list[dict[str, Any]],
+    subject: Subject,
+    application_id: uuid.UUID | None,
+    candidate_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Enter a record awaiting a second officer's approval (待审批); no sanction yet."""
+    _ensure_can_act(principal, principal.org)  # read-only roles never record
+    known = ctx.kinds.get(kind)
+    if known is None or known.category != category:
+        raise ValidationProblem(f"失信行为种类「{kind}」不属于对象类别「{category}」", field="kind")
+    record_id = uuid.uuid4()
+    at = now()
+    await uow.conn.execute(
+        records.insert().values(
+            id=record_id,
+            record_no=_record_no(record_id),
+            category=category,
+            kind=kind,
+            severity=severity,
+            id_hash=subject.id_hash,
+            subject_id_masked=subject.id_masked,
+            subject_name_masked=subject.name_masked,
+            org_name=subject.org_name,
+            org_credit_code=subject.org_credit_code,
+            application_id=application_id,
+            origin=origin,
+            facts=facts,
+            evidence=evidence,
+            candidate_id=candidate_id,
+            unit=principal.org,
+            recorded_by=principal.sub,
+            recorded_at=at,
+            stage=Stage.PENDING_APPROVAL.value,
+            stage_at=at,
+            updated_at=at,
+        )
+    )
+    await uow.conn.execute(
+        notice_steps.insert().values(
+            record_id=record_id,
+            from_stage=None,
+            stage=Stage.PENDING_APPROVAL.value,
+            taken_by=principal.sub,
+            taken_at=at,
+        )
+    )
+    await audit(
+        uow.conn,
+        **_actor(principal),
+        action="credit.record.create",
+        subject_type="credit_record",
+        subject_id=record_id,
+        details={
+            "category": category,
+            "kind": kind,
+            "severity": severity,
+            "origin": origin,
+            "subject": subject.id_masked or subject.org_name,
+            "candidate_id": str(candidate_id) if candidate_id else None,
+        },
+    )
+    return record_id
+
+
+async def decide_record(
+    uow: UnitOfWork, principal: Principal, record_id: uuid.UUID, *, approve: bool, note: str | None
+) -> None:
+    """A second officer approves (or rejects) a record entered by someone else (四眼原则)."""
+    row = await load_record(uow, record_id, lock=True)
+    _ensure_can_act(principal, row.unit)
+    target = Stage.APPROVED if approve else Stage.REJECTED
+    current = Stage(row.stage)
+    if target not in domain.TRANSITIONS[current]:
+        raise _conflict(InvalidTransition(current, target))
+    try:
+        domain.ensure_four_eyes(row.recorded_by, principal.sub)
+    except domain.SameOfficer:
+        raise Forbidden("审批人不能与录入人为同一人（四眼原则）", field="approved_by") from None
+    at = now()
+    values: dict[str, Any] = {"stage": target.value, "stage_at": at, "updated_at": at}
+    if approve:
+        values |= {"approved_by": principal.sub, "approved_at": at}
+    await uow.conn.execute(records.update().where(records.c.id == record_id).values(**values))
+    await _log_step(uow, row, current, target, principal.sub, at, note=note)
+    await audit(
+        uow.conn,
+        **_actor(principal),
+        action="credit.record.approve" if approve else "credit.record.reject",
+        subject_type="credit_record",
+        subject_id=record_id,
+        details={"note": note},
+    )
+
+
+def _ensure_can_act(principal: Principal, unit: str) -> None:
+    if not principal.can_act_in(unit):
+        raise Forbidden("无权办理该单位录入的失信记录")
+
+
+def _conflict(exc: InvalidTransition) -> Conflict:
+    return Conflict(
+        exc.reason,
+        field="step",
+        extra={
+            "current_step": exc.current.value,
+            "current_step_title": STAGE_TITLES[exc.current],
+            "allowed_steps": sorted(s.value for s in domain.TRANSITIONS[exc.current]),
+        },
+    )
+
+
+async def _log_step(
+    uow: UnitOfWork,
+    row: Row[Any],
+    current: Stage,
+    target: Stage,
+    taken_by: str,
+    at: Any,
+    *,
+    document_no: str | None = None,
+    note: str | None = None,
+    correction_deadline: date | None = None,
+) -> None:
+    await uow.conn.execute(
+        notice_steps.insert().values(
+            record_id=row.id,
+            from_stage=current.value,
+            stage=target.value,
+            taken_by=taken_by,
+            taken_at=at,
+            document_no=document_no,
+            note=note,
+            correction_deadline=correction_deadline,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- notice procedure
+
+
+def announcement_text(row: Row[Any], kind_title: str, deadline: date) -> str:
+    """The public announcement (公告) for a notice letter that could not be delivered."""
+    who = _display(row) or "当事人"
+    if row.subject_id_masked:
+        who += f"（身份证号码{row.subject_id_masked}）"
+    return (
+        f"{who}：本机构就你（单位）存在的「{kind_title}」失信行为发出的告知函无法送达，"
+        f"现予公告。请于{deadline:%Y年%m月%d日}前予以纠正；逾期仍不纠正的，将记入住房保障"
+        f"诚信档案，同时记入市征信管理系统。记录编号{row.record_no}。"
+    )
+
+
+async def take_step(
+    uow: UnitOfWork,
+    ctx: CreditContext,
+    principal: Principal,
+    record_id: uuid.UUID,
+    *,
+    step: str,
+    document_no: str | None,
+    note: str | None,
+    announcement: str | None,
+) -> None:
+    """Take the next step of the notice procedure; timestamped, audited and announced."""
+    row = await load_record(uow, record_id, lock=True)
+    _ensure_can_act(principal, row.unit)
+    current, target = Stage(row.stage), Stage(step)
+    if target not in domain.NOTICE_STEPS:
+        raise ValidationProblem("该步骤须通过审批接口办理", field="step")
+    today = today_shanghai()
+    try:
+        after = Procedure(current, row.correction_deadline).advance(
+            target, today=today, correction_days=ctx.config.correction_days
+        )
+    except InvalidTransition as exc:
+        raise _conflict(exc) from None
+    if announcement is not None and target is not Stage.ANNOUNCED:
+        raise ValidationProblem("公告正文仅在 announced 步骤填写", field="announcement")
+
+    kind = ctx.kind_of(row.kind, row.category)
+    at = now()
+    values: dict[str, Any] = {
+        "stage": target.value,
+        "stage_at": at,
+        "updated_at": at,
+        "correction_deadline": after.correction_deadline,
+    }
+    if target is Stage.RECORDED:
+        values["filed_on"] = today
+    await uow.conn.execute(records.update().where(records.c.id == record_id).values(**values))
+    await _log_step(
+        uow,
+        row,
+        current,
+        target,
+        principal.sub,
+        at,
+        document_no=document_no,
+        note=note,
+        correction_deadline=after.correction_deadline,
+    )
+
+    event_step, delivered = domain.EVENT_STEP[target]
+    if target is Stage.ANNOUNCED:
+        assert after.correction_deadline is not None
+        announcement = announcement or announcement_text(row, kind.title, after.correction_deadline)
+    uow.emit(
+        CreditNoticeStep(
+            record_id=row.id,
+            step=event_step,  # type: ignore[arg-type]
+            delivered=delivered,
+            taken_by=principal.sub,
+            taken_at=at,
+            subject_kind=domain.event_subject_kind(row.category),
+            behaviour=kind.behaviour,  # type: ignore[arg-type]
+            correction_deadline=after.correction_deadline,
+            subject_display=_display(row),
+            subject_id_masked=row.subject_id_masked,
+            announcement=announcement,
+        ),
+        subject=str(row.id),
+    )
+    details: dict[str, Any] = {
+        "from": current.value,
+        "to": target.value,
+        "document_no": document_no,
+        "correction_deadline": after.correction_deadline,
+    }
+    if target is Stage.RECORDED:
+        details |= await _file_record(uow, ctx, row, kind, today, at)
+    await audit(
+        uow.conn,
+        **_actor(principal),
+        action=f"credit.notice.{target.value}",
+        subject_type="credit_record",
+        subject_id=record_id,
+        details=details,
+    )
+
+
+async def _file_record(
+    uow: UnitOfWork, ctx: CreditContext, row: Row[Any], kind: RecordKind, today: date, at: Any
+) -> dict[str, Any]:
+    """记入诚信档案: impose the ban, queue the push to the city credit system, list agencies."""
+    subject_kind = domain.event_subject_kind(row.category)
+    ends_on = domain.ban_ends_on(today, row.severity, ctx.config.ban_years)
+    await uow.conn.execute(
+        bans.insert().values(
+            id=uuid.uuid4(),
+            record_id=row.id,
+            id_hash=row.id_hash,
+            subject_kind=subject_kind,
+            severity=row.severity,
+            starts_on=today,
+            ends_on=ends_on,
+            status="active",
+        )
+    )
+    await uow.conn.execute(
+        credit_shares.insert().values(
+            id=uuid.uuid4(),
+            record_id=row.id,
+            payload=share_payload(row, kind, today, ends_on),
+            status="pending",
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+        )
+    )
+    uow.emit(
+        CreditRecordCreated(
+            record_id=row.id,
+            subject_kind=subject_kind,
+            id_hash=row.id_hash,
+            behaviour=kind.behaviour,  # type: ignore[arg-type]
+            severity=row.severity,
+            application_id=row.application_id,
+            source=domain.ORIGIN_TO_SOURCE[row.origin],
+            created_by=row.recorded_by,
+            created_at=at,
+            kind=row.kind,
+            origin=row.origin,
+        ),
+        subject=str(row.id),
+    )
+    uow.emit(
+        CreditBanImposed(
+            record_id=row.id,
+            id_hash=row.id_hash,
+            subject_kind=subject_kind,
+            severity=row.severity,
+            starts_on=today,
+            ends_on=ends_on,
+        ),
+        subject=str(row.id),
+    )
+    if row.category == "agency":
+        uow.emit(
+            CreditAgencyBlacklisted(
+                record_id=row.id,
+                id_hash=row.id_hash,
+                agency_name=row.org_name,
+                org_credit_code=row.org_credit_code,
+                behaviour=kind.behaviour,  # type: ignore[arg-type]
+                listed_on=today,
+                until=date.fromordinal(ends_on.toordinal() - 1),
+            ),
+            subject=str(row.id),
+        )
+    return {"ban_starts_on": today, "ban_ends_on": ends_on}
+
+
+def share_payload(row: Row[Any], kind: RecordKind, filed_on: date, ends_on: date) -> dict[str, Any]:
+    """What the city credit system receives (联合惩戒、信用记录共享): no full ID number."""
+    return {
+        "record_no": row.record_no,
+        "record_id": str(row.id),
+        "subject_kind": domain.event_subject_kind(row.category),
+        "id_hash": row.id_hash,
+        "subject_id_masked": row.subject_id_masked,
+        "subject_name_masked": row.subject_name_masked,
+        "org_name": row.org_name,
+        "org_credit_code": row.org_credit_code,
+        "behaviour": kind.code,
+        "behaviour_title": kind.title,
+        "severity": row.severity,
+        "severity_title": domain.SEVERITY_TITLES[row.severity],
+        "filed_on": filed_on.isoformat(),
+        "sanction_ends_on": ends_on.isoformat(),
+    }
+
+
+# --------------------------------------------------------------------------- bans
+
+
+async def request_lift(
+    uow: UnitOfWork, principal: Principal, record_id: uuid.UUID, reason: str
+) -> None:
+    """Propose lifting a ban early; nothing changes until a second officer approves."""
+    row = await load_record(uow, record_id)
+    _ensure_can_act(principal, row.unit)
+    ban = await _active_ban(uow, record_id)
+    if ban.lift_requested_by is not None:
+        raise Conflict("该禁入已有待审批的提前解除申请", field="record_id")
+    await uow.conn.execute(
+        bans.update()
+        .where(bans.c.id == ban.id)
+        .values(lift_requested_by=principal.sub, lift_requested_at=now(), lift_reason=reason)
+    )
+    await audit(
+        uow.conn,
+        **_actor(principal),
+        action="credit.ban.lift_request",
+        subject_type="credit_record",
+        subject_id=record_id,
+        details={"reason": reason},
+    )
+
+
+async def approve_lift(
+    uow: UnitOfWork, principal: Principal, record_id: uuid.UUID, note: str | None
+) -> None:
+    """Lift the ban early: needs a pending request with its reason and a different approver."""
+    row = await load_record(uow, record_id)
+    _ensure_can_act(principal, row.unit)
+    ban = await _active_ban(uow, record_id)
+    if ban.lift_requested_by is None:
+        raise Conflict("提前解除禁入须先提出申请并说明理由", field="record_id")
+    try:
+        domain.ensure_four_eyes(ban.lift_requested_by, principal.sub)
+    except domain.SameOfficer:
+        raise Forbidden("审批人不能与申请人为同一人（四眼原则）", field="approved_by") from None
+    today, at = today_shanghai(), now()
+    await uow.conn.execute(
+        bans.update()
+        .where(bans.c.id == ban.id)
+        .values(
+            status="lifted",
+            lifted_on=today,
+            early=True,
+            lift_approved_by=principal.sub,
+            lifted_at=at,
+        )
+    )
+    uow.emit(
+        CreditBanLifted(
+            record_id=record_id,
+            id_hash=ban.id_hash,
+            lifted_on=today,
+            early=True,
+            reason=ban.lift_reason,
+        ),
+        subject=str(record_id),
+    )
+    await audit(
+        uow.conn,
+        **_actor(principal),
+        action="credit.ban.lift_approve",
+        subject_type="credit_record",
+        subject_id=record_id,
+        details={"requested_by": ban.lift_requested_by, "note": note, "lifted_on": today},
+    )
+
+
+async def _active_ban(uow: UnitOfWork, record_id: uuid.UUID) -> Row[Any]:
+    ban = (
+        await uow.conn.execute(
+            sa.select(bans).where(bans.c.record_id == record_id).with_for_update()
+        )
+    ).first()
+    if ban is None:
+        raise Conflict("该记录尚未记入诚信档案，没有禁入可解除", field="record_id")
+    if ban.status != "active" or not domain.ban_in_force(ban.ends_on, False, today_shanghai()):
+        raise Conflict("该禁入已解除或已到期", field="record_id")
+    return ban
+
+
+async def expire_bans(uow: UnitOfWork) -> None:
+    """Scheduler sweep: lift every ban whose end date has come (惩戒期届满自动解除).
+
+    One UPDATE for all of them; re-running it finds nothing left to lift, so it is idempotent.
+    """
+    today = today_shanghai()
+    lifted = (
+        await uow.conn.execute(
+            bans.update()
+            .where(bans.c.status == "active", bans.c.ends_on <= today)
+            .values(status="lifted", lifted_on=bans.c.ends_on, early=False, lifted_at=now())
+            .returning(bans.c.record_id, bans.c.id_hash, bans.c.ends_on)
+        )
+    ).all()
+    for ban in lifted:
+        uow.emit(
+            CreditBanLifted(
+                record_id=ban.record_id, id_hash=ban.id_hash, lifted_on=ban.ends_on, early=False
+            ),
+            subject=str(ban.record_id),
+        )
+    await record_many(
+        uow.conn,
+        [
+            {
+                "actor": SYSTEM_ACTOR,
+                "action": "credit.ban.expired",
+                "subject_type": "credit_record",
+                "subject_id": ban.record_id,
+                "details": {"ends_on": ban.ends_on},
+            }
+            for ban in lifted
+        ],
+    )
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+async def register_pledge(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
+    """Keep the integrity pledge (守信承诺书) an application was submitted with."""
+    await uow.conn.execute(
+        insert(pledges)
+        .values(
+            application_id=data["application_id"],
+            tracking_no=data["tracking_no"],
+            street=data["street"],
+            applicant_id_hash=data["member_id_hashes"][0],
+            member_id_hashes=list(data["member_id_hashes"]),
+            applicant_name_masked=data["applicant_name_masked"],
+            applicant_id_masked=data["applicant_id_masked"],
+            pledge_version=data["pledge_version"],
+            pledge_signed_at=data["pledge_signed_at"],
+            submitted_at=data["submitted_at"],
+            registered_at=now(),
+        )
+        .on_conflict_do_nothing(index_elements=[pledges.c.application_id])
+    )
+
+
+async def open_candidates(
+    uow: UnitOfWork,
+    *,
+    case_id: uuid.UUID,
+    application_id: uuid.UUID,
+    discrepancies: list[dict[str, Any]],
+) -> int:
+    """One candidate per person concerned; household-level findings concern the applicant."""
+    applicant = await uow.conn.scalar(
+        sa.select(pledges.c.applicant_id_hash).where(pledges.c.application_id == application_id)
+    )
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for item in discrepancies:
+        who = item.get("member_id_hash") or applicant or ""
+        grouped.setdefault(who, []).append(item)
+    if not grouped:
+        return 0
+    at = now()
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "case_id": case_id,
+            "application_id": application_id,
+            "id_hash": who,
+            "discrepancies": items,
+            "suggested_kind": domain.suggested_kind(i["field"] for i in items),
+            "status": "open",
+            "created_at": at,
+        }
+        for who, items in grouped.items()
+    ]
+    result = await uow.conn.execute(
+        insert(candidates)
+        .values(rows)
+        .on_conflict_do_nothing(constraint="candidates_case_subject")
+        .returning(candidates.c.id)
+    )
+    return len(result.all())
+
+
+async def load_candidate(uow: UnitOfWork, candidate_id: uuid.UUID) -> Row[Any]:
+    row = (
+        await uow.conn.execute(
+            sa.select(candidates).where(candidates.c.id == candidate_id).with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise NotFound("未找到该失信线索", field="candidate_id")
+    if row.status != "open":
+        raise Conflict(f"该线索已处理（{row.status}）", field="candidate_id")
+    return row
+
+
+async def confirm_candidate(
+    uow: UnitOfWork,
+    ctx: CreditContext,
+    principal: Principal,
+    candidate_id: uuid.UUID,
+    *,
+    kind: str | None,
+    severity: str,
+    facts: str,
+    resident_id: str | None,
+    name: str | None,
+) -> uuid.UUID:
+    """An officer turns a candidate into a record awaiting approval; never automatic."""
+    cand = await load_candidate(uow, candidate_id)
+    id_hash = cand.id_hash
+    id_masked = name_masked = None
+    if resident_id is not None:
+        given = keyed_hash(resident_id, ctx.hash_key)
+        if id_hash and given != id_hash:
+            raise ValidationProblem("身份证号码与线索对象不一致", field="resident_id")
+        id_hash, id_masked = given, mask_resident_id(resident_id)
+    if not id_hash:
+        raise ValidationProblem("该线索未能确定对象，须填写对象身份证号码", field="resident_id")
+    pledge = (
+        await uow.conn.execute(
+            sa.select(pledges).where(pledges.c.application_id == cand.application_id)
+        )
+    ).first()
+    if pledge is not None and pledge.applicant_id_hash == id_hash:
+        id_masked = id_masked or pledge.applicant_id_masked
+        name_masked = pledge.applicant_name_masked
+    if name is not None:
+        name_masked = mask_name(name)
+    evidence = [
+        {
+            "title": (
+                f"协查比对差异：{d['field']}（申报{d.get('declared')}，核实{d.get('verified')}）"
+            ),
+            "reference": f"{d['department']}/{cand.case_id}",
+        }
+        for d in cand.discrepancies
+    ]
+    record_id = await create_record(
+        uow,
+        ctx,
+        principal,
+        category="family",
+        kind=kind or cand.suggested_kind,
+        severity=severity,
+        origin="verification",
+        facts=facts,
+        evidence=evidence,
+        subject=Subject(id_hash=id_hash, id_masked=id_masked, name_masked=name_masked),
+        application_id=cand.application_id,
+        candidate_id=cand.id,
+    )
+    await _decide_candidate(uow, principal, cand.id, "confirmed", None, record_id)
+    return record_id
+
+
+async def dismiss_candidate(
+    uow: UnitOfWork, principal: Principal, candidate_id: uuid.UUID, reason: str
+) -> None:
+    _ensure_can_act(principal, principal.org)
+    cand = await load_candidate(uow, candidate_id)
+    await _decide_candidate(uow, principal, cand.id, "dismissed", reason, None)
+
+
+async def _decide_candidate(
+    uow: UnitOfWork,
+    principal: Principal,
+    candidate_id: uuid.UUID,
+    status: str,
+    reason: str | None,
+    record_id: uuid.UUID | None,
+) -> None:
+    await uow.conn.execute(
+        candidates.update()
+        .where(candidates.c.id == candidate_id)
+        .values(
+            status=status,
+            decided_by=principal.sub,
+            decided_at=now(),
+            decision_reason=reason,
+            record_id=record_id,
+        )
+    )
+    await audit(
+        uow.conn,
+        **_actor(principal),
+        action=f"credit.candidate.{status}",
+        subject_type="credit_candidate",
+        subject_id=candidate_id,
+        details={"reason": reason, "record_id": str(record_id) if record_id else None},
+    )

@@ -1,0 +1,105 @@
+"""Clock rule of intake: a supplementary-materials notice past its deadline (补件逾期).
+
+The sweep marks every open notice whose deadline (inclusive, Asia/Shanghai) has passed as
+overdue and announces it with ``application.supplement_overdue``; alerting and review take it
+from there. It is idempotent: a notice leaves the ``open`` status in the same transaction that
+announces it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from services.intake.domain import Status
+from services.intake.tables import applications, materials, supplement_notices
+from shared import audit
+from shared.clock import now, today_shanghai
+from shared.db import UnitOfWork
+from shared.events.catalogue import ApplicationSupplementOverdue
+from shared.scheduler import periodic
+
+BATCH = 500
+INTERVAL_SECONDS = 60.0
+
+
+async def sweep_overdue_notices(uow: UnitOfWork) -> int:
+    """Mark and announce up to ``BATCH`` overdue notices; returns how many."""
+    conn = uow.conn
+    at = now()
+    today = today_shanghai()
+    rows = (
+        await conn.execute(
+            sa.select(
+                supplement_notices.c.application_id,
+                supplement_notices.c.n,
+                supplement_notices.c.notice_no,
+                supplement_notices.c["items"],
+                supplement_notices.c.deadline,
+                supplement_notices.c.requested_at,
+                applications.c.tracking_no,
+                applications.c.street,
+            )
+            .join(applications, applications.c.id == supplement_notices.c.application_id)
+            .where(
+                supplement_notices.c.status == "open",
+                supplement_notices.c.deadline < today,
+                applications.c.status == Status.SUPPLEMENT_REQUESTED,
+            )
+            .order_by(supplement_notices.c.deadline)
+            .limit(BATCH)
+            .with_for_update(of=supplement_notices, skip_locked=True)
+        )
+    ).all()
+    if not rows:
+        return 0
+    ids = [r.application_id for r in rows]
+    arrived: dict[object, set[str]] = {}
+    for m in await conn.execute(
+        sa.select(
+            materials.c.application_id, materials.c.material_type, materials.c.uploaded_at
+        ).where(materials.c.application_id.in_(ids))
+    ):
+        arrived.setdefault(m.application_id, set()).add((m.material_type, m.uploaded_at))  # type: ignore[arg-type]
+    await conn.execute(
+        supplement_notices.update()
+        .where(
+            sa.tuple_(supplement_notices.c.application_id, supplement_notices.c.n).in_(
+                [(r.application_id, r.n) for r in rows]
+            )
+        )
+        .values(status="overdue", overdue_at=at)
+    )
+    entries = []
+    for r in rows:
+        got = {t for t, when in arrived.get(r.application_id, set()) if when >= r.requested_at}
+        missing = [i["code"] for i in r.items if i["code"] not in got] or [
+            i["code"] for i in r.items
+        ]
+        uow.emit(
+            ApplicationSupplementOverdue(
+                application_id=r.application_id,
+                tracking_no=r.tracking_no,
+                notice_no=r.notice_no,
+                street=r.street,
+                deadline=r.deadline,
+                missing=missing,
+                detected_at=at,
+            ),
+            subject=str(r.application_id),
+            correlation_id=str(r.application_id),
+        )
+        entries.append(
+            {
+                "actor": "intake",
+                "action": "supplement_notice.overdue",
+                "subject_type": "application",
+                "subject_id": r.application_id,
+                "details": {"notice_no": r.notice_no, "deadline": r.deadline, "missing": missing},
+                "correlation_id": str(r.application_id),
+            }
+        )
+    await audit.record_many(conn, entries)
+    return len(rows)
+
+
+overdue_job = periodic("intake.supplement_overdue", INTERVAL_SECONDS, sweep_overdue_notices)

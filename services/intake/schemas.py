@@ -1,0 +1,211 @@
+"""HTTP request and response models of the intake API (field descriptions in Chinese for clerks)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.pii import MobileNumber, ResidentId
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, description="金额（元）")]
+UnitCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{3})?$")]
+StreetCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")]
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+Relationship = Literal["applicant", "spouse", "child", "parent", "other"]
+MaritalStatus = Literal["unmarried", "married", "divorced", "widowed"]
+Tenure = Literal["none", "owned", "private_rental", "public_rental", "borrowed", "dormitory"]
+Channel = Literal["online", "window", "mobile"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class MemberIn(_In):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)] = Field(description="姓名")
+    resident_id: ResidentId
+    relationship: Relationship = Field(description="与申请人关系；申请人本人为 applicant")
+    marital_status: MaritalStatus = Field(description="婚姻状况")
+    hukou_division: UnitCode = Field(description="户籍所在地行政区划代码（6位或9位）")
+    residence_permit: bool = Field(default=False, description="是否持有本市居住证")
+    employer: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="工作单位"
+    )
+    declared_monthly_income: Money = Field(description="申报月收入（元）")
+    declared_financial_assets: Money = Field(description="申报金融资产（元）")
+    declared_vehicle_count: int = Field(ge=0, le=50, description="申报车辆数")
+    declared_vehicle_value: Money = Field(description="申报车辆总价值（元）")
+
+
+class HousingIn(_In):
+    address: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="现住房地址"
+    )
+    area_m2: Annotated[Decimal, Field(ge=0, le=10000, max_digits=10, decimal_places=2)] = Field(
+        description="家庭自有住房面积（平方米）"
+    )
+    tenure: Tenure = Field(description="现住房性质")
+
+
+class PledgeIn(_In):
+    """守信承诺书: which text version was signed, and when."""
+
+    version: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,40}$")]
+    signed_at: AwareDatetime
+
+
+class ApplicationIn(_In):
+    category: Code = Field(description="申请类别（城市配置中的代码）")
+    street: StreetCode = Field(description="受理街道（镇）代码")
+    channel: Channel = Field(description="申请渠道：online 网上、window 窗口、mobile 移动端")
+    mobile: MobileNumber
+    members: list[MemberIn] = Field(min_length=1, max_length=30)
+    housing: HousingIn
+    # Optional in the schema so that a missing pledge gets its own clear refusal.
+    pledge: PledgeIn | None = None
+
+
+class SubmittedOut(BaseModel):
+    id: uuid.UUID
+    tracking_no: str
+    status: str
+    submitted_at: datetime
+
+
+class AcceptIn(_In):
+    incomplete_reason: Reason | None = Field(
+        default=None, description="材料不全仍予受理时必填：说明理由"
+    )
+
+
+class ReceivedMaterial(BaseModel):
+    code: str
+    name: str
+    file_names: list[str]
+
+
+class ReceiptOut(BaseModel):
+    """受理回执."""
+
+    application_id: uuid.UUID
+    tracking_no: str
+    receipt_no: str
+    accepted_by: str
+    accepted_by_name: str
+    accepting_unit: str
+    accepted_at: datetime
+    materials_received: list[ReceivedMaterial]
+    materials_missing: list[ReceivedMaterial]
+    materials_complete: bool
+    incomplete_reason: str | None
+
+
+class NoticeItemIn(_In):
+    code: Code = Field(description="材料类型代码")
+    note: Reason | None = Field(default=None, description="具体说明（如：复印件不清晰）")
+
+
+class SupplementNoticeIn(_In):
+    items: list[NoticeItemIn] = Field(min_length=1, max_length=50)
+
+
+class NoticeItemOut(BaseModel):
+    code: str
+    name: str
+    note: str | None
+
+
+class SupplementNoticeOut(BaseModel):
+    application_id: uuid.UUID
+    n: int
+    notice_no: str
+    items: list[NoticeItemOut]
+    deadline: date
+    deadline_uses_fallback_calendar: bool
+    requested_at: datetime
+    status: str
+    url: str
+
+
+class ReasonIn(_In):
+    reason: Reason = Field(description="理由")
+
+
+class MaterialOut(BaseModel):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    material_type: str
+    file_name: str
+    content_type: str
+    sha256: str
+    size_bytes: int
+    uploaded_at: datetime
+
+
+class MemberOut(BaseModel):
+    name: str
+    resident_id: str
+    relationship: str
+    marital_status: str
+    hukou_division: str
+    residence_permit: bool
+    employer: str | None
+    declared_monthly_income: Decimal
+    declared_financial_assets: Decimal
+    declared_vehicle_count: int
+    declared_vehicle_value: Decimal
+
+
+class ApplicationOut(BaseModel):
+    id: uuid.UUID
+    tracking_no: str
+    city: str
+    district: str
+    street: str
+    channel: str
+    category: str
+    status: str
+    status_name: str
+    mobile: str
+    housing: HousingIn
+    pledge: PledgeIn
+    submitted_at: datetime
+    members: list[MemberOut]
+    materials: list[MaterialOut]
+    receipt_no: str | None
+    accepted_by: str | None
+    accepted_at: datetime | None
+    materials_complete: bool | None
+    incomplete_reason: str | None
+    supplement_notices: list[SupplementNoticeOut]
+    closed_reason: str | None
+    closed_at: datetime | None
+
+
+class ApplicationSummary(BaseModel):
+    """A list row: personal data masked (lists are for finding, not for reading a household)."""
+
+    id: uuid.UUID
+    tracking_no: str
+    street: str
+    category: str
+    channel: str
+    status: str
+    applicant_name_masked: str
+    applicant_id_masked: str
+    member_count: int
+    submitted_at: datetime
+    receipt_no: str | None
+
+
+class StatusOut(BaseModel):
+    id: uuid.UUID
+    tracking_no: str
+    status: str
+    at: datetime

@@ -1,0 +1,64 @@
+"""Credit configuration: defaults, the optional YAML section, and the id-hash key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from services.credit import config
+
+
+def test_defaults_follow_taizhou(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(config.CONFIG_ENV_VAR, raising=False)
+    cfg = config.load_config()
+    assert cfg.ban_years == {"general": 1, "serious": 3, "severe": 5}
+    assert [k.code for k in cfg.employer_kinds] == [
+        "false_employment_certificate",
+        "false_social_insurance",
+    ]
+    assert cfg.city_credit_system.url is None
+
+
+def test_yaml_section_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "credit.yaml"
+    path.write_text(
+        "credit:\n"
+        "  ban_years: {general: 2, serious: 4, severe: 6}\n"
+        "  employer_kinds:\n"
+        "    - {code: fake_payroll, title: 虚构工资流水}\n"
+        "    - {code: fake_contract, title: 虚构劳动合同}\n"
+        "  city_credit_system: {url: 'http://127.0.0.1:9/push', max_attempts: 3}\n",
+        encoding="utf-8",
+    )
+    cfg = config.load_config(path)
+    assert cfg.ban_years == {"general": 2, "serious": 4, "severe": 6}
+    assert [k.title for k in cfg.employer_kinds] == ["虚构工资流水", "虚构劳动合同"]
+    assert str(cfg.city_credit_system.url) == "http://127.0.0.1:9/push"
+    assert cfg.city_credit_system.max_attempts == 3
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        "ban_years: {general: 1, serious: 3}",
+        "ban_years: {general: 0, serious: 3, severe: 5}",
+        "employer_kinds: [{code: only_one, title: 一}]",
+        "unknown_key: 1",
+    ],
+)
+def test_bad_sections_are_refused(tmp_path: Path, section: str) -> None:
+    path = tmp_path / "credit.yaml"
+    path.write_text(f"credit:\n  {section}\n", encoding="utf-8")
+    with pytest.raises(ValidationError):
+        config.load_config(path)
+
+
+def test_id_hash_key_defaults_to_the_shared_development_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(config.ID_HASH_KEY_ENV_VAR, raising=False)
+    assert config.id_hash_key() == "dev-only-id-hash-key"
+    monkeypatch.setenv(config.ID_HASH_KEY_ENV_VAR, "k2")
+    assert config.id_hash_key() == "k2"
