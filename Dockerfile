@@ -23,9 +23,10 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 
-# Only what the services run; tests, docs and the local .venv stay out of the image.
+# Only what the services (and the reference simulators) run; tests, docs and the local .venv stay out of the image.
 COPY shared ./shared
 COPY services ./services
+COPY simulators ./simulators
 COPY deploy ./deploy
 COPY scripts/container_entry.sh ./scripts/container_entry.sh
 

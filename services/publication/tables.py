@@ -1,5 +1,154 @@
-"""Tables owned by the publication service (its own database; no other service reads them)."""
+"""Tables owned by the publication service (its own database; no other service reads them).
+
+Nothing here holds a full resident ID, full name or mobile number: applications arrive masked
+(``application.submitted``) or are masked on receipt (``application.accepted``), and an
+objector's mobile is kept as a keyed hash plus its masked form.
+"""
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 
 metadata = sa.MetaData()
+
+_tz = sa.DateTime(timezone=True)
+
+# The public read model of each application (进度查询) and the masked data its notice entries
+# copy. ``stage_at`` is the occurred_at of the event that set the stage: an older event arriving
+# late does not move the stage back.
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("application_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("tracking_no", sa.Text, nullable=False, unique=True),
+    sa.Column("id_tail", sa.Text, nullable=False),
+    sa.Column("name_masked", sa.Text, nullable=False),
+    sa.Column("id_masked", sa.Text, nullable=False),
+    sa.Column("city", sa.Text, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("street", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("member_count", sa.Integer),
+    sa.Column("stage", sa.Text, nullable=False),
+    sa.Column("level", sa.Text),
+    sa.Column("stage_at", _tz, nullable=False),
+    sa.Column("submitted_at", _tz),
+    sa.Column("accepted_at", _tz),
+    sa.Column("decided_at", _tz),
+    sa.Column("outcome", sa.Text),  # qualified / rejected
+    sa.Column("qualified_at", _tz),
+    sa.Column("due_at", _tz),  # deadline of the current review stage
+    sa.Column("updated_at", _tz, nullable=False),
+)
+
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("notice_no", sa.Text, nullable=False, unique=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("city", sa.Text, nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("batch", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),  # scheduled / open / closed
+    sa.Column("opens_at", _tz, nullable=False),
+    sa.Column("closes_at", _tz, nullable=False),
+    sa.Column("planned_days", sa.Integer, nullable=False),
+    sa.Column("opened_at", _tz),
+    sa.Column("closed_at", _tz),
+    sa.Column("closed_early", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("override_by", sa.Text),
+    sa.Column("override_reason", sa.Text),
+    sa.Column("entry_count", sa.Integer, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", _tz, nullable=False),
+)
+sa.Index("notices_due", notices.c.status, notices.c.opens_at, notices.c.closes_at)
+
+notice_entries = sa.Table(
+    "notice_entries",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("notice_id", pg.UUID(as_uuid=True), sa.ForeignKey("notices.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("application_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("tracking_no", sa.Text, nullable=False),
+    sa.Column("name_masked", sa.Text, nullable=False),
+    sa.Column("id_masked", sa.Text, nullable=False),
+    sa.Column("street", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("member_count", sa.Integer),
+    # For objection-conclusion notices: the published outcome and conclusion.
+    sa.Column("objection_id", pg.UUID(as_uuid=True)),
+    sa.Column("remark", sa.Text),
+    sa.UniqueConstraint("notice_id", "seq"),
+    sa.UniqueConstraint("notice_id", "application_id", "objection_id"),
+)
+sa.Index("notice_entries_application", notice_entries.c.application_id)
+
+objections = sa.Table(
+    "objections",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("notice_id", pg.UUID(as_uuid=True), sa.ForeignKey("notices.id"), nullable=False),
+    sa.Column("entry_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("application_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("anonymous", sa.Boolean, nullable=False),
+    # The objector's mobile: keyed hash (to recognise the same objector) and masked form only.
+    sa.Column("contact_hash", sa.Text, nullable=False),
+    sa.Column("contact_masked", sa.Text, nullable=False),
+    # Stored scrubbed: an ID or mobile typed into the text is masked before it is kept.
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("filed_at", _tz, nullable=False),
+    sa.Column("conclude_by", sa.Date, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # pending / concluded
+    sa.Column("outcome", sa.Text),  # sustained / dismissed
+    sa.Column("conclusion", sa.Text),
+    sa.Column("concluded_by", sa.Text),
+    sa.Column("concluded_at", _tz),
+    sa.Column("published_notice_id", pg.UUID(as_uuid=True)),
+)
+sa.Index("objections_notice", objections.c.notice_id)
+
+# The public agency blacklist (黑中介 / 有偿代办), from credit.agency_blacklisted.
+blacklist = sa.Table(
+    "agency_blacklist",
+    metadata,
+    sa.Column("record_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("agency_name", sa.Text, nullable=False),
+    sa.Column("org_credit_code", sa.Text),
+    sa.Column("behaviour", sa.Text, nullable=False),
+    sa.Column("listed_on", sa.Date, nullable=False),
+    sa.Column("until", sa.Date),
+)
+
+# The provincial push log: one row per (endpoint, stream, event). Within a stream (one
+# application) ``stream_seq`` orders delivery; the pusher sends only the oldest unacked row of
+# each stream, so a later event never overtakes an earlier one.
+push_log = sa.Table(
+    "push_log",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("stream_key", sa.Text, nullable=False),
+    sa.Column("stream_seq", sa.Integer, nullable=False),
+    sa.Column("push_id", sa.Text, nullable=False),  # the receiver's idempotency key
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", _tz, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", _tz, nullable=False),
+    sa.Column("acked_at", _tz),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("endpoint", "stream_key", "stream_seq"),
+    sa.UniqueConstraint("endpoint", "push_id"),
+)
+sa.Index(
+    "push_log_pending",
+    push_log.c.endpoint,
+    push_log.c.stream_key,
+    push_log.c.stream_seq,
+    postgresql_where=push_log.c.acked_at.is_(None),
+)

@@ -27,6 +27,14 @@ EXPECTED_PORTS = {
     "credit": 8006,
 }
 
+# Reference simulators beside the six services: compose service -> (port, module), and the
+# Procfile process name -> (port, module).
+SIMULATORS = {"provincial-receiver": (8090, "simulators.province")}
+PROCFILE_SIMULATORS = {"province": (8090, "simulators.province")}
+# Simulators that serve no HTTP port (the department systems talk AMQP): name -> module, the
+# same name in compose and in the Procfile.
+AMQP_SIMULATORS = {"departments": "simulators.departments"}
+
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
@@ -71,7 +79,9 @@ def test_the_six_services_publish_their_ports(compose: dict[str, Any]) -> None:
         assert name in services, name
         assert services[name]["ports"] == [f"{port}:{port}"], name
         assert services[name]["environment"]["SERVICE"] == name
-    assert set(services) == set(EXPECTED_PORTS) | {"postgres", "rabbitmq"}
+    assert set(services) == (
+        set(EXPECTED_PORTS) | {"postgres", "rabbitmq"} | set(SIMULATORS) | set(AMQP_SIMULATORS)
+    )
 
 
 def test_services_wait_for_healthy_infrastructure(compose: dict[str, Any]) -> None:
@@ -113,4 +123,21 @@ def test_procfile_runs_exactly_the_six_services() -> None:
     entries = re.findall(
         r"^([A-Za-z0-9_-]+):\s*(.+)$", PROCFILE.read_text(encoding="utf-8"), flags=re.MULTILINE
     )
-    assert entries == [(name, f"python -m services.{name}") for name in EXPECTED_PORTS]
+    services = [(name, command) for name, command in entries if "services." in command]
+    assert services == [(name, f"python -m services.{name}") for name in EXPECTED_PORTS]
+    simulators = {name: command for name, command in entries if "simulators." in command}
+    assert simulators == {
+        name: f"python -m {module}" for name, (_, module) in PROCFILE_SIMULATORS.items()
+    } | {name: f"python -m {module}" for name, module in AMQP_SIMULATORS.items()}
+    assert len(entries) == len(services) + len(simulators)
+
+
+def test_simulators_run_in_compose(compose: dict[str, Any]) -> None:
+    for name, (port, module) in SIMULATORS.items():
+        service = compose["services"][name]
+        assert service["command"][:3] == ["python", "-m", module], name
+        assert service["ports"] == [f"{port}:{port}"], name
+    for name, module in AMQP_SIMULATORS.items():
+        service = compose["services"][name]
+        assert service["command"] == ["python", "-m", module], name
+        assert "ports" not in service, name

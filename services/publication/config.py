@@ -1,0 +1,76 @@
+"""Publication settings that are not part of the shared ``ServiceSettings``.
+
+Read from ``HOUSING_PUBLICATION_*`` variables when the service definition is built:
+
+* ``PROVINCE_ENDPOINTS`` — JSON list of ``{"name", "url", "secret"}``: where key process events
+  are pushed (省监管系统). The default is the reference receiver of ``python -m
+  simulators.province`` with a development secret; production refuses the development secret.
+* ``PUSH_INTERVAL_SECONDS``, ``PUSH_BACKOFF_SECONDS``, ``PUSH_BACKOFF_MAX_SECONDS`` — the
+  pusher's tick and its exponential backoff per failed delivery.
+* ``PROGRESS_BURST``, ``PROGRESS_PER_MINUTE`` — the token bucket of the public progress query,
+  per client address.
+* ``NOTICE_SWEEP_SECONDS`` — how often scheduled notices are opened and due ones closed.
+* ``OBJECTION_CONCLUDE_WORKING_DAYS`` — the time limit for concluding an objection.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_PROVINCE_SECRET = "dev-only-province-push-secret"  # noqa: S105 - refused in production
+DEFAULT_PROVINCE_URL = "http://127.0.0.1:8090/pushes"
+
+
+class ProvinceEndpoint(BaseModel):
+    """One receiver of the provincial push; ``secret`` signs the body (HMAC-SHA256)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    url: str = Field(min_length=8, max_length=500)
+    secret: SecretStr
+
+
+def _default_endpoints() -> list[ProvinceEndpoint]:
+    return [
+        ProvinceEndpoint(
+            name="province", url=DEFAULT_PROVINCE_URL, secret=SecretStr(DEV_PROVINCE_SECRET)
+        )
+    ]
+
+
+class PublicationConfig(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOUSING_PUBLICATION_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    province_endpoints: list[ProvinceEndpoint] = Field(default_factory=_default_endpoints)
+    push_interval_seconds: float = Field(default=2.0, gt=0)
+    push_backoff_seconds: float = Field(default=2.0, gt=0)
+    push_backoff_max_seconds: float = Field(default=600.0, gt=0)
+    push_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Streams (applications) pushed per tick; each stream sends its oldest unacked event.
+    push_batch: int = Field(default=200, ge=1, le=5000)
+    progress_burst: int = Field(default=10, ge=1)
+    progress_per_minute: float = Field(default=10.0, gt=0)
+    notice_sweep_seconds: float = Field(default=30.0, gt=0)
+    objection_conclude_working_days: int = Field(default=10, ge=1, le=60)
+
+    def uses_dev_secret(self) -> bool:
+        return any(
+            e.secret.get_secret_value() == DEV_PROVINCE_SECRET for e in self.province_endpoints
+        )
+
+
+ID_HASH_KEY_ENV = "HOUSING_ID_HASH_KEY"
+DEV_ID_HASH_KEY = "dev-only-id-hash-key"
+
+
+def contact_hash_key() -> str:
+    """Key of the objector's contact hash: the platform's id-hash key (``HOUSING_ID_HASH_KEY``,
+    the same variable intake and credit read); production refuses the development default."""
+    import os
+
+    key = os.environ.get(ID_HASH_KEY_ENV) or DEV_ID_HASH_KEY
+    if key == DEV_ID_HASH_KEY and os.environ.get("HOUSING_ENVIRONMENT") == "production":
+        raise RuntimeError(f"{ID_HASH_KEY_ENV} must be set in production")
+    return key

@@ -1,0 +1,321 @@
+"""Publication rules without I/O: notice kinds and periods, the progress view, the rate limit,
+what the province receives and how it is signed.
+
+Everything public here is built from already-masked values (``张*三``, ``3502**********1234``);
+this module also owns the check that a text about to be published carries no full ID or mobile
+number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+# -- notices (公示 / 公告) -----------------------------------------------------------------------
+
+NoticeKind = Literal[
+    "acceptance",
+    "qualification",
+    "lottery_shortlist",
+    "allocation",
+    "objection_conclusion",
+    "exit",
+]
+
+KIND_TITLES: dict[str, str] = {
+    "acceptance": "受理情况公告",
+    "qualification": "资格审核结果公示",
+    "lottery_shortlist": "摇号入围名单公示",
+    "allocation": "分配结果公示",
+    "objection_conclusion": "异议核查结论公告",
+    "exit": "退出情况公告",
+}
+
+# Kinds with a publicity period during which anyone may object (公示). The others announce.
+OBJECTABLE_KINDS: frozenset[str] = frozenset({"qualification", "lottery_shortlist", "allocation"})
+
+# Kinds whose period may not be shorter than the city's minimum (Xiamen art. 9(7): 7 days).
+MINIMUM_PERIOD_KINDS: frozenset[str] = frozenset({"qualification"})
+
+NoticeStatus = Literal["scheduled", "open", "closed"]
+
+STATUS_TITLES: dict[str, str] = {"scheduled": "待发布", "open": "公示中", "closed": "已结束"}
+
+
+def period_problem(kind: str, days: int, min_days: int) -> str | None:
+    """Why a notice of ``kind`` may not last ``days`` calendar days, or None when it may."""
+    if days < 1:
+        return "公示天数至少为1天"
+    if kind in MINIMUM_PERIOD_KINDS and days < min_days:
+        return (
+            f"{KIND_TITLES[kind]}期不得少于{min_days}天"
+            f"（厦门市办法第九条第（七）项），本次为{days}天"
+        )
+    return None
+
+
+def initial_status(opens_at: datetime, now: datetime) -> NoticeStatus:
+    return "open" if opens_at <= now else "scheduled"
+
+
+# -- personal data in public output -------------------------------------------------------------
+
+# What a full resident ID or mobile looks like anywhere in a text (also inside Chinese, where
+# \b does not separate): 18 characters with a birth-date middle, or 11 digits starting 1[3-9].
+FULL_RESIDENT_ID = re.compile(
+    r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+    r"[0-9]{3}[0-9Xx](?![0-9])"
+)
+FULL_MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+
+
+def has_unmasked_pii(text: str) -> bool:
+    """True when ``text`` holds a full resident ID or mobile number."""
+    return bool(FULL_RESIDENT_ID.search(text) or FULL_MOBILE.search(text))
+
+
+def id_tail(masked_or_full_id: str) -> str:
+    """The last four characters of a resident ID (upper-case X), what the applicant types."""
+    return masked_or_full_id.strip().upper()[-4:]
+
+
+# -- public progress (进度查询) -------------------------------------------------------------------
+
+LEVEL_TITLES: dict[str, str] = {
+    "street": "街道初审",
+    "district": "区级审核",
+    "city": "市级复核认定",
+}
+
+STAGE_TITLES: dict[str, str] = {
+    "submitted": "已提交，待受理",
+    "supplement": "待补充材料",
+    "accepted": "已受理，部门联合核查中",
+    "verified": "部门核查完成，待审核",
+    "review": "审核中",
+    "suspended": "补件挂起",
+    "qualified": "资格审核通过，待公示",
+    "publicity": "公示中",
+    "publicity_closed": "公示期满",
+    "rejected": "审核未通过",
+    "withdrawn": "已撤回",
+}
+
+
+def stage_title(stage: str, level: str | None) -> str:
+    if stage in ("review", "suspended") and level in LEVEL_TITLES:
+        suffix = "中" if stage == "review" else "（补件挂起）"
+        return LEVEL_TITLES[level] + suffix
+    return STAGE_TITLES.get(stage, "处理中")
+
+
+# -- rate limit (令牌桶) -------------------------------------------------------------------------
+
+
+@dataclass
+class TokenBucket:
+    """Per-client token bucket: ``burst`` requests at once, then ``per_second`` on average.
+
+    Pure: the caller passes the time (a monotonic clock), so the rule is testable without
+    sleeping. ``take`` answers 0 when allowed, else the seconds until a token is back.
+    """
+
+    burst: int
+    per_second: float
+    max_clients: int = 100_000
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def take(self, client: str, at: float) -> float:
+        tokens, last = self._buckets.get(client, (float(self.burst), at))
+        tokens = min(float(self.burst), tokens + (at - last) * self.per_second)
+        if tokens >= 1.0:
+            self._remember(client, (tokens - 1.0, at))
+            return 0.0
+        self._remember(client, (tokens, at))
+        return (1.0 - tokens) / self.per_second
+
+    def _remember(self, client: str, state: tuple[float, float]) -> None:
+        # Bound the memory an address-rotating client can make us use: forget the oldest
+        # entries (dicts keep insertion order; re-inserting moves a client to the end).
+        self._buckets.pop(client, None)
+        self._buckets[client] = state
+        while len(self._buckets) > self.max_clients:
+            self._buckets.pop(next(iter(self._buckets)))
+
+
+# -- provincial push (省监管系统) -----------------------------------------------------------------
+
+# Key process events and, per type, the fields of the payload the province receives. A
+# whitelist on purpose: application.accepted carries the household with full ID numbers, and
+# none of it may leave the city.
+PUSHED_FIELDS: dict[str, tuple[str, ...]] = {
+    "application.accepted": (
+        "application_id",
+        "tracking_no",
+        "receipt_no",
+        "city",
+        "district",
+        "street",
+        "category",
+        "accepted_at",
+        "materials_complete",
+    ),
+    "application.supplement_requested": ("application_id", "tracking_no", "deadline"),
+    "application.withdrawn": ("application_id", "tracking_no", "initiated_by", "withdrawn_at"),
+    "verification.completed": (
+        "case_id",
+        "application_id",
+        "category",
+        "completed_at",
+        "recommendation",
+        "missing_departments",
+        "parameters_version",
+    ),
+    "review.stage_started": (
+        "case_id",
+        "application_id",
+        "stage",
+        "level",
+        "unit",
+        "started_at",
+        "due_at",
+        "time_limit_working_days",
+    ),
+    "review.stage_completed": (
+        "case_id",
+        "application_id",
+        "stage",
+        "level",
+        "unit",
+        "outcome",
+        "completed_at",
+        "working_days_used",
+        "overdue",
+        "next_stage",
+    ),
+    "review.stage_overdue": ("case_id", "application_id", "stage", "level", "unit", "due_at"),
+    "review.decided": ("case_id", "application_id", "outcome", "decided_at"),
+    "application.qualified": (
+        "application_id",
+        "case_id",
+        "tracking_no",
+        "city",
+        "district",
+        "street",
+        "category",
+        "member_count",
+        "qualified_at",
+    ),
+    "application.rejected": (
+        "application_id",
+        "case_id",
+        "tracking_no",
+        "street",
+        "category",
+        "stage",
+        "rejected_at",
+    ),
+    "publicity.opened": (
+        "notice_id",
+        "kind",
+        "unit",
+        "batch",
+        "opened_at",
+        "closes_at",
+        "planned_days",
+    ),
+    "publicity.closed": (
+        "notice_id",
+        "kind",
+        "opened_at",
+        "closed_at",
+        "closed_early",
+        "override_by",
+        "reason",
+    ),
+    "objection.filed": (
+        "objection_id",
+        "notice_id",
+        "application_id",
+        "channel",
+        "filed_at",
+        "conclude_by",
+    ),
+    "objection.concluded": (
+        "objection_id",
+        "notice_id",
+        "application_id",
+        "outcome",
+        "conclusion",
+        "concluded_at",
+    ),
+    "alert.raised": (
+        "alert_id",
+        "rule_id",
+        "colour",
+        "application_id",
+        "case_id",
+        "stage",
+        "unit",
+        "raised_at",
+    ),
+    "alert.cleared": (
+        "alert_id",
+        "rule_id",
+        "colour",
+        "application_id",
+        "case_id",
+        "stage",
+        "unit",
+        "raised_at",
+        "cleared_at",
+    ),
+}
+
+
+def is_pushed(event_type: str, data: dict[str, Any]) -> bool:
+    """Whether an event goes to the province: the key process events, and only red lights."""
+    if event_type not in PUSHED_FIELDS:
+        return False
+    if event_type.startswith("alert."):
+        return data.get("colour") == "red"
+    return True
+
+
+def push_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The part of an event's payload the province receives."""
+    return {name: data[name] for name in PUSHED_FIELDS[event_type] if name in data}
+
+
+def stream_key(event_type: str, data: dict[str, Any]) -> str:
+    """Events of one stream are delivered in order: one application, else one unit's lights."""
+    if data.get("application_id"):
+        return f"application:{data['application_id']}"
+    return f"unit:{data.get('unit', 'city')}"
+
+
+def backoff(attempts: int, base: float, cap: float) -> timedelta:
+    """Delay before the next try after ``attempts`` failures: base, 2·base, 4·base… up to cap."""
+    exponent = max(0, min(attempts - 1, 30))
+    return timedelta(seconds=min(cap, base * (2**exponent)))
+
+
+SIGNATURE_HEADER = "X-Housing-Signature"
+TIMESTAMP_HEADER = "X-Housing-Timestamp"
+PUSH_ID_HEADER = "X-Housing-Push-Id"
+CITY_HEADER = "X-Housing-City"
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` of HMAC-SHA256 over ``<timestamp>.<body>`` (the timestamp is signed
+    too, so a captured request cannot be replayed later with a new date)."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def signature_valid(secret: str, timestamp: str, body: bytes, presented: str) -> bool:
+    return hmac.compare_digest(signature(secret, timestamp, body), presented)

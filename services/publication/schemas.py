@@ -1,0 +1,170 @@
+"""Request and response models of the publication API (public and staff)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.publication.domain import NoticeKind
+from shared.pagination import Page
+from shared.pii import MobileNumber
+
+TrackingNo = Field(pattern=r"^[A-Za-z0-9-]{4,40}$", description="查询编号")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# -- staff ------------------------------------------------------------------------------------
+
+
+class NoticeCreate(_In):
+    kind: NoticeKind = Field(description="公示/公告类型")
+    unit: str = Field(pattern=r"^[0-9]{6}([0-9]{3})?$", description="发布单位（行政区划代码）")
+    batch: str | None = Field(default=None, min_length=1, max_length=64, description="批次")
+    opens_at: AwareDatetime | None = Field(default=None, description="开始时间，缺省为立即发布")
+    days: int = Field(ge=1, le=365, description="公示天数（自然日）")
+    application_ids: list[uuid.UUID] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=5000,
+        description="列入的申请；资格、受理、异议结论类缺省时自动汇集",
+    )
+
+
+class NoticeClose(_In):
+    reason: str = Field(min_length=4, max_length=500, description="提前结束的理由")
+
+
+class ObjectionConclusionIn(_In):
+    outcome: Literal["sustained", "dismissed"] = Field(description="异议成立 / 不成立")
+    conclusion: str = Field(min_length=4, max_length=500, description="核查结论（将公开）")
+
+
+class StaffObjection(BaseModel):
+    objection_id: uuid.UUID
+    notice_id: uuid.UUID
+    entry_id: uuid.UUID
+    application_id: uuid.UUID
+    unit: str
+    contact_masked: str
+    content: str
+    filed_at: datetime
+    conclude_by: date
+    status: str
+    outcome: str | None
+    conclusion: str | None
+    concluded_at: datetime | None
+
+
+# -- public -----------------------------------------------------------------------------------
+
+
+class ObjectionIn(_In):
+    notice_id: uuid.UUID = Field(description="公示编号")
+    entry_id: uuid.UUID = Field(description="被异议的公示条目")
+    contact: MobileNumber = Field(description="联系电话（不公开）")
+    content: str = Field(min_length=10, max_length=2000, description="异议内容")
+
+
+class ObjectionReceipt(BaseModel):
+    objection_id: uuid.UUID
+    status: str
+    filed_at: datetime
+    conclude_by: date
+
+
+class PublicObjection(BaseModel):
+    objection_id: uuid.UUID
+    notice_id: uuid.UUID
+    entry_id: uuid.UUID
+    status: str
+    status_title: str
+    filed_at: datetime
+    conclude_by: date
+    outcome: str | None
+    outcome_title: str | None
+    conclusion: str | None
+    concluded_at: datetime | None
+
+
+class NoticeSummary(BaseModel):
+    id: uuid.UUID
+    notice_no: str
+    kind: str
+    title: str
+    unit: str
+    unit_name: str
+    batch: str | None
+    status: str
+    status_title: str
+    opens_at: datetime
+    closes_at: datetime
+    planned_days: int
+    opened_at: datetime | None
+    closed_at: datetime | None
+    closed_early: bool
+    early_close_reason: str | None
+    entry_count: int
+    accepts_objections: bool
+
+
+class NoticeEntry(BaseModel):
+    entry_id: uuid.UUID
+    seq: int
+    name_masked: str
+    id_masked: str
+    street: str
+    street_name: str
+    category: str
+    category_name: str
+    member_count: int | None
+    remark: str | None
+    objections: int
+    objection_conclusions: list[str]
+
+
+class NoticeDetail(NoticeSummary):
+    entries: Page[NoticeEntry]
+
+
+class Progress(BaseModel):
+    tracking_no: str
+    stage: str
+    stage_title: str
+    submitted_at: datetime | None
+    accepted_at: datetime | None
+    stage_due_at: datetime | None
+    decided_at: datetime | None
+    publicity_opened_at: datetime | None
+    publicity_closes_at: datetime | None
+    updated_at: datetime
+
+
+class DisclosureSectionInfo(BaseModel):
+    section: str
+    title: str
+    description: str
+    count: int
+
+
+class DisclosureSection(BaseModel):
+    section: str
+    title: str
+    description: str
+    note: str | None
+    page: Page[dict[str, Any]]
+
+
+class BlacklistEntry(BaseModel):
+    record_id: uuid.UUID
+    agency_name: str
+    org_credit_code: str | None
+    behaviour: str
+    behaviour_title: str
+    listed_on: date
+    until: date | None

@@ -1,0 +1,140 @@
+"""One publication service (real PostgreSQL and RabbitMQ) and one reference provincial
+receiver (real uvicorn on a free port) shared by the publication integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from services.publication.config import PublicationConfig
+from services.publication.tables import applications
+from shared.events.catalogue import ApplicationAccepted, ApplicationQualified
+from simulators.province import ProvinceReceiver, create_app
+from tests.conftest import Infra
+from tests.examples import accepted_application
+from tests.services import RunningService, running_service
+
+SECRET = "test-province-secret"
+
+
+@dataclass
+class Stack:
+    svc: RunningService
+    receiver: ProvinceReceiver
+    config: PublicationConfig
+
+    def client(self, address: str) -> httpx.AsyncClient:
+        """A client whose requests come from ``address`` (the rate limit is per address)."""
+        transport = httpx.ASGITransport(
+            app=self.svc.app, raise_app_exceptions=False, client=(address, 40000)
+        )
+        return httpx.AsyncClient(transport=transport, base_url="http://publication")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="package")
+async def stack(infra: Infra) -> AsyncIterator[Stack]:
+    receiver = ProvinceReceiver(secret=SECRET)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(receiver), host="127.0.0.1", port=port, log_config=None, lifespan="off"
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    env = {
+        "HOUSING_PUBLICATION_PROVINCE_ENDPOINTS": json.dumps(
+            [{"name": "province", "url": f"http://127.0.0.1:{port}/pushes", "secret": SECRET}]
+        ),
+        # The tests run the sweeps themselves; the background ticks stay out of the way.
+        "HOUSING_PUBLICATION_PUSH_INTERVAL_SECONDS": "3600",
+        "HOUSING_PUBLICATION_NOTICE_SWEEP_SECONDS": "3600",
+        "HOUSING_PUBLICATION_PUSH_BACKOFF_SECONDS": "30",
+        "HOUSING_PUBLICATION_PROGRESS_BURST": "3",
+        "HOUSING_PUBLICATION_PROGRESS_PER_MINUTE": "1",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        config = PublicationConfig()
+        async with running_service(infra, "publication", system="pub") as svc:
+            yield Stack(svc, receiver, config)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        server.should_exit = True
+        await serving
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def accepted(tracking_no: str, street: str = "350203001") -> ApplicationAccepted:
+    return accepted_application(street).model_copy(
+        update={"application_id": uuid.uuid4(), "tracking_no": tracking_no}
+    )
+
+
+def qualified(event: ApplicationAccepted) -> ApplicationQualified:
+    return ApplicationQualified(
+        application_id=event.application_id,
+        case_id=uuid.uuid4(),
+        tracking_no=event.tracking_no,
+        city=event.city,
+        district=event.district,
+        street=event.street,
+        category=event.category,
+        member_count=len(event.household.members),
+        applicant_name_masked="张*丰",
+        qualified_at=datetime(2026, 11, 25, 10, 0, tzinfo=UTC),
+    )
+
+
+async def publish_and_wait(stack: Stack, *events: object, stage: str) -> None:
+    """Publish events through the real broker and wait until the read model shows ``stage``
+    for the application of the last event."""
+    runtime = stack.svc.runtime
+    async with runtime.uow() as uow:
+        for event in events:
+            uow.emit(event, subject=str(event.application_id))  # type: ignore[attr-defined]
+        await uow.commit()
+    application_id = events[-1].application_id  # type: ignore[attr-defined]
+
+    async def reached() -> bool:
+        async with runtime.engine.connect() as conn:
+            current = await conn.scalar(
+                sa.select(applications.c.stage).where(
+                    applications.c.application_id == application_id
+                )
+            )
+        return current == stage
+
+    await wait_for(reached)
