@@ -2,13 +2,14 @@
 
     uv run python -m bench.verification_latency [-n 1000] [--latency-ms 200] [--rate 50]
 
-Runs, in this one process, the verification service (its runtime: consumer, outbox relay,
-department queues) on its own database and its own exchanges, and the reference department
-simulators for the eight default departments (``simulators.departments``, each answering
-after ``--latency-ms``). It publishes ``application.accepted`` for N applications at
-``--rate`` per second on the events exchange, as intake's relay would, and listens for
-``verification.completed``. It prints the latency percentiles, the ratio p50 / L (a design
-that asks departments one after another gives >= 8; the goal is <= 1.2) and the throughput.
+Runs the verification service (its runtime: consumer, outbox relay, department queues) in
+this process, on its own database and its own exchanges, and the reference department
+simulators for the eight default departments (``python -m simulators.departments``, each
+answering after ``--latency-ms``) as a separate process. It publishes
+``application.accepted`` for N applications at ``--rate`` per second on the events exchange,
+as intake's relay would, and listens for ``verification.completed``. It prints the latency
+percentiles, the ratio p50 / L (a design that asks departments one after another gives >= 8;
+the goal is <= 1.2) and the throughput.
 
 Needs the local PostgreSQL and RabbitMQ (``HOUSING_AMQP_URL``, ``HOUSING_DATABASE_URL_TEMPLATE``
 as for the services). Creates database ``housing_verification_bench`` and exchanges/queues
@@ -24,6 +25,7 @@ import os
 import platform
 import secrets
 import statistics
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -42,7 +44,6 @@ from shared.migrations import upgrade
 from shared.pii import keyed_hash, resident_id_check_char
 from shared.runtime import Runtime
 from shared.settings import settings_for
-from simulators.departments import Behaviour, clients
 
 HASH_KEY = "bench-id-hash-key"
 
@@ -102,9 +103,9 @@ async def run(n: int, latency_ms: float, jitter_ms: float, rate: float) -> dict[
         queue_prefix=prefix,
         outbox_poll_seconds=0.2,
         log_json=True,
-        log_level="WARNING",
+        log_level=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
     )
-    configure_logging("bench", "WARNING", json=True)
+    configure_logging("bench", settings.log_level, json=True)
     await upgrade("verification", settings.database_url)
     runtime = Runtime(definition(), settings)
     await runtime.start()
@@ -132,16 +133,34 @@ async def run(n: int, latency_ms: float, jitter_ms: float, rate: float) -> dict[
 
     await listener.consume(on_event)
 
-    simulators = clients(
-        DEFAULT_VERIFYING_DEPARTMENTS,
-        amqp_url=settings.amqp_url,
-        exchange=settings.verification_exchange,
-        queue_prefix=settings.queue_prefix,
-        behaviour=Behaviour(latency_ms=latency_ms, jitter_ms=jitter_ms),
-        prefetch=256,
+    # The department systems are separate programs, as in production: the reference
+    # simulators run in their own process (and on the other core).
+    heartbeat = f"/tmp/{prefix}.heartbeat"  # noqa: S108
+    simulators = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "simulators.departments",
+        "--departments",
+        ",".join(DEFAULT_VERIFYING_DEPARTMENTS),
+        "--latency-ms",
+        str(latency_ms),
+        "--jitter-ms",
+        str(jitter_ms),
+        "--heartbeat",
+        heartbeat,
+        env={
+            **os.environ,
+            "HOUSING_AMQP_URL": settings.amqp_url,
+            "HOUSING_VERIFICATION_EXCHANGE": settings.verification_exchange,
+            "HOUSING_QUEUE_PREFIX": settings.queue_prefix,
+            "HOUSING_LOG_LEVEL": "WARNING",
+        },
     )
-    tasks = [asyncio.create_task(c.run()) for c in simulators]
-    await asyncio.wait_for(asyncio.gather(*(c.connected.wait() for c in simulators)), 60)
+    ready_by = time.monotonic() + 60
+    while not await asyncio.to_thread(os.path.exists, heartbeat):
+        if time.monotonic() > ready_by:
+            raise RuntimeError("department simulators did not connect within 60 s")
+        await asyncio.sleep(0.2)
 
     started = time.monotonic()
     for i in range(n):
@@ -168,9 +187,9 @@ async def run(n: int, latency_ms: float, jitter_ms: float, rate: float) -> dict[
     await asyncio.wait_for(all_done.wait(), timeout=max(120.0, 10 * n / rate))
     finished = max(done.values())
 
-    for c in simulators:
-        c.stop()
-    await asyncio.gather(*tasks)
+    simulators.terminate()
+    await simulators.wait()
+    os.remove(heartbeat)
     cleanup = await connection.channel()
     for dept in runtime.city.departments:
         for suffix in ("", ".dead"):

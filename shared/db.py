@@ -31,6 +31,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # A failed statement's message would carry its bound values (names, addresses) into
+        # the error log; the SQL text alone is enough to find the fault.
+        hide_parameters=True,
     )
 
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 T = TypeVar("T")
 
 MAX_LIMIT = 200
+# Far beyond any real list, and inside PostgreSQL's bigint OFFSET: a larger number was a 500.
+MAX_OFFSET = 1_000_000_000
 
 
 class PageParams(BaseModel):
@@ -19,7 +21,7 @@ class PageParams(BaseModel):
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数")] = 50,
-    offset: Annotated[int, Query(ge=0, description="跳过的条数")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="跳过的条数")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

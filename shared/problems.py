@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.pii import scrub, scrub_value
@@ -372,11 +373,25 @@ async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, request.url.path)
 
 
+# PostgreSQL stores no NUL in text (22021) and no \u0000 in jsonb (22P05). Such a character
+# can only come from the request, so it is the client's error, whichever column it reaches.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if getattr(exc.orig, "sqlstate", None) not in _UNSTORABLE_TEXT:
+        raise exc  # a real database failure: the generic 500 handler below answers it
+    problem = ValidationProblem("请求内容含有不允许的控制字符（如 NUL），请删除后重新提交")
+    return problem_response(problem, request.url.path)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of ``app`` an ``application/problem+json`` response."""
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     # Starlette calls this from its outermost middleware and then re-raises, so servers still
     # see the failure; the client only ever gets the generic body.
     app.add_exception_handler(Exception, _on_unhandled)

@@ -45,7 +45,6 @@ __all__ = [
     "load_calendar",
 ]
 
-log = structlog.get_logger(__name__)
 
 OVERRIDES_ENV_VAR = "HOUSING_CALENDAR_OVERRIDES"
 DEFAULT_OVERRIDES_PATH = Path(__file__).resolve().parents[1] / "deploy/calendar/overrides.yaml"
@@ -213,7 +212,9 @@ class WorkdayCalendar:
         elif source is YearSource.LIBRARY:
             working = [d for d in _days_of(year) if chinese_calendar.is_workday(d)]
         else:
-            log.warning("workday_calendar_fallback", year=year)
+            # A fresh logger (not a module-level one cached by configure_logging) so that the
+            # rare warning always goes through the logging configuration in force right now.
+            structlog.get_logger(__name__).warning("workday_calendar_fallback", year=year)
             working = [d for d in _days_of(year) if d.weekday() < 5]
         ordinals = tuple(d.toordinal() for d in working)
         return _Year(source=source, ordinals=ordinals, days=frozenset(ordinals))

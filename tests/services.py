@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import aio_pika
 import httpx
 from fastapi import FastAPI
 
 from shared.app import create_app
 from shared.auth import issue_token
 from shared.db import create_engine
+from shared.events.catalogue import DEPARTMENTS
 from shared.migrations import ensure_database, upgrade
 from shared.runtime import Runtime, ServiceDefinition
 from shared.settings import DEV_SIGNING_KEY
@@ -75,7 +77,31 @@ async def running_service(
             await conn.run_sync(definition.metadata.create_all)
         await engine.dispose()
     app = create_app(definition, settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
-            yield RunningService(name, app, client)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
+                yield RunningService(name, app, client)
+    finally:
+        await _delete_queues(infra.amqp_url, app.state.runtime)
+
+
+async def _delete_queues(amqp_url: str, runtime: Runtime) -> None:
+    """Remove the service's queues as soon as it stops.
+
+    Each quorum queue is a small replicated log on the broker; a long test run that left
+    hundreds of them behind until the end weighed on the single test broker.
+    """
+    spec = runtime.queue_spec
+    names = [spec.name, spec.dead_letter_queue]
+    names += [spec.retry_queue(i) for i in range(len(spec.retry_delays_ms))]
+    if runtime.settings.service == "verification":
+        dept = f"{runtime.settings.queue_prefix}.dept."
+        names += [f"{dept}{d}{suffix}" for d in DEPARTMENTS for suffix in ("", ".dead")]
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        for queue in names:
+            await channel.queue_delete(queue)
+    finally:
+        await connection.close()

@@ -1,20 +1,83 @@
-"""Composition root of the alerting service: what it listens to, handles and serves."""
+"""Composition root of the alerting service: what it listens to, handles and serves.
 
+It hears every event on ``housing.events`` (binding ``#``), keeps its own timelines, and runs
+two periodic jobs: the clock sweep (clock rules, ticket escalation, reminders) and the
+notification dispatcher.
+"""
+
+from __future__ import annotations
+
+from services.alerting.api import router
+from services.alerting.handlers import Handlers, RuleConfig
+from services.alerting.notifier import HttpSmsNotifier, LogNotifier, Notifier, dispatch_pending
+from services.alerting.rules import catalogue
+from services.alerting.settings import AlertingSettings
+from services.alerting.sweeps import clock_sweep
 from services.alerting.tables import metadata
 from shared.amqp.topology import Binding
+from shared.city import city_config
+from shared.db import UnitOfWork
 from shared.runtime import ServiceDefinition
+from shared.scheduler import periodic
+from shared.settings import settings_for
+from shared.workdays import default_calendar
 
 # Routing keys on housing.events (and housing.verification where marked) this service hears.
 BINDINGS = (Binding("#"),)
 
 
-def definition() -> ServiceDefinition:
+def rule_config(settings: AlertingSettings | None = None, city: str | None = None) -> RuleConfig:
+    settings = settings or AlertingSettings()
+    if city is None:
+        city = city_config(settings_for("alerting").city_config).city.code
+    return RuleConfig(
+        calendar=default_calendar(),
+        city=city,
+        materials_grace_working_days=settings.materials_grace_working_days,
+        publish_within_working_days=settings.publish_within_working_days,
+    )
+
+
+def build_notifier(settings: AlertingSettings) -> Notifier:
+    if settings.notifier == "http":
+        if not settings.sms_gateway_url:
+            raise ValueError(
+                "HOUSING_ALERTING_NOTIFIER=http needs HOUSING_ALERTING_SMS_GATEWAY_URL"
+            )
+        return HttpSmsNotifier(
+            settings.sms_gateway_url,
+            retries=settings.sms_retries,
+            backoff_seconds=settings.sms_backoff_seconds,
+            timeout_seconds=settings.sms_timeout_seconds,
+            token=settings.sms_gateway_token.get_secret_value()
+            if settings.sms_gateway_token
+            else None,
+        )
+    return LogNotifier()
+
+
+def definition(settings: AlertingSettings | None = None) -> ServiceDefinition:
+    settings = settings or AlertingSettings()
+    catalogue()  # a broken rules.yaml stops the service at start
+    cfg = rule_config(settings)
+    notifier = build_notifier(settings)
+
+    async def sweep(uow: UnitOfWork) -> None:
+        await clock_sweep(uow, cfg)
+
+    async def dispatch(uow: UnitOfWork) -> None:
+        await dispatch_pending(uow, notifier)
+
     return ServiceDefinition(
         name="alerting",
         title="Alerting 预警督办",
         description="Supervision rules, red and yellow lights, tickets and the cockpit.",
         metadata=metadata,
         bindings=BINDINGS,
-        handlers={},
-        routers=(),
+        handlers=Handlers(cfg).mapping(),
+        routers=(router,),
+        background=(
+            periodic("alerting-clock-sweep", settings.sweep_seconds, sweep),
+            periodic("alerting-notify", settings.dispatch_seconds, dispatch),
+        ),
     )

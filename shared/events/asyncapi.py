@@ -60,6 +60,9 @@ consumer has moved.
 
 **Departments.** Each department system reads requests from its own queue bound to
 `request.<department>` and publishes answers with routing key `response.<department>`. The
+queue is `housing.dept.<department>` (durable, quorum), declared by the verification service;
+department users may not declare anything (`deploy/rabbitmq/department_users.sh`). Answer
+each `request_id` once; only the first answer counts. The
 operations in this document are described from the department system's point of view.
 Departments without AMQP use the HTTP alternative of the verification service:
 `GET /departments/{dept}/requests?status=pending` and

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Create one RabbitMQ user per department system (协查部门), allowed to read only its own request
+# queue and publish only its own response key on the verification exchange (DESIGN §3).
+#
+#   deploy/rabbitmq/department_users.sh [department ...]
+#
+# Without arguments: the eight default departments. For each department <d> it creates user
+# "dept_<d>" (USER_PREFIX) (password from $DEPT_PASSWORD_<D> in upper case, e.g. DEPT_PASSWORD_TAX, or a
+# random one printed once — store it in the department's secret store) and sets, in $VHOST:
+#
+#   configure  ^$                                   declare or delete nothing
+#   write      ^<exchange>$                         publish only to the verification exchange...
+#   read       ^<prefix>\.dept\.<d>$                ...consume only its own request queue
+#   topic      write ^response\.<d>$ on <exchange>  ...and only with its own response key
+#
+# The queues themselves are declared by the verification service when it starts. Re-running
+# the script is safe: existing users keep their password unless one is given in the
+# environment; permissions are set again. Needs rabbitmqctl with rights on the broker node.
+#
+# Environment: VHOST (default /), EXCHANGE (default housing.verification), QUEUE_PREFIX
+# (default housing, as HOUSING_QUEUE_PREFIX), USER_PREFIX (default dept_), RABBITMQCTL
+# (default rabbitmqctl).
+set -euo pipefail
+
+VHOST="${VHOST:-/}"
+EXCHANGE="${EXCHANGE:-housing.verification}"
+QUEUE_PREFIX="${QUEUE_PREFIX:-housing}"
+USER_PREFIX="${USER_PREFIX:-dept_}"
+RABBITMQCTL="${RABBITMQCTL:-rabbitmqctl}"
+
+if [ "$#" -eq 0 ]; then
+  set -- public_security civil_affairs real_estate hr_social_security market_supervision \
+    provident_fund tax vehicle
+fi
+
+escape() { printf '%s' "$1" | sed 's/[.]/\\./g'; }
+
+for dept in "$@"; do
+  if ! [[ "$dept" =~ ^[a-z][a-z0-9_]{1,39}$ ]]; then
+    echo "bad department code: $dept" >&2
+    exit 2
+  fi
+  user="${USER_PREFIX}${dept}"
+  var="DEPT_PASSWORD_$(printf '%s' "$dept" | tr '[:lower:]' '[:upper:]')"
+  password="${!var:-}"
+  # add_user first: one rabbitmqctl call fewer for new users (each call starts an Erlang VM).
+  generated=""
+  if [ -z "$password" ]; then
+    password="$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 24)"
+    generated=1
+  fi
+  if "$RABBITMQCTL" -q add_user "$user" "$password" >/dev/null 2>&1; then
+    if [ -n "$generated" ]; then
+      echo "created $user with password $password"
+    else
+      echo "created $user"
+    fi
+  elif [ -z "$generated" ]; then
+    "$RABBITMQCTL" -q change_password "$user" "$password"
+    echo "updated password of $user"
+  else
+    echo "$user exists; password unchanged"
+  fi
+  "$RABBITMQCTL" -q set_permissions -p "$VHOST" "$user" \
+    '^$' "^$(escape "$EXCHANGE")\$" "^$(escape "$QUEUE_PREFIX")\\.dept\\.$(escape "$dept")\$"
+  "$RABBITMQCTL" -q set_topic_permissions -p "$VHOST" "$user" "$EXCHANGE" \
+    "^response\\.$(escape "$dept")\$" '^$'
+  echo "permissions set for $user"
+done

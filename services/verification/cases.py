@@ -1,0 +1,446 @@
+"""Verification cases (联审联查): fan-out, answers, deadlines and completion.
+
+The use cases of the service, each running inside the caller's unit of work so that a state
+change and the events it causes commit together:
+
+* :func:`start_case` — on ``application.accepted``: one case, one request per department, all
+  in one transaction (one multi-row INSERT), and every ``verification.requested`` in the same
+  outbox flush, so the relay publishes them together and the departments work in parallel
+  (推送相关、同步核查): verification takes as long as the slowest department, not the sum.
+* :func:`apply_answer` — a department's answer, from AMQP or HTTP alike.
+* :func:`deadline_sweep` — overdue departments and, by configuration, completion at the last
+  deadline (限时办结).
+* :func:`complete_case` — aggregation, the check against the admission parameters in force on
+  the acceptance date, ``verification.completed``.
+"""
+
+from __future__ import annotations
+
+import uuid
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.verification import parameters
+from services.verification.config import VerificationOptions
+from services.verification.domain import (
+    Answer,
+    Declared,
+    evaluate,
+    is_empty_answer,
+    subjects_for,
+    unknown_member_refs,
+)
+from services.verification.tables import department_requests, verification_cases
+from shared.city import CityConfig
+from shared.clock import SHANGHAI, now, today_shanghai
+from shared.db import UnitOfWork
+from shared.events.catalogue import (
+    ApplicationAccepted,
+    VerificationAnswerEmpty,
+    VerificationAnswerLate,
+    VerificationCompleted,
+    VerificationDepartmentOverdue,
+    VerificationRequested,
+    VerificationStarted,
+)
+from shared.problems import NotFound, ValidationProblem
+from shared.workdays import default_calendar
+
+log = structlog.get_logger(__name__)
+
+
+class UnknownRequest(NotFound):
+    """An answer to a request that does not exist (or belongs to another department)."""
+
+    title = "协查请求不存在"
+
+
+class AnswerRejected(ValidationProblem):
+    """An answer whose content cannot be accepted (findings about people not asked about)."""
+
+    title = "协查反馈内容不符合要求"
+
+
+# -- fan-out ----------------------------------------------------------------------------------
+
+
+async def start_case(uow: UnitOfWork, accepted: ApplicationAccepted, city: CityConfig) -> bool:
+    """Open the case and ask every department of the category at once.
+
+    Returns False when the application already has a case (a re-published acceptance): the
+    inbox dedups redeliveries of one event, the unique application_id dedups the effect.
+    """
+    departments = city.verifying_departments(accepted.category)
+    started = now()
+    calendar = default_calendar()
+    case_id = uuid.uuid4()
+    plans = []
+    for dept in departments:
+        deadline = calendar.add_workdays(started, dept.answer_deadline_working_days)
+        plans.append((dept, deadline))
+    due_on = max(deadline.date for _, deadline in plans)
+
+    inserted = (
+        await uow.conn.execute(
+            pg_insert(verification_cases)
+            .values(
+                case_id=case_id,
+                application_id=accepted.application_id,
+                tracking_no=accepted.tracking_no,
+                city=accepted.city,
+                district=accepted.district,
+                street=accepted.street,
+                category=accepted.category,
+                accepted_at=accepted.accepted_at,
+                declared=Declared.of(accepted.household).to_json(),
+                started_at=started,
+                due_on=due_on,
+                status="open",
+            )
+            .on_conflict_do_nothing(index_elements=[verification_cases.c.application_id])
+            .returning(verification_cases.c.case_id)
+        )
+    ).first()
+    if inserted is None:
+        log.info("verification_case_exists", application_id=str(accepted.application_id))
+        return False
+
+    rows: list[dict[str, Any]] = []
+    events: list[VerificationRequested] = []
+    for dept, deadline in plans:
+        request_id = uuid.uuid4()
+        event = VerificationRequested(
+            request_id=request_id,
+            case_id=case_id,
+            application_id=accepted.application_id,
+            city=accepted.city,
+            department=dept.code,
+            requested_at=started,
+            deadline=deadline.date,
+            time_limit_working_days=dept.answer_deadline_working_days,
+            subjects=subjects_for(accepted.household, dept.code, dept.fields),
+        )
+        events.append(event)
+        rows.append(
+            {
+                "request_id": request_id,
+                "case_id": case_id,
+                "application_id": accepted.application_id,
+                "department": dept.code,
+                "requested_at": started,
+                "deadline": deadline.date,
+                "time_limit_working_days": dept.answer_deadline_working_days,
+                "deadline_fallback": deadline.used_fallback,
+                "subjects": [s.model_dump(mode="json") for s in event.subjects],
+                "status": "pending",
+            }
+        )
+    # One INSERT for all requests; their events land in the same outbox INSERT at commit.
+    await uow.conn.execute(department_requests.insert(), rows)
+    subject = str(accepted.application_id)
+    uow.emit(
+        VerificationStarted(
+            case_id=case_id,
+            application_id=accepted.application_id,
+            departments=[d.code for d in departments],
+            started_at=started,
+            due_on=due_on,
+        ),
+        subject=subject,
+    )
+    for event in events:
+        uow.emit(event, subject=subject)
+    return True
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    request_id: uuid.UUID
+    case_id: uuid.UUID
+    department: str
+    duplicate: bool
+    empty: bool
+    late: bool
+    case_completed: bool
+
+
+async def apply_answer(
+    uow: UnitOfWork,
+    *,
+    city: CityConfig,
+    department: str,
+    request_id: uuid.UUID,
+    no_record: bool,
+    findings: Sequence[Any],
+    reported_answered_at: datetime | None,
+    answered_by: str | None,
+    channel: str,
+) -> AnswerOutcome:
+    """Store one department's answer and complete the case when it was the last one.
+
+    Idempotent: a second answer to an answered request changes nothing (the first answer
+    stands) and is reported as a duplicate. Late answers are stored and announced; an empty
+    answer (no findings, no "no record") is stored and announced (R6).
+    """
+    conn = uow.conn
+    r = department_requests
+    found = (
+        await conn.execute(
+            sa.select(r.c.case_id, r.c.department).where(r.c.request_id == request_id)
+        )
+    ).first()
+    if found is None or found.department != department:
+        # Another department's request is "not found" too: do not confirm that it exists.
+        raise UnknownRequest(
+            detail=f"部门 {department} 没有编号为 {request_id} 的协查请求。", field="request_id"
+        )
+    # Lock the case first, then the request, always in that order: answers to one case
+    # serialise here, so exactly one of them sees "all answered" and completes the case.
+    case = await _lock_case(uow, found.case_id)
+    request = (
+        await conn.execute(sa.select(r).where(r.c.request_id == request_id).with_for_update())
+    ).one()
+    if request.status == "answered":
+        return AnswerOutcome(
+            request_id,
+            case.case_id,
+            department,
+            True,
+            bool(request.empty),
+            bool(request.late),
+            False,
+        )
+    strangers = unknown_member_refs(findings, (s["member_ref"] for s in request.subjects))
+    if strangers:
+        raise AnswerRejected(
+            detail=f"反馈中有 {len(strangers)} 条结果的 member_ref 不属于本请求的核查对象。",
+            field="findings",
+        )
+
+    received = now()
+    today = received.astimezone(SHANGHAI).date()
+    empty = is_empty_answer(no_record, findings)
+    late = today > request.deadline
+    await conn.execute(
+        r.update()
+        .where(r.c.request_id == request_id)
+        .values(
+            status="answered",
+            answered_at=received,
+            reported_answered_at=reported_answered_at,
+            answered_by=answered_by,
+            channel=channel,
+            no_record=no_record,
+            empty=empty,
+            late=late,
+            findings=[f.model_dump(mode="json") for f in findings],
+        )
+    )
+    subject = str(case.application_id)
+    common = {
+        "case_id": case.case_id,
+        "application_id": case.application_id,
+        "request_id": request_id,
+        "department": department,
+    }
+    if empty:
+        uow.emit(VerificationAnswerEmpty(**common, answered_at=received), subject=subject)
+    if late:
+        uow.emit(
+            VerificationAnswerLate(
+                **common,
+                deadline=request.deadline,
+                answered_at=received,
+                working_days_late=min(
+                    default_calendar().workdays_between(request.deadline, today), 1000
+                ),
+            ),
+            subject=subject,
+        )
+    completed = False
+    if case.status == "open":
+        pending = await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(r)
+            .where(r.c.case_id == case.case_id, r.c.status == "pending")
+        )
+        if not pending:
+            await complete_case(uow, case, city)
+            completed = True
+    return AnswerOutcome(request_id, case.case_id, department, False, empty, late, completed)
+
+
+# Case locks each open unit of work holds (see _lock_case).
+_CASE_LOCKS: weakref.WeakKeyDictionary[UnitOfWork, set[uuid.UUID]] = weakref.WeakKeyDictionary()
+
+
+async def _lock_case(uow: UnitOfWork, case_id: uuid.UUID) -> sa.Row:
+    """Row-lock the case for this transaction, never in a way that can deadlock.
+
+    The consumer handles several events in one transaction; two such batches answering the
+    same two cases in opposite orders would deadlock (and PostgreSQL would take a second to
+    notice). So a transaction waits only for its first case lock, while it holds no other:
+    a further case is locked with NOWAIT, and if another transaction holds it the error rolls
+    the batch back and the consumer handles its events one by one, each waiting normally.
+    """
+    held = _CASE_LOCKS.setdefault(uow, set())
+    stmt = (
+        sa.select(verification_cases)
+        .where(verification_cases.c.case_id == case_id)
+        .with_for_update(nowait=bool(held - {case_id}))
+    )
+    row = (await uow.conn.execute(stmt)).one()
+    held.add(case_id)
+    return row
+
+
+# -- completion -------------------------------------------------------------------------------
+
+
+async def _parameters_for(conn: AsyncConnection, case: sa.Row, city: CityConfig):
+    accepted_on = case.accepted_at.astimezone(SHANGHAI).date()
+    found = await parameters.in_force(conn, case.city, case.category, accepted_on)
+    if found is None:
+        # The start-up seeding has not run yet (first event on a fresh database).
+        await parameters.seed_from_city(conn, city)
+        found = await parameters.in_force(conn, case.city, case.category, accepted_on)
+    if found is None or found.version is None:
+        raise LookupError(f"no admission parameters for {case.city}/{case.category}")
+    return found
+
+
+async def complete_case(uow: UnitOfWork, case: sa.Row, city: CityConfig) -> VerificationCompleted:
+    """Aggregate the answers, check them and publish ``verification.completed``. The caller
+    holds the case row lock and has checked that the case is open."""
+    conn = uow.conn
+    r = department_requests
+    requests = (
+        await conn.execute(
+            sa.select(r.c.department, r.c.status, r.c.no_record, r.c.findings)
+            .where(r.c.case_id == case.case_id)
+            .order_by(r.c.department)
+        )
+    ).all()
+    answers = {
+        row.department: Answer.from_json(row.department, bool(row.no_record), row.findings or [])
+        for row in requests
+        if row.status == "answered"
+    }
+    requested = [row.department for row in requests]
+    param_set = await _parameters_for(conn, case, city)
+    outcome = evaluate(
+        Declared.from_json(case.declared),
+        answers,
+        param_set.parameters,
+        version=param_set.version or 1,
+        requested=requested,
+        department_names={d.code: d.name for d in city.departments},
+        city_code=case.city,
+    )
+    completed_at = now()
+    payload = VerificationCompleted(
+        case_id=case.case_id,
+        application_id=case.application_id,
+        category=case.category,
+        completed_at=completed_at,
+        recommendation=outcome.recommendation,
+        reasons=outcome.reasons,
+        profile=outcome.profile,
+        discrepancies=outcome.discrepancies,
+        missing_departments=[d for d in requested if d not in answers],
+        parameters_version=param_set.version or 1,
+    )
+    await conn.execute(
+        verification_cases.update()
+        .where(verification_cases.c.case_id == case.case_id)
+        .values(
+            status="completed",
+            completed_at=completed_at,
+            recommendation=outcome.recommendation,
+            result=payload.model_dump(mode="json"),
+        )
+    )
+    uow.emit(payload, subject=str(case.application_id))
+    return payload
+
+
+# -- deadlines --------------------------------------------------------------------------------
+
+
+def deadline_sweep(city: CityConfig, options: VerificationOptions):
+    """The sweep for ``shared.scheduler.periodic``: idempotent, bounded per tick."""
+
+    async def sweep(uow: UnitOfWork) -> None:
+        await announce_overdue(uow, batch=options.sweep_batch_size)
+        if options.on_deadline == "complete":
+            await complete_past_deadline(uow, city, batch=options.sweep_batch_size)
+
+    return sweep
+
+
+async def announce_overdue(uow: UnitOfWork, *, batch: int) -> int:
+    """Mark pending requests past their deadline and announce each once (逾期未反馈)."""
+    r = department_requests
+    today = today_shanghai()
+    detected = now()
+    due = (
+        sa.select(r.c.request_id)
+        .where(r.c.status == "pending", r.c.overdue_at.is_(None), r.c.deadline < today)
+        .order_by(r.c.deadline)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = (
+        await uow.conn.execute(
+            r.update()
+            .where(r.c.request_id.in_(due))
+            .values(overdue_at=detected)
+            .returning(
+                r.c.request_id, r.c.case_id, r.c.application_id, r.c.department, r.c.deadline
+            )
+        )
+    ).all()
+    for row in rows:
+        uow.emit(
+            VerificationDepartmentOverdue(
+                case_id=row.case_id,
+                application_id=row.application_id,
+                request_id=row.request_id,
+                department=row.department,
+                deadline=row.deadline,
+                detected_at=detected,
+            ),
+            subject=str(row.application_id),
+        )
+    return len(rows)
+
+
+async def complete_past_deadline(uow: UnitOfWork, city: CityConfig, *, batch: int) -> int:
+    """Complete open cases whose last deadline has passed, the silent departments missing."""
+    cases = (
+        await uow.conn.execute(
+            sa.select(verification_cases)
+            .where(
+                verification_cases.c.status == "open",
+                verification_cases.c.due_on < today_shanghai(),
+            )
+            .order_by(verification_cases.c.due_on)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for case in cases:
+        await complete_case(uow, case, city)
+    return len(cases)

@@ -1,0 +1,31 @@
+"""Settings of the verification service beyond the platform's common ones.
+
+Read from ``HOUSING_VERIFICATION_*`` environment variables (the same prefix the platform uses
+for per-service overrides, so one ``.env`` configures everything).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class VerificationOptions(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOUSING_VERIFICATION_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # When the last department deadline has passed and departments are still silent:
+    # "complete" finishes the case with the silent departments listed as missing (the
+    # recommendation is then needs_review for whatever they would have verified); "wait" keeps
+    # the case open until every department has answered (overdue lights still go on).
+    on_deadline: Literal["complete", "wait"] = "complete"
+    # How often the deadline sweep runs. Deadlines are whole days, so a minute is plenty.
+    deadline_sweep_seconds: float = Field(default=60.0, gt=0)
+    # Rows handled per sweep transaction, so one tick never holds a huge transaction.
+    sweep_batch_size: int = Field(default=200, ge=1, le=10_000)
+    # Department request queues: redeliveries before the broker parks a request in
+    # "<queue>.dead" (a department system that crashes on one request must not loop forever).
+    department_delivery_limit: int = Field(default=20, ge=1)

@@ -1,0 +1,43 @@
+"""Event handlers: ``application.accepted`` starts a case, ``department.answered`` (from a
+department system on ``housing.verification``, routing key ``response.<department>``) stores
+an answer.
+
+Both run inside the consumer's unit of work, after the inbox claimed the event id. An answer
+that cannot be applied (unknown request, findings about people not asked about, a payload that
+does not validate) raises: the consumer retries it, then dead-letters it with the error in the
+``x-error`` header, so it is neither lost nor stuck and an operator sees why.
+"""
+
+from __future__ import annotations
+
+from services.verification.cases import apply_answer, start_case
+from shared.amqp.consumer import Handler
+from shared.city import CityConfig
+from shared.db import UnitOfWork
+from shared.events.catalogue import ApplicationAccepted, DepartmentAnswered
+from shared.events.envelope import Envelope
+
+
+def on_application_accepted(city: CityConfig) -> Handler:
+    async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
+        await start_case(uow, ApplicationAccepted.model_validate(envelope.data), city)
+
+    return handle
+
+
+def on_department_answered(city: CityConfig) -> Handler:
+    async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
+        answer = DepartmentAnswered.model_validate(envelope.data)
+        await apply_answer(
+            uow,
+            city=city,
+            department=answer.department,
+            request_id=answer.request_id,
+            no_record=answer.no_record,
+            findings=answer.findings,
+            reported_answered_at=answer.answered_at,
+            answered_by=answer.answered_by,
+            channel="amqp",
+        )
+
+    return handle

@@ -1,0 +1,67 @@
+"""Reference department simulators, built on the department SDK (``simulators.sdk``).
+
+``python -m simulators.departments`` starts one simulated system per department of the city
+configuration (or those named with ``--departments``), each consuming its own request queue
+and answering on ``response.<department>`` with fixture data (``fixtures``). Latency, jitter,
+error rate and empty-answer rate are configurable, so tests and benchmarks can model slow,
+flaky or careless departments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from shared.events.catalogue import VerificationRequested
+from simulators.departments.fixtures import fixture_answer
+from simulators.sdk import Answer, DepartmentClient, TemporaryFailure
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How a simulated department behaves."""
+
+    latency_ms: float = 200.0  # time to search its records
+    jitter_ms: float = 0.0  # plus a uniform random 0..jitter
+    error_rate: float = 0.0  # share of attempts that fail temporarily (request redelivered)
+    empty_rate: float = 0.0  # share of answers sent empty (neither findings nor no_record)
+
+
+@dataclass
+class SimulatedDepartment:
+    department: str
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def __call__(self, request: VerificationRequested) -> Answer:
+        delay = self.behaviour.latency_ms + self.rng.uniform(0, self.behaviour.jitter_ms)
+        await asyncio.sleep(delay / 1000)
+        if self.rng.random() < self.behaviour.error_rate:
+            raise TemporaryFailure(f"simulated outage of {self.department}")
+        if self.rng.random() < self.behaviour.empty_rate:
+            return Answer(findings=(), no_record=False, answered_by=f"simulator:{self.department}")
+        return fixture_answer(self.department, request)
+
+
+def clients(
+    departments: Sequence[str],
+    *,
+    amqp_url: str,
+    exchange: str,
+    queue_prefix: str,
+    behaviour: Behaviour,
+    prefetch: int = 64,
+) -> list[DepartmentClient]:
+    return [
+        DepartmentClient(
+            department=d,
+            amqp_url=amqp_url,
+            handler=SimulatedDepartment(d, behaviour),
+            exchange=exchange,
+            queue_prefix=queue_prefix,
+            prefetch=prefetch,
+        )
+        for d in departments
+    ]

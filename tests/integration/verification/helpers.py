@@ -1,0 +1,116 @@
+"""Helpers for the verification integration tests: feed acceptances, wait, read state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from services.verification.tables import department_requests, verification_cases
+from shared.clock import now
+from shared.events.catalogue import ApplicationAccepted
+from shared.runtime import Runtime
+from shared.tables import outbox
+from tests.examples import accepted_application
+from tests.services import token
+
+
+def accepted(category: str = "newly_employed") -> ApplicationAccepted:
+    """An acceptance, today, of a category with the default eight departments."""
+    base = accepted_application()
+    return base.model_copy(
+        update={"application_id": uuid.uuid4(), "category": category, "accepted_at": now()}
+    )
+
+
+def dept_token(department: str) -> dict[str, str]:
+    return token(f"department:{department}", org="350200", sub=f"system-{department}")
+
+
+async def answer_http(
+    client: httpx.AsyncClient,
+    department: str,
+    request_id: uuid.UUID,
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    return await client.post(
+        f"/departments/{department}/requests/{request_id}/answer",
+        json=body if body is not None else {"no_record": True},
+        headers={**dept_token(department), **(headers or {})},
+    )
+
+
+async def publish_accepted(runtime: Runtime, event: ApplicationAccepted) -> None:
+    """Publish application.accepted on the events exchange, as intake's relay does."""
+    async with runtime.uow() as uow:
+        uow.emit(event, subject=str(event.application_id))
+        await uow.commit()
+
+
+async def wait_until(
+    probe: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, interval: float = 0.05
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+async def case_row(runtime: Runtime, application_id: uuid.UUID) -> Any:
+    async with runtime.engine.connect() as conn:
+        return (
+            await conn.execute(
+                sa.select(verification_cases).where(
+                    verification_cases.c.application_id == application_id
+                )
+            )
+        ).first()
+
+
+async def requests_of(runtime: Runtime, application_id: uuid.UUID) -> list[Any]:
+    async with runtime.engine.connect() as conn:
+        return list(
+            (
+                await conn.execute(
+                    sa.select(department_requests)
+                    .where(department_requests.c.application_id == application_id)
+                    .order_by(department_requests.c.department)
+                )
+            ).all()
+        )
+
+
+async def wait_for_case(runtime: Runtime, application_id: uuid.UUID, **kw: Any) -> Any:
+    return await wait_until(lambda: case_row(runtime, application_id), **kw)
+
+
+async def wait_completed(runtime: Runtime, application_id: uuid.UUID, **kw: Any) -> Any:
+    async def done() -> Any:
+        row = await case_row(runtime, application_id)
+        return row if row is not None and row.status == "completed" else None
+
+    return await wait_until(done, **kw)
+
+
+async def events_of(runtime: Runtime, event_type: str, subject: uuid.UUID) -> list[Any]:
+    """Outbox rows (the events this service published) of one type about one application."""
+    async with runtime.engine.connect() as conn:
+        return list(
+            (
+                await conn.execute(
+                    sa.select(outbox)
+                    .where(outbox.c.type == event_type, outbox.c.subject == str(subject))
+                    .order_by(outbox.c.seq)
+                )
+            ).all()
+        )
