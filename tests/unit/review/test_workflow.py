@@ -19,7 +19,8 @@ from services.review.workflow import (
     staff_role,
 )
 
-README = Path(workflow.__file__).resolve().parent / "README.md"
+# The project README shows the presets (issue 5); checked against the YAML here.
+README = Path(workflow.__file__).resolve().parents[2] / "README.md"
 
 
 def xiamen_data() -> dict:
