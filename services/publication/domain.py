@@ -101,6 +101,7 @@ STAGE_TITLES: dict[str, str] = {
     "qualified": "资格审核通过，待公示",
     "publicity": "公示中",
     "publicity_closed": "公示期满",
+    "confirmed": "资格认定通过，已取得轮候资格",
     "rejected": "审核未通过",
     "withdrawn": "已撤回",
 }

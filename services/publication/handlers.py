@@ -42,7 +42,7 @@ def typed(env: Envelope) -> dict[str, Any]:
 async def set_stage(
     conn: AsyncConnection,
     application_id: uuid.UUID | str | Sequence[uuid.UUID],
-    stage: str,
+    stage: str | sa.ColumnElement[str],
     at: datetime,
     *,
     level: str | None = None,
@@ -156,6 +156,28 @@ def _stage_handler(
     return handle
 
 
+async def on_qualified(uow: UnitOfWork, env: Envelope) -> None:
+    """Review confirms qualification after the publicity closed (轮候资格).
+
+    Arriving after the family's notice, it is the final stage ``confirmed`` and must not send
+    the public progress back to "awaiting publicity"; arriving before any notice (a workflow
+    that publishes later), it marks the application ready for a qualification notice.
+    """
+    d = typed(env)
+    after_publicity = applications.c.stage.in_(("publicity", "publicity_closed"))
+    touched = await set_stage(
+        uow.conn,
+        d["application_id"],
+        sa.case((after_publicity, "confirmed"), else_="qualified"),
+        env.occurred_at,
+        qualified_at=d["qualified_at"],
+        outcome="qualified",
+        member_count=d["member_count"],
+    )
+    if not touched:
+        log.info("progress_unknown_application", event_type=env.type)
+
+
 async def on_agency_blacklisted(uow: UnitOfWork, env: Envelope) -> None:
     d = typed(env)
     statement = insert(blacklist).values(
@@ -200,14 +222,7 @@ PROJECTIONS: dict[str, Handler] = {
         lambda d: "qualified" if d["outcome"] == "qualified" else "rejected",
         columns=lambda d: {"decided_at": d["decided_at"], "outcome": d["outcome"]},
     ),
-    "application.qualified": _stage_handler(
-        "qualified",
-        columns=lambda d: {
-            "qualified_at": d["qualified_at"],
-            "outcome": "qualified",
-            "member_count": d["member_count"],
-        },
-    ),
+    "application.qualified": on_qualified,
     "application.rejected": _stage_handler(
         "rejected", columns=lambda d: {"outcome": "rejected", "decided_at": d["rejected_at"]}
     ),

@@ -213,7 +213,7 @@ async def progress(conn: AsyncConnection, tracking_no: str, tail: str) -> Progre
     if row is None or not matches:
         return None
     opened = closes = None
-    if row.stage in ("publicity", "publicity_closed"):
+    if row.stage in ("publicity", "publicity_closed", "confirmed"):
         notice = (
             await conn.execute(
                 sa.select(notices.c.opened_at, notices.c.closes_at, notices.c.closed_at)

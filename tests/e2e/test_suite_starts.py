@@ -98,3 +98,15 @@ def suite(infra: Infra) -> Iterator[dict[str, int]]:
                 proc.wait()
         if stuck:
             pytest.fail(f"did not stop on Ctrl-C within 20 s: {stuck}")
+
+
+def test_all_six_services_are_ready_with_docs_and_metrics(suite: dict[str, int]) -> None:
+    for name, port in suite.items():
+        base = f"http://127.0.0.1:{port}"
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        assert ready.status_code == 200, name
+        assert ready.json()["checks"]["consumers"] is True
+        assert httpx.get(f"{base}/docs", timeout=5).status_code == 200
+        assert "outbox_pending" in httpx.get(f"{base}/metrics", timeout=5).text
+        openapi = httpx.get(f"{base}/openapi.json", timeout=5).json()
+        assert openapi["info"]["title"].lower().startswith(name)
