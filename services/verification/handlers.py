@@ -11,11 +11,15 @@ does not validate) raises: the consumer retries it, then dead-letters it with th
 from __future__ import annotations
 
 from services.verification.cases import apply_answer, start_case
-from shared.amqp.consumer import Handler
+from shared.amqp.consumer import Handler, current_delivery
 from shared.city import CityConfig
 from shared.db import UnitOfWork
 from shared.events.catalogue import ApplicationAccepted, DepartmentAnswered
 from shared.events.envelope import Envelope
+
+
+class DepartmentMismatch(ValueError):
+    """A department answered in another department's name."""
 
 
 def on_application_accepted(city: CityConfig) -> Handler:
@@ -28,6 +32,15 @@ def on_application_accepted(city: CityConfig) -> Handler:
 def on_department_answered(city: CityConfig) -> Handler:
     async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
         answer = DepartmentAnswered.model_validate(envelope.data)
+        delivery = current_delivery()
+        expected = f"response.{answer.department}"
+        if delivery is not None and delivery.routing_key != expected:
+            # Broker permissions let each department write only its own response key, so the
+            # key, not the payload, says who answered: an answer for another department is
+            # refused (and dead-lettered with this error for an operator to see).
+            raise DepartmentMismatch(
+                f"answer for {answer.department!r} arrived on {delivery.routing_key!r}"
+            )
         await apply_answer(
             uow,
             city=city,

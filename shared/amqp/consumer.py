@@ -22,6 +22,8 @@ import asyncio
 import contextlib
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -41,6 +43,47 @@ from shared.events.envelope import Envelope
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the event being handled reached us, as the broker vouches for it.
+
+    The routing key matters where the sender is a party outside the platform: a department
+    user may publish only its own ``response.<department>`` key (topic permissions), so the key
+    is proof of who answered, which the payload alone is not.
+    """
+
+    exchange: str
+    routing_key: str
+    user_id: str | None
+
+
+_delivery: ContextVar[Delivery | None] = ContextVar("delivery", default=None)
+
+
+def delivery_of(message: AbstractIncomingMessage) -> Delivery:
+    headers = message.headers or {}
+    if not message.exchange and "x-original-routing-key" in headers:
+        # Came back through the default exchange from our own retry or replay: the original
+        # route is in the headers we wrote. Only trusted here, because outside parties may
+        # publish to their own exchange and key only, never to the default exchange.
+        return Delivery(
+            exchange=str(headers.get("x-original-exchange", "")),
+            routing_key=str(headers["x-original-routing-key"]),
+            user_id=message.user_id,
+        )
+    return Delivery(
+        exchange=message.exchange or "",
+        routing_key=message.routing_key or "",
+        user_id=message.user_id,
+    )
+
+
+def current_delivery() -> Delivery | None:
+    """The delivery of the event whose handler is running (None outside a consumer)."""
+    return _delivery.get()
+
 
 RETRY_HEADER = "x-retry-count"
 
@@ -133,7 +176,7 @@ class Consumer:
                 await self._dead_letter(message, exc, reason="unparseable")
         if len(parsed) > 1:
             try:
-                outcomes = await self._handle_batch([envelope for _, envelope in parsed])
+                outcomes = await self._handle_batch(parsed)
             except Exception as exc:
                 log.info("batch_failed_handling_singly", size=len(parsed), error=type(exc).__name__)
             else:
@@ -147,7 +190,7 @@ class Consumer:
     async def _process_one(self, message: AbstractIncomingMessage, envelope: Envelope) -> None:
         self._bind(envelope)
         try:
-            handled = (await self._handle_batch([envelope]))[0]
+            handled = (await self._handle_batch([(message, envelope)]))[0]
         except Exception as exc:
             log.warning("event_handler_failed", error=f"{type(exc).__name__}: {exc}"[:300])
             HANDLED.labels(self.service, envelope.type, "failed").inc()
@@ -164,12 +207,14 @@ class Consumer:
     def _count(self, envelope: Envelope, handled: bool) -> None:
         HANDLED.labels(self.service, envelope.type, "handled" if handled else "duplicate").inc()
 
-    async def _handle_batch(self, envelopes: list[Envelope]) -> list[bool]:
+    async def _handle_batch(
+        self, items: list[tuple[AbstractIncomingMessage, Envelope]]
+    ) -> list[bool]:
         """Claim and handle the events in one transaction; which of them were new."""
         async with UnitOfWork(self.engine, producer=self.service, exchanges=self.exchanges) as uow:
-            claimed = await inbox.claim_many(uow.conn, [(e.id, e.type) for e in envelopes])
+            claimed = await inbox.claim_many(uow.conn, [(e.id, e.type) for _, e in items])
             outcomes = []
-            for envelope in envelopes:
+            for message, envelope in items:
                 new = envelope.id in claimed
                 # The same event twice in one batch: the second copy is a duplicate.
                 claimed.discard(envelope.id)
@@ -177,6 +222,7 @@ class Consumer:
                 handler = self.handlers.get(envelope.type)
                 if new and handler is not None:
                     self._bind(envelope)
+                    _delivery.set(delivery_of(message))
                     await handler(uow, envelope)
             await uow.commit()
         return outcomes
@@ -195,7 +241,16 @@ class Consumer:
         if attempt >= len(self.spec.retry_delays_ms):
             await self._dead_letter(message, error, reason="retries_exhausted")
             return
-        await self._republish(message, self.spec.retry_queue(attempt), {RETRY_HEADER: attempt + 1})
+        original = delivery_of(message)
+        await self._republish(
+            message,
+            self.spec.retry_queue(attempt),
+            {
+                RETRY_HEADER: attempt + 1,
+                "x-original-exchange": original.exchange,
+                "x-original-routing-key": original.routing_key,
+            },
+        )
 
     async def _dead_letter(
         self, message: AbstractIncomingMessage, error: BaseException, *, reason: str
@@ -209,8 +264,8 @@ class Consumer:
                 "x-error-trace": "".join(traceback.format_exception(error))[-4000:],
                 "x-dead-reason": reason,
                 "x-dead-at": now().isoformat(),
-                "x-original-exchange": message.exchange or "",
-                "x-original-routing-key": message.routing_key or "",
+                "x-original-exchange": delivery_of(message).exchange,
+                "x-original-routing-key": delivery_of(message).routing_key,
             },
         )
 

@@ -319,3 +319,43 @@ async def test_staff_read_the_case_within_their_unit(svc: RunningService) -> Non
         f"/verifications/{uuid.uuid4()}", headers=token("city_clerk", org="350200")
     )
     assert missing.status_code == 404
+
+
+async def test_an_answer_in_another_departments_name_is_refused(
+    svc: RunningService, infra: Infra
+) -> None:
+    """The tax office answering the vehicle office's request: the routing key gives it away."""
+    event, requests = await started(svc)
+    vehicle = requests["vehicle"]
+    envelope = answer_envelope("vehicle", vehicle, Answer.nothing_on_record())
+    dead_queue = f"{svc.runtime.settings.queue_name}.dead"
+    connection = await aio_pika.connect(infra.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(
+            svc.runtime.settings.verification_exchange, ensure=False
+        )
+        await exchange.publish(
+            aio_pika.Message(envelope.to_bytes(), content_type="application/json"),
+            routing_key="response.tax",
+            mandatory=True,
+        )
+        queue = await channel.declare_queue(dead_queue, passive=True)
+
+        async def parked() -> aio_pika.abc.AbstractIncomingMessage | None:
+            while (message := await queue.get(no_ack=False, fail=False)) is not None:
+                await message.ack()
+                if orjson.loads(message.body)["id"] == str(envelope.id):
+                    return message
+            return None
+
+        message = await wait_until(parked, timeout=20)
+    finally:
+        await connection.close()
+    assert "DepartmentMismatch" in str(message.headers["x-error"])
+    assert "'response.tax'" in str(message.headers["x-error"])
+    stored = {r.department: r for r in await requests_of(svc.runtime, event.application_id)}
+    assert stored["vehicle"].status == "pending"
+    # The vehicle office itself can still answer.
+    ok = await answer_http(svc.client, "vehicle", vehicle.request_id)
+    assert ok.status_code == 201
