@@ -19,13 +19,25 @@ import statistics
 import time
 from datetime import UTC, datetime
 
+import asyncpg
 import sqlalchemy as sa
 
+from shared.amqp.topology import delete_queue_family
 from shared.events.envelope import Envelope
 from shared.tables import inbox
 from tests.integration.eventlayer import Layer
 
 latencies: list[float] = []
+
+
+async def drop_database(url: str) -> None:
+    target = sa.engine.make_url(url)
+    admin = target.set(drivername="postgresql", database="postgres")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 async def main(events: int, batch: int) -> None:
@@ -65,7 +77,11 @@ async def main(events: int, batch: int) -> None:
     elapsed = time.perf_counter() - started
     relay.cancel()
     await consumer.stop()
+    # Leave nothing behind on the broker or the database server.
+    assert layer.broker is not None and layer.broker.publish_channel is not None
+    await delete_queue_family(layer.broker.publish_channel, layer.spec)
     await layer.close()
+    await drop_database(layer.database_url)
     q = statistics.quantiles(latencies, n=100)
     print(f"events: {events} in transactions of {batch}")
     print(f"outbox writes finished after {written:.2f} s ({events / written:,.0f} events/s)")
