@@ -42,15 +42,9 @@ from services.alerting.tables import (
 )
 from shared.app import RuntimeDep
 from shared.auth import (
-    CITY_CLERK,
-    CITY_LEADER,
-    CITY_REVIEWER,
+    CASEWORK_ROLES,
     DISCIPLINE_INSPECTOR,
-    DISTRICT_CLERK,
-    DISTRICT_REVIEWER,
     GLOBAL_READ_ROLES,
-    STREET_CLERK,
-    STREET_REVIEWER,
     SUPERVISOR,
     Principal,
     ensure_can_read,
@@ -70,13 +64,7 @@ router = APIRouter(tags=["alerting"])
 _READERS = (
     SUPERVISOR,
     DISCIPLINE_INSPECTOR,
-    STREET_CLERK,
-    STREET_REVIEWER,
-    DISTRICT_CLERK,
-    DISTRICT_REVIEWER,
-    CITY_CLERK,
-    CITY_REVIEWER,
-    CITY_LEADER,
+    *CASEWORK_ROLES,
 )
 _HANDLERS = tuple(r for r in _READERS if r != DISCIPLINE_INSPECTOR)
 Reader = Annotated[Principal, Depends(require_roles(*_READERS))]

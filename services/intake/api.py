@@ -53,15 +53,12 @@ from shared.app import RuntimeDep
 from shared.auth import (
     ADMIN,
     APPLICANT,
+    CASEWORK_ROLES,
     CITY_CLERK,
-    CITY_LEADER,
-    CITY_REVIEWER,
     DISCIPLINE_INSPECTOR,
     DISTRICT_CLERK,
-    DISTRICT_REVIEWER,
     PORTAL,
     STREET_CLERK,
-    STREET_REVIEWER,
     SUPERVISOR,
     CurrentPrincipal,
     Principal,
@@ -101,13 +98,7 @@ from shared.workdays import default_calendar
 router = APIRouter(tags=["intake"])
 
 STAFF_READ_ROLES = (
-    STREET_CLERK,
-    STREET_REVIEWER,
-    DISTRICT_CLERK,
-    DISTRICT_REVIEWER,
-    CITY_CLERK,
-    CITY_REVIEWER,
-    CITY_LEADER,
+    *CASEWORK_ROLES,
     SUPERVISOR,
     DISCIPLINE_INSPECTOR,
     ADMIN,

@@ -27,6 +27,7 @@ from services.publication.tables import notices, objections
 from shared.app import RuntimeDep
 from shared.audit import record
 from shared.auth import (
+    CASEWORK_ROLES,
     CITY_CLERK,
     CITY_LEADER,
     CITY_REVIEWER,
@@ -34,7 +35,6 @@ from shared.auth import (
     DISTRICT_CLERK,
     DISTRICT_REVIEWER,
     STREET_CLERK,
-    STREET_REVIEWER,
     SUPERVISOR,
     Principal,
     ensure_can_act,
@@ -58,13 +58,7 @@ StaffReader = Annotated[
     Principal,
     Depends(
         require_roles(
-            STREET_CLERK,
-            STREET_REVIEWER,
-            DISTRICT_CLERK,
-            DISTRICT_REVIEWER,
-            CITY_CLERK,
-            CITY_REVIEWER,
-            CITY_LEADER,
+            *CASEWORK_ROLES,
             SUPERVISOR,
             DISCIPLINE_INSPECTOR,
         )

@@ -42,14 +42,8 @@ from shared.app import RuntimeDep
 from shared.audit import record
 from shared.auth import (
     ADMIN,
-    CITY_CLERK,
-    CITY_LEADER,
-    CITY_REVIEWER,
+    CASEWORK_ROLES,
     DISCIPLINE_INSPECTOR,
-    DISTRICT_CLERK,
-    DISTRICT_REVIEWER,
-    STREET_CLERK,
-    STREET_REVIEWER,
     SUPERVISOR,
     Principal,
     ensure_can_act,
@@ -63,15 +57,7 @@ from shared.idempotency import IdempotencyDep
 from shared.pagination import Page, PageDep
 from shared.problems import Conflict, Forbidden, NotFound, ValidationProblem
 
-REVIEW_STAFF = (
-    STREET_CLERK,
-    STREET_REVIEWER,
-    DISTRICT_CLERK,
-    DISTRICT_REVIEWER,
-    CITY_CLERK,
-    CITY_REVIEWER,
-    CITY_LEADER,
-)
+REVIEW_STAFF = CASEWORK_ROLES
 READERS = (*REVIEW_STAFF, SUPERVISOR, DISCIPLINE_INSPECTOR, ADMIN)
 
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]

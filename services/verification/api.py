@@ -26,16 +26,13 @@ from services.verification.tables import department_requests, verification_cases
 from shared.app import RuntimeDep
 from shared.audit import record
 from shared.auth import (
+    CASEWORK_ROLES,
     CITY_CLERK,
     CITY_LEADER,
     CITY_REVIEWER,
     CREDIT_OFFICER,
     DISCIPLINE_INSPECTOR,
-    DISTRICT_CLERK,
-    DISTRICT_REVIEWER,
     SERVICE,
-    STREET_CLERK,
-    STREET_REVIEWER,
     SUPERVISOR,
     CurrentPrincipal,
     Principal,
@@ -50,13 +47,7 @@ from shared.pagination import Page, PageDep
 from shared.problems import Conflict, Forbidden, NotFound, ValidationProblem
 
 STAFF_READERS = (
-    STREET_CLERK,
-    STREET_REVIEWER,
-    DISTRICT_CLERK,
-    DISTRICT_REVIEWER,
-    CITY_CLERK,
-    CITY_REVIEWER,
-    CITY_LEADER,
+    *CASEWORK_ROLES,
     SUPERVISOR,
     CREDIT_OFFICER,
     DISCIPLINE_INSPECTOR,

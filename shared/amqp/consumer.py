@@ -256,6 +256,7 @@ class Consumer:
         self, message: AbstractIncomingMessage, error: BaseException, *, reason: str
     ) -> None:
         log.error("event_dead_lettered", reason=reason, error=f"{type(error).__name__}")
+        original = delivery_of(message)
         await self._republish(
             message,
             self.spec.dead_letter_queue,
@@ -264,8 +265,8 @@ class Consumer:
                 "x-error-trace": "".join(traceback.format_exception(error))[-4000:],
                 "x-dead-reason": reason,
                 "x-dead-at": now().isoformat(),
-                "x-original-exchange": delivery_of(message).exchange,
-                "x-original-routing-key": delivery_of(message).routing_key,
+                "x-original-exchange": original.exchange,
+                "x-original-routing-key": original.routing_key,
             },
         )
 

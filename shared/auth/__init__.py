@@ -11,6 +11,7 @@ from shared.auth.deps import (
 from shared.auth.principal import (
     ADMIN,
     APPLICANT,
+    CASEWORK_ROLES,
     CITY_CLERK,
     CITY_LEADER,
     CITY_REVIEWER,
@@ -39,6 +40,7 @@ __all__ = [
     "ADMIN",
     "APPLICANT",
     "AUDIENCE",
+    "CASEWORK_ROLES",
     "CITY_CLERK",
     "CITY_LEADER",
     "CITY_REVIEWER",

@@ -9,6 +9,7 @@ from shared.auth.units import unit_contains
 __all__ = [
     "ADMIN",
     "APPLICANT",
+    "CASEWORK_ROLES",
     "CITY_CLERK",
     "CITY_LEADER",
     "CITY_REVIEWER",
@@ -69,6 +70,18 @@ FIXED_ROLES: frozenset[str] = frozenset(
 # Roles that may read in every unit, whatever their own org. One constant, so that narrowing
 # discipline inspectors to their own unit is a one-line change.
 GLOBAL_READ_ROLES: frozenset[str] = frozenset({ADMIN, DISCIPLINE_INSPECTOR})
+
+# The staff of the tiered review (经办人, 复核人 at street, district and city; 市领导), who work
+# cases in their own unit. Services add their readers (supervisors, inspectors) to it.
+CASEWORK_ROLES: tuple[str, ...] = (
+    STREET_CLERK,
+    STREET_REVIEWER,
+    DISTRICT_CLERK,
+    DISTRICT_REVIEWER,
+    CITY_CLERK,
+    CITY_REVIEWER,
+    CITY_LEADER,
+)
 
 
 def department_role(department: str) -> str:
