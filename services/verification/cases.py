@@ -72,9 +72,13 @@ class AnswerRejected(ValidationProblem):
 # -- fan-out ----------------------------------------------------------------------------------
 
 
-async def start_case(uow: UnitOfWork, accepted: ApplicationAccepted, city: CityConfig) -> bool:
+async def start_case(
+    uow: UnitOfWork, accepted: ApplicationAccepted, city: CityConfig, *, serial: bool = False
+) -> bool:
     """Open the case and ask every department of the category at once.
 
+    With ``serial`` (the benchmark's baseline, ``VerificationOptions.dispatch``) every request
+    is stored but only the first department is asked; :func:`apply_answer` asks the next.
     Returns False when the application already has a case (a re-published acceptance): the
     inbox dedups redeliveries of one event, the unique application_id dedups the effect.
     """
@@ -156,7 +160,7 @@ async def start_case(uow: UnitOfWork, accepted: ApplicationAccepted, city: CityC
         ),
         subject=subject,
     )
-    for event in events:
+    for event in events[:1] if serial else events:
         uow.emit(event, subject=subject)
     return True
 
@@ -186,6 +190,7 @@ async def apply_answer(
     reported_answered_at: datetime | None,
     answered_by: str | None,
     channel: str,
+    serial: bool = False,
 ) -> AnswerOutcome:
     """Store one department's answer and complete the case when it was the last one.
 
@@ -278,7 +283,35 @@ async def apply_answer(
         if not pending:
             await complete_case(uow, case, city)
             completed = True
+        elif serial:
+            await _ask_next_department(uow, case, city)
     return AnswerOutcome(request_id, case.case_id, department, False, empty, late, completed)
+
+
+async def _ask_next_department(uow: UnitOfWork, case: sa.Row, city: CityConfig) -> None:
+    """Serial dispatch: ask the first still-pending department, in the city's order."""
+    r = department_requests
+    rows = (
+        await uow.conn.execute(
+            sa.select(r).where(r.c.case_id == case.case_id, r.c.status == "pending")
+        )
+    ).all()
+    order = {d.code: i for i, d in enumerate(city.verifying_departments(case.category))}
+    row = min(rows, key=lambda row: order.get(row.department, len(order)))
+    uow.emit(
+        VerificationRequested(
+            request_id=row.request_id,
+            case_id=case.case_id,
+            application_id=case.application_id,
+            city=case.city,
+            department=row.department,
+            requested_at=now(),
+            deadline=row.deadline,
+            time_limit_working_days=row.time_limit_working_days,
+            subjects=row.subjects,
+        ),
+        subject=str(case.application_id),
+    )
 
 
 # Case locks each open unit of work holds (see _lock_case).

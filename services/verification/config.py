@@ -22,6 +22,11 @@ class VerificationOptions(BaseSettings):
     # recommendation is then needs_review for whatever they would have verified); "wait" keeps
     # the case open until every department has answered (overdue lights still go on).
     on_deadline: Literal["complete", "wait"] = "complete"
+    # "parallel" asks every department at once (the design). "serial" asks them one after
+    # another, each only once the previous one answered, as paper-based verification passed a
+    # file from desk to desk: it exists as the benchmark's baseline (bench/pipeline.py), so
+    # the gain of the fan-out is measured rather than claimed. Never use it in production.
+    dispatch: Literal["parallel", "serial"] = "parallel"
     # How often the deadline sweep runs. Deadlines are whole days, so a minute is plenty.
     deadline_sweep_seconds: float = Field(default=60.0, gt=0)
     # Rows handled per sweep transaction, so one tick never holds a huge transaction.

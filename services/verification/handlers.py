@@ -11,6 +11,7 @@ does not validate) raises: the consumer retries it, then dead-letters it with th
 from __future__ import annotations
 
 from services.verification.cases import apply_answer, start_case
+from services.verification.config import VerificationOptions
 from shared.amqp.consumer import Handler, current_delivery
 from shared.city import CityConfig
 from shared.db import UnitOfWork
@@ -22,14 +23,19 @@ class DepartmentMismatch(ValueError):
     """A department answered in another department's name."""
 
 
-def on_application_accepted(city: CityConfig) -> Handler:
+def on_application_accepted(city: CityConfig, options: VerificationOptions) -> Handler:
+    serial = options.dispatch == "serial"
+
     async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
-        await start_case(uow, ApplicationAccepted.model_validate(envelope.data), city)
+        accepted = ApplicationAccepted.model_validate(envelope.data)
+        await start_case(uow, accepted, city, serial=serial)
 
     return handle
 
 
-def on_department_answered(city: CityConfig) -> Handler:
+def on_department_answered(city: CityConfig, options: VerificationOptions) -> Handler:
+    serial = options.dispatch == "serial"
+
     async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
         answer = DepartmentAnswered.model_validate(envelope.data)
         delivery = current_delivery()
@@ -51,6 +57,7 @@ def on_department_answered(city: CityConfig) -> Handler:
             reported_answered_at=answer.answered_at,
             answered_by=answer.answered_by,
             channel="amqp",
+            serial=serial,
         )
 
     return handle

@@ -94,8 +94,8 @@ def definition(
         metadata=metadata,
         bindings=BINDINGS,
         handlers={
-            "application.accepted": on_application_accepted(city),
-            "department.answered": on_department_answered(city),
+            "application.accepted": on_application_accepted(city, options),
+            "department.answered": on_department_answered(city, options),
         },
         routers=(router,),
         background=(
