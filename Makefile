@@ -1,6 +1,6 @@
 # Shortcuts for the commands in the README. `make run` and `make test` are the two that matter.
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt asyncapi token wait-ready
+.PHONY: help run test bench lint fmt asyncapi token wait-ready
 
 ROLE ?= street_clerk
 ORG ?= 350203001
@@ -13,6 +13,10 @@ run: ## local PostgreSQL + RabbitMQ, migrations, all six services (Ctrl-C stops 
 
 test: ## all test tiers against real PostgreSQL and RabbitMQ; pytest options in ARGS="..."
 	bash scripts/test.sh $(ARGS)
+
+bench: ## pipeline throughput and latency, parallel vs serial verification; options in ARGS="..."
+	bash scripts/ensure_infra.sh
+	uv run python -m bench.pipeline $(ARGS)
 
 lint: ## ruff lint and format check, as CI runs them
 	uv run ruff check . && uv run ruff format --check .

@@ -4,7 +4,11 @@ For each delivery: parse the envelope, bind its correlation id, then in one tran
 the event id in the inbox and run the handler; commit; only then ack. A redelivered event finds
 its id claimed and is acked without effect.
 
-Deliveries are buffered and handled by a few workers in micro-batches: a worker takes the first
+Deliveries are buffered and handled by a few workers in micro-batches. Each delivery goes to
+the worker its correlation id hashes to, so the events of one application (one department
+answer after another, acceptance then completion) are handled by one worker, in delivery
+order, and workers never fight over the same rows: eight answers to one case arriving together
+would otherwise land in four concurrent transactions all locking that case. A worker takes the first
 waiting message and whatever else is already buffered (never waiting for more), claims all
 their ids with one INSERT and runs their handlers in delivery order inside one transaction. One
 commit per batch instead of per message is what lets a service keep up with thousands of events
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import traceback
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -115,7 +120,9 @@ class Consumer:
         self._consumer_tag: str | None = None
         self.workers = workers
         self.batch_size = batch_size
-        self._buffer: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._buffers: list[asyncio.Queue[AbstractIncomingMessage]] = [
+            asyncio.Queue() for _ in range(workers)
+        ]
         self._worker_tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -124,7 +131,7 @@ class Consumer:
         # Keep the reference: the robust channel restores only what is still referenced.
         self.queue = await declare_queue(channel, self.spec, exchanges)
         self._worker_tasks = [
-            asyncio.create_task(self._work(), name=f"consumer-{self.service}-{i}")
+            asyncio.create_task(self._work(self._buffers[i]), name=f"consumer-{self.service}-{i}")
             for i in range(self.workers)
         ]
         self._consumer_tag = await self.queue.consume(self._on_message, no_ack=False)
@@ -143,21 +150,22 @@ class Consumer:
                 await task
         self._worker_tasks = []
         # Buffered but unhandled messages stay unacked: the broker redelivers them.
-        self._buffer = asyncio.Queue()
+        self._buffers = [asyncio.Queue() for _ in range(self.workers)]
 
     @property
     def attached(self) -> bool:
         return self._consumer_tag is not None and self.broker.is_connected
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        await self._buffer.put(message)
+        key = message.correlation_id or message.message_id or ""
+        await self._buffers[zlib.crc32(key.encode()) % self.workers].put(message)
 
-    async def _work(self) -> None:
+    async def _work(self, buffer: asyncio.Queue[AbstractIncomingMessage]) -> None:
         while True:
-            batch = [await self._buffer.get()]
+            batch = [await buffer.get()]
             while len(batch) < self.batch_size:
                 try:
-                    batch.append(self._buffer.get_nowait())
+                    batch.append(buffer.get_nowait())
                 except asyncio.QueueEmpty:
                     break
             try:
