@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.amqp.broker import Broker
 from shared.amqp.consumer import Consumer, Handler
 from shared.amqp.relay import OutboxRelay
-from shared.amqp.topology import Binding, QueueSpec
+from shared.amqp.topology import Binding, QueueSpec, narrow_to_handled
 from shared.city import CityConfig, city_config
 from shared.db import UnitOfWork, create_engine
 from shared.settings import ServiceSettings
@@ -58,7 +58,7 @@ class Runtime:
         self.broker = Broker(settings.amqp_url, self.exchange_names, name=f"{settings.service}")
         self.queue_spec = QueueSpec(
             name=settings.queue_name,
-            bindings=definition.bindings,
+            bindings=narrow_to_handled(definition.bindings, definition.handlers.keys()),
             delivery_limit=settings.delivery_limit,
             retry_delays_ms=tuple(settings.retry_delays_ms),
         )

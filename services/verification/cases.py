@@ -179,6 +179,19 @@ class AnswerOutcome:
     case_completed: bool
 
 
+@dataclass(frozen=True)
+class IncomingAnswer:
+    """One department's answer to one request, as received (AMQP or HTTP)."""
+
+    department: str
+    request_id: uuid.UUID
+    no_record: bool
+    findings: Sequence[Any]
+    reported_answered_at: datetime | None
+    answered_by: str | None
+    channel: str
+
+
 async def apply_answer(
     uow: UnitOfWork,
     *,
@@ -192,100 +205,174 @@ async def apply_answer(
     channel: str,
     serial: bool = False,
 ) -> AnswerOutcome:
-    """Store one department's answer and complete the case when it was the last one.
+    """Store one department's answer (see :func:`apply_answers`)."""
+    answer = IncomingAnswer(
+        department, request_id, no_record, findings, reported_answered_at, answered_by, channel
+    )
+    return (await apply_answers(uow, city=city, answers=[answer], serial=serial))[0]
 
-    Idempotent: a second answer to an answered request changes nothing (the first answer
-    stands) and is reported as a duplicate. Late answers are stored and announced; an empty
-    answer (no findings, no "no record") is stored and announced (R6).
+
+async def apply_answers(
+    uow: UnitOfWork,
+    *,
+    city: CityConfig,
+    answers: Sequence[IncomingAnswer],
+    serial: bool = False,
+) -> list[AnswerOutcome]:
+    """Store department answers and complete each case whose last answer is among them.
+
+    Set-based, because answers arrive in crowds (eight per application): one SELECT of the
+    requests, one lock statement for their cases, one UPDATE for all answers, one count of
+    what is still pending. Idempotent: a second answer to an answered request changes nothing
+    (the first answer stands) and is reported as a duplicate. Late answers are stored and
+    announced; an empty answer (no findings, no "no record") is stored and announced (R6).
+    An answer to an unknown request, or about people not asked about, raises: nothing of the
+    call is applied.
     """
     conn = uow.conn
     r = department_requests
-    found = (
-        await conn.execute(
-            sa.select(r.c.case_id, r.c.department).where(r.c.request_id == request_id)
+    wanted = list({a.request_id for a in answers})
+    known = {
+        row.request_id: row
+        for row in await conn.execute(
+            sa.select(r.c.request_id, r.c.case_id, r.c.department).where(r.c.request_id.in_(wanted))
         )
-    ).first()
-    if found is None or found.department != department:
-        # Another department's request is "not found" too: do not confirm that it exists.
-        raise UnknownRequest(
-            detail=f"部门 {department} 没有编号为 {request_id} 的协查请求。", field="request_id"
-        )
-    # Lock the case first, then the request, always in that order: answers to one case
-    # serialise here, so exactly one of them sees "all answered" and completes the case.
-    case = await _lock_case(uow, found.case_id)
-    request = (
-        await conn.execute(sa.select(r).where(r.c.request_id == request_id).with_for_update())
-    ).one()
-    if request.status == "answered":
-        return AnswerOutcome(
-            request_id,
-            case.case_id,
-            department,
-            True,
-            bool(request.empty),
-            bool(request.late),
-            False,
-        )
-    strangers = unknown_member_refs(findings, (s["member_ref"] for s in request.subjects))
-    if strangers:
-        raise AnswerRejected(
-            detail=f"反馈中有 {len(strangers)} 条结果的 member_ref 不属于本请求的核查对象。",
-            field="findings",
-        )
+    }
+    for a in answers:
+        found = known.get(a.request_id)
+        if found is None or found.department != a.department:
+            # Another department's request is "not found" too: do not confirm that it exists.
+            raise UnknownRequest(
+                detail=f"部门 {a.department} 没有编号为 {a.request_id} 的协查请求。",
+                field="request_id",
+            )
+    # Lock the cases first, then read the requests: answers to one case serialise on its
+    # lock, so exactly one transaction sees "all answered" and completes the case.
+    cases = await _lock_cases(uow, sorted({row.case_id for row in known.values()}))
+    requests = {
+        row.request_id: row
+        for row in await conn.execute(sa.select(r).where(r.c.request_id.in_(wanted)))
+    }
 
     received = now()
     today = received.astimezone(SHANGHAI).date()
-    empty = is_empty_answer(no_record, findings)
-    late = today > request.deadline
+    outcomes: list[AnswerOutcome] = []
+    updates: list[dict[str, Any]] = []
+    answered_now: set[uuid.UUID] = set()
+    for a in answers:
+        request = requests[a.request_id]
+        case = cases[request.case_id]
+        if request.status == "answered" or a.request_id in answered_now:
+            first = request if request.status == "answered" else None
+            outcomes.append(
+                AnswerOutcome(
+                    a.request_id,
+                    case.case_id,
+                    a.department,
+                    True,
+                    bool(first.empty) if first else False,
+                    bool(first.late) if first else False,
+                    False,
+                )
+            )
+            continue
+        strangers = unknown_member_refs(a.findings, (s["member_ref"] for s in request.subjects))
+        if strangers:
+            raise AnswerRejected(
+                detail=f"反馈中有 {len(strangers)} 条结果的 member_ref 不属于本请求的核查对象。",
+                field="findings",
+            )
+        empty = is_empty_answer(a.no_record, a.findings)
+        late = today > request.deadline
+        answered_now.add(a.request_id)
+        updates.append(
+            {
+                "rid": a.request_id,
+                "answered_at": received,
+                "reported_answered_at": a.reported_answered_at,
+                "answered_by": a.answered_by,
+                "channel": a.channel,
+                "no_record": a.no_record,
+                "empty": empty,
+                "late": late,
+                "findings": [f.model_dump(mode="json") for f in a.findings],
+            }
+        )
+        subject = str(case.application_id)
+        common = {
+            "case_id": case.case_id,
+            "application_id": case.application_id,
+            "request_id": a.request_id,
+            "department": a.department,
+        }
+        if empty:
+            uow.emit(VerificationAnswerEmpty(**common, answered_at=received), subject=subject)
+        if late:
+            uow.emit(
+                VerificationAnswerLate(
+                    **common,
+                    deadline=request.deadline,
+                    answered_at=received,
+                    working_days_late=min(
+                        default_calendar().workdays_between(request.deadline, today), 1000
+                    ),
+                ),
+                subject=subject,
+            )
+        outcomes.append(
+            AnswerOutcome(a.request_id, case.case_id, a.department, False, empty, late, False)
+        )
+    if not updates:
+        return outcomes
     await conn.execute(
         r.update()
-        .where(r.c.request_id == request_id)
+        .where(r.c.request_id == sa.bindparam("rid"))
         .values(
             status="answered",
-            answered_at=received,
-            reported_answered_at=reported_answered_at,
-            answered_by=answered_by,
-            channel=channel,
-            no_record=no_record,
-            empty=empty,
-            late=late,
-            findings=[f.model_dump(mode="json") for f in findings],
-        )
+            answered_at=sa.bindparam("answered_at"),
+            reported_answered_at=sa.bindparam("reported_answered_at"),
+            answered_by=sa.bindparam("answered_by"),
+            channel=sa.bindparam("channel"),
+            no_record=sa.bindparam("no_record"),
+            empty=sa.bindparam("empty"),
+            late=sa.bindparam("late"),
+            findings=sa.bindparam("findings", type_=r.c.findings.type),
+        ),
+        updates,
     )
-    subject = str(case.application_id)
-    common = {
-        "case_id": case.case_id,
-        "application_id": case.application_id,
-        "request_id": request_id,
-        "department": department,
-    }
-    if empty:
-        uow.emit(VerificationAnswerEmpty(**common, answered_at=received), subject=subject)
-    if late:
-        uow.emit(
-            VerificationAnswerLate(
-                **common,
-                deadline=request.deadline,
-                answered_at=received,
-                working_days_late=min(
-                    default_calendar().workdays_between(request.deadline, today), 1000
-                ),
-            ),
-            subject=subject,
+    touched = {requests[rid].case_id for rid in answered_now}
+    open_cases = [cid for cid in sorted(touched) if cases[cid].status == "open"]
+    pending = (
+        dict(
+            (
+                await conn.execute(
+                    sa.select(r.c.case_id, sa.func.count())
+                    .where(r.c.case_id.in_(open_cases), r.c.status == "pending")
+                    .group_by(r.c.case_id)
+                )
+            ).all()
         )
-    completed = False
-    if case.status == "open":
-        pending = await conn.scalar(
-            sa.select(sa.func.count())
-            .select_from(r)
-            .where(r.c.case_id == case.case_id, r.c.status == "pending")
-        )
-        if not pending:
-            await complete_case(uow, case, city)
-            completed = True
+        if open_cases
+        else {}
+    )
+    completed: set[uuid.UUID] = set()
+    for cid in open_cases:
+        if not pending.get(cid):
+            await complete_case(uow, cases[cid], city)
+            completed.add(cid)
         elif serial:
-            await _ask_next_department(uow, case, city)
-    return AnswerOutcome(request_id, case.case_id, department, False, empty, late, completed)
+            await _ask_next_department(uow, cases[cid], city)
+    # The answer that completed a case is the last one of it applied here.
+    last_of_case = {
+        requests[o.request_id].case_id: i for i, o in enumerate(outcomes) if not o.duplicate
+    }
+    for cid, i in last_of_case.items():
+        if cid in completed:
+            o = outcomes[i]
+            outcomes[i] = AnswerOutcome(
+                o.request_id, o.case_id, o.department, False, o.empty, o.late, True
+            )
+    return outcomes
 
 
 async def _ask_next_department(uow: UnitOfWork, case: sa.Row, city: CityConfig) -> None:
@@ -314,28 +401,31 @@ async def _ask_next_department(uow: UnitOfWork, case: sa.Row, city: CityConfig) 
     )
 
 
-# Case locks each open unit of work holds (see _lock_case).
+# Case locks each open unit of work holds (see _lock_cases).
 _CASE_LOCKS: weakref.WeakKeyDictionary[UnitOfWork, set[uuid.UUID]] = weakref.WeakKeyDictionary()
 
 
-async def _lock_case(uow: UnitOfWork, case_id: uuid.UUID) -> sa.Row:
-    """Row-lock the case for this transaction, never in a way that can deadlock.
+async def _lock_cases(uow: UnitOfWork, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+    """Row-lock the cases for this transaction, never in a way that can deadlock.
 
-    The consumer handles several events in one transaction; two such batches answering the
-    same two cases in opposite orders would deadlock (and PostgreSQL would take a second to
-    notice). So a transaction waits only for its first case lock, while it holds no other:
-    a further case is locked with NOWAIT, and if another transaction holds it the error rolls
-    the batch back and the consumer handles its events one by one, each waiting normally.
+    Within one call the locks are taken in case-id order, so two transactions answering the
+    same cases wait for each other instead of deadlocking. A consumer may call twice in one
+    transaction (two runs of answers in one micro-batch): a transaction that already holds
+    other case locks takes further ones with NOWAIT, and if another transaction holds one,
+    the error rolls the batch back and the consumer handles its events one by one, each
+    waiting normally. (The consumer routes one application's events to one worker, so this
+    is rare within a process.)
     """
     held = _CASE_LOCKS.setdefault(uow, set())
     stmt = (
         sa.select(verification_cases)
-        .where(verification_cases.c.case_id == case_id)
-        .with_for_update(nowait=bool(held - {case_id}))
+        .where(verification_cases.c.case_id.in_(case_ids))
+        .order_by(verification_cases.c.case_id)
+        .with_for_update(nowait=bool(held - set(case_ids)))
     )
-    row = (await uow.conn.execute(stmt)).one()
-    held.add(case_id)
-    return row
+    rows = {row.case_id: row for row in await uow.conn.execute(stmt)}
+    held.update(case_ids)
+    return rows
 
 
 # -- completion -------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 department system on ``housing.verification``, routing key ``response.<department>``) stores
 an answer.
 
-Both run inside the consumer's unit of work, after the inbox claimed the event id. An answer
+Both run inside the consumer's unit of work (answers as a :class:`BatchHandler`: a crowd of
+them is applied with a few set-based statements), after the inbox claimed the event id. An answer
 that cannot be applied (unknown request, findings about people not asked about, a payload that
 does not validate) raises: the consumer retries it, then dead-letters it with the error in the
 ``x-error`` header, so it is neither lost nor stuck and an operator sees why.
@@ -10,9 +11,9 @@ does not validate) raises: the consumer retries it, then dead-letters it with th
 
 from __future__ import annotations
 
-from services.verification.cases import apply_answer, start_case
+from services.verification.cases import IncomingAnswer, apply_answers, start_case
 from services.verification.config import VerificationOptions
-from shared.amqp.consumer import Handler, current_delivery
+from shared.amqp.consumer import BatchHandler, Delivery, Handler
 from shared.city import CityConfig
 from shared.db import UnitOfWork
 from shared.events.catalogue import ApplicationAccepted, DepartmentAnswered
@@ -33,31 +34,32 @@ def on_application_accepted(city: CityConfig, options: VerificationOptions) -> H
     return handle
 
 
-def on_department_answered(city: CityConfig, options: VerificationOptions) -> Handler:
+def on_department_answered(city: CityConfig, options: VerificationOptions) -> BatchHandler:
     serial = options.dispatch == "serial"
 
-    async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
-        answer = DepartmentAnswered.model_validate(envelope.data)
-        delivery = current_delivery()
-        expected = f"response.{answer.department}"
-        if delivery is not None and delivery.routing_key != expected:
-            # Broker permissions let each department write only its own response key, so the
-            # key, not the payload, says who answered: an answer for another department is
-            # refused (and dead-lettered with this error for an operator to see).
-            raise DepartmentMismatch(
-                f"answer for {answer.department!r} arrived on {delivery.routing_key!r}"
+    async def handle_many(uow: UnitOfWork, items: list[tuple[Envelope, Delivery | None]]) -> None:
+        answers = []
+        for envelope, delivery in items:
+            answer = DepartmentAnswered.model_validate(envelope.data)
+            expected = f"response.{answer.department}"
+            if delivery is not None and delivery.routing_key != expected:
+                # Broker permissions let each department write only its own response key, so
+                # the key, not the payload, says who answered: an answer for another
+                # department is refused (and dead-lettered with this error for an operator).
+                raise DepartmentMismatch(
+                    f"answer for {answer.department!r} arrived on {delivery.routing_key!r}"
+                )
+            answers.append(
+                IncomingAnswer(
+                    department=answer.department,
+                    request_id=answer.request_id,
+                    no_record=answer.no_record,
+                    findings=answer.findings,
+                    reported_answered_at=answer.answered_at,
+                    answered_by=answer.answered_by,
+                    channel="amqp",
+                )
             )
-        await apply_answer(
-            uow,
-            city=city,
-            department=answer.department,
-            request_id=answer.request_id,
-            no_record=answer.no_record,
-            findings=answer.findings,
-            reported_answered_at=answer.answered_at,
-            answered_by=answer.answered_by,
-            channel="amqp",
-            serial=serial,
-        )
+        await apply_answers(uow, city=city, answers=answers, serial=serial)
 
-    return handle
+    return BatchHandler(handle_many)

@@ -90,6 +90,25 @@ def current_delivery() -> Delivery | None:
     return _delivery.get()
 
 
+@dataclass(frozen=True)
+class BatchHandler:
+    """A handler that takes a run of consecutive new events of its type in one call.
+
+    For events that arrive in crowds and are cheap to apply together with set-based SQL (eight
+    department answers per application): one SELECT and one UPDATE for fifty answers instead
+    of five statements each. Events of other types in the same micro-batch are handled before
+    or after the run, so delivery order between types is kept. Raising rolls the whole batch
+    back, and the consumer then hands the events over one at a time (a run of one), so only
+    the faulty one is retried or dead-lettered. Called with a single event, it behaves like a
+    plain handler.
+    """
+
+    handle_many: Callable[[UnitOfWork, list[tuple[Envelope, Delivery | None]]], Awaitable[None]]
+
+    async def __call__(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        await self.handle_many(uow, [(envelope, current_delivery())])
+
+
 RETRY_HEADER = "x-retry-count"
 
 HANDLED = Counter("events_handled_total", "Events consumed", ["service", "type", "outcome"])
@@ -222,16 +241,34 @@ class Consumer:
         async with UnitOfWork(self.engine, producer=self.service, exchanges=self.exchanges) as uow:
             claimed = await inbox.claim_many(uow.conn, [(e.id, e.type) for _, e in items])
             outcomes = []
+            run: list[tuple[Envelope, Delivery | None]] = []  # consecutive events of a BatchHandler
+
+            async def flush() -> None:
+                if run:
+                    batch_handler = self.handlers[run[0][0].type]
+                    assert isinstance(batch_handler, BatchHandler)
+                    self._bind(run[0][0])
+                    await batch_handler.handle_many(uow, list(run))
+                    run.clear()
+
             for message, envelope in items:
                 new = envelope.id in claimed
                 # The same event twice in one batch: the second copy is a duplicate.
                 claimed.discard(envelope.id)
                 outcomes.append(new)
                 handler = self.handlers.get(envelope.type)
-                if new and handler is not None:
-                    self._bind(envelope)
-                    _delivery.set(delivery_of(message))
-                    await handler(uow, envelope)
+                if not new or handler is None:
+                    continue
+                if isinstance(handler, BatchHandler):
+                    if run and run[0][0].type != envelope.type:
+                        await flush()
+                    run.append((envelope, delivery_of(message)))
+                    continue
+                await flush()
+                self._bind(envelope)
+                _delivery.set(delivery_of(message))
+                await handler(uow, envelope)
+            await flush()
             await uow.commit()
         return outcomes
 

@@ -2,7 +2,8 @@
 
 For a service queue ``Q``:
 
-* ``Q`` — durable quorum queue bound to the routing keys the service listens to. The broker
+* ``Q`` — durable quorum queue bound to the routing keys the service listens to, narrowed to
+  the event types it handles (:func:`narrow_to_handled`). The broker
   dead-letters a message to ``Q.dead`` by itself once it has been redelivered
   ``delivery_limit`` times (a handler that crashes the process, not one that raises).
 * ``Q.retry.<n>`` — one per retry delay; holds a failed message for that delay, then the
@@ -13,6 +14,7 @@ For a service queue ``Q``:
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import aio_pika
@@ -25,6 +27,40 @@ class Binding:
 
     routing_key: str
     exchange: str = "events"  # "events" or "verification"
+
+
+def topic_matches(pattern: str, key: str) -> bool:
+    """AMQP topic matching: ``*`` is exactly one word, ``#`` zero or more."""
+
+    def match(p: list[str], k: list[str]) -> bool:
+        if not p:
+            return not k
+        if p[0] == "#":
+            return any(match(p[1:], k[i:]) for i in range(len(k) + 1))
+        return bool(k) and p[0] in ("*", k[0]) and match(p[1:], k[1:])
+
+    return match(pattern.split("."), key.split("."))
+
+
+def narrow_to_handled(bindings: Iterable[Binding], handled: Collection[str]) -> tuple[Binding, ...]:
+    """Replace each wildcard binding on the events exchange by one binding per handled event
+    type it admits (there the routing key is the event type).
+
+    A service that binds ``review.#`` but handles three review events would otherwise receive
+    every review event only to claim it in its inbox and drop it: each such delivery costs the
+    broker a quorum-log write and the service a transaction's worth of work. Bindings on the
+    verification exchange (``response.*``) and exact keys are kept as declared.
+    """
+    narrowed: list[Binding] = []
+    for binding in bindings:
+        if binding.exchange != "events" or not ({"*", "#"} & set(binding.routing_key.split("."))):
+            candidates = [binding]
+        else:
+            candidates = [
+                Binding(t) for t in sorted(handled) if topic_matches(binding.routing_key, t)
+            ]
+        narrowed += [b for b in candidates if b not in narrowed]
+    return tuple(narrowed)
 
 
 @dataclass(frozen=True)
