@@ -65,14 +65,16 @@ class CorrelationMiddleware:
             )
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are ``async def`` although they do not await: FastAPI runs a plain ``def``
+# dependency in its thread pool, a thread hop per request for a dictionary lookup.
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_uow(request: Request) -> UnitOfWork:
+async def get_uow(request: Request) -> UnitOfWork:
     return request.app.state.runtime.uow()
 
 

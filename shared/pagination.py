@@ -19,14 +19,14 @@ class PageParams(BaseModel):
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="跳过的条数")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 
 
-PageDep = Annotated[PageParams, Depends(page_params)]
+PageDep = Annotated[PageParams, Depends(page_params)]  # async: no thread-pool hop
 
 
 class Page(BaseModel, Generic[T]):

@@ -48,12 +48,16 @@ def narrow_to_handled(bindings: Iterable[Binding], handled: Collection[str]) -> 
 
     A service that binds ``review.#`` but handles three review events would otherwise receive
     every review event only to claim it in its inbox and drop it: each such delivery costs the
-    broker a quorum-log write and the service a transaction's worth of work. Bindings on the
-    verification exchange (``response.*``) and exact keys are kept as declared.
+    broker a quorum-log write and the service a transaction's worth of work. Kept as declared:
+    exact keys, bindings on the verification exchange (``response.*``: there the routing key is
+    not the type) and the catch-all ``#``. Alerting binds ``#`` on purpose: supervision watches
+    the whole stream, and its catch-all gives every event type a route, so the relay's
+    mandatory publish never meets an event nobody receives (it would be retried as unroutable).
     """
     narrowed: list[Binding] = []
     for binding in bindings:
-        if binding.exchange != "events" or not ({"*", "#"} & set(binding.routing_key.split("."))):
+        key = binding.routing_key
+        if binding.exchange != "events" or key == "#" or not ({"*", "#"} & set(key.split("."))):
             candidates = [binding]
         else:
             candidates = [

@@ -31,7 +31,7 @@ def test_topic_matching_follows_amqp(pattern: str, key: str, matches: bool) -> N
 def test_wildcards_on_the_events_exchange_narrow_to_the_handled_types() -> None:
     bindings = (
         Binding("application.#"),
-        Binding("#"),
+        Binding("*.stage_started"),
         Binding("verification.completed"),
         Binding("response.*", exchange="verification"),
     )
@@ -43,6 +43,10 @@ def test_wildcards_on_the_events_exchange_narrow_to_the_handled_types() -> None:
         Binding("verification.completed"),  # exact keys are kept as declared
         Binding("response.*", exchange="verification"),  # routing key is not the type there
     )
+
+
+def test_the_catch_all_is_kept_so_every_event_type_has_a_route() -> None:
+    assert narrow_to_handled((Binding("#"),), {"application.accepted"}) == (Binding("#"),)
 
 
 def test_a_wildcard_admitting_no_handled_type_binds_nothing() -> None:
