@@ -107,7 +107,6 @@ class Handlers:
             street=e.street,
             category=e.category,
             status="submitted",
-            keep_status=True,
         )
 
     async def on_accepted(self, uow: UnitOfWork, env: Envelope, e: ev.ApplicationAccepted) -> None:
@@ -572,19 +571,34 @@ def _typed(event_type: str, fn: Callable[[UnitOfWork, Envelope, Any], Awaitable[
     return handler
 
 
+# The order an application's status moves in. Events of different services overtake each other
+# on the broker (an acceptance may come after the case it opened), so a late event must never
+# move the status back: a withdrawn application read as "accepted" again would get Y2, a
+# qualified one read as "in_review" again would never get F3. Withdrawn and rejected end it.
+STATUS_ORDER = {
+    "submitted": 0,
+    "accepted": 1,
+    "in_review": 2,
+    "qualified": 3,
+    "published": 4,
+    "withdrawn": 5,
+    "rejected": 5,
+}
+
+
+def _status_rank(status: Any) -> sa.ColumnElement[int]:
+    return sa.case(STATUS_ORDER, value=status, else_=-1)
+
+
 async def _upsert_application(
     uow: UnitOfWork,
     application_id: uuid.UUID,
     *,
     materials_delta: int = 0,
-    keep_status: bool = False,
     **values: Any,
 ) -> None:
-    """Create or update the application's read-model row with the fields an event knows.
-
-    ``keep_status``: an older event (submitted) arriving after a newer one must not move the
-    status back.
-    """
+    """Create or update the application's read-model row with the fields an event knows; the
+    status only moves forward (``STATUS_ORDER``)."""
     at = now()
     insert_values = {
         "status": "submitted",
@@ -592,13 +606,16 @@ async def _upsert_application(
         "materials_uploaded": max(materials_delta, 0),
         "updated_at": at,
     }
+    stmt = insert(applications).values(application_id=application_id, **insert_values)
     update_values: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
     update_values["updated_at"] = at
-    if keep_status:
-        update_values.pop("status", None)
+    if "status" in update_values:
+        forward = _status_rank(stmt.excluded.status) > _status_rank(applications.c.status)
+        update_values["status"] = sa.case(
+            (forward, stmt.excluded.status), else_=applications.c.status
+        )
     if materials_delta:
         update_values["materials_uploaded"] = applications.c.materials_uploaded + materials_delta
-    stmt = insert(applications).values(application_id=application_id, **insert_values)
     await uow.conn.execute(
         stmt.on_conflict_do_update(index_elements=["application_id"], set_=update_values)
     )
