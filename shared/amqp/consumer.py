@@ -90,6 +90,10 @@ def current_delivery() -> Delivery | None:
     return _delivery.get()
 
 
+class UnexpectedType(ValueError):
+    """A message from outside the platform of a type this service has no handler for."""
+
+
 @dataclass(frozen=True)
 class BatchHandler:
     """A handler that takes a run of consecutive new events of its type in one call.
@@ -196,11 +200,26 @@ class Consumer:
         parsed: list[tuple[AbstractIncomingMessage, Envelope]] = []
         for message in messages:
             try:
-                parsed.append((message, Envelope.from_bytes(message.body)))
+                envelope = Envelope.from_bytes(message.body)
             except ValidationError as exc:
                 correlation.clear()
                 correlation.bind(message.correlation_id)
                 await self._dead_letter(message, exc, reason="unparseable")
+                continue
+            if envelope.type not in self.handlers and self._from_outside(message):
+                # On the events exchange a service may see types it does not handle (alerting
+                # watches everything). What outside parties send (department answers on the
+                # verification exchange) must be of a type we handle: a misspelt type is
+                # parked for an operator, not acknowledged and forgotten.
+                correlation.clear()
+                correlation.bind(envelope.correlation_id, str(envelope.id))
+                await self._dead_letter(
+                    message,
+                    UnexpectedType(f"no handler for type {envelope.type!r}"),
+                    reason="unexpected_type",
+                )
+                continue
+            parsed.append((message, envelope))
         if len(parsed) > 1:
             try:
                 outcomes = await self._handle_batch(parsed)
@@ -225,6 +244,10 @@ class Consumer:
             return
         self._count(envelope, handled)
         await self._ack(message)
+
+    def _from_outside(self, message: AbstractIncomingMessage) -> bool:
+        events = (self.exchanges or {}).get("events")
+        return events is not None and delivery_of(message).exchange not in (events, "")
 
     def _bind(self, envelope: Envelope) -> None:
         correlation.clear()

@@ -359,3 +359,41 @@ async def test_an_answer_in_another_departments_name_is_refused(
     # The vehicle office itself can still answer.
     ok = await answer_http(svc.client, "vehicle", vehicle.request_id)
     assert ok.status_code == 201
+
+
+async def test_an_answer_of_a_misspelt_type_is_parked_not_forgotten(
+    svc: RunningService, infra: Infra
+) -> None:
+    event, requests = await started(svc)
+    vehicle = requests["vehicle"]
+    envelope = answer_envelope("vehicle", vehicle, Answer.nothing_on_record()).model_copy(
+        update={"type": "department.answerd"}
+    )
+    dead_queue = f"{svc.runtime.settings.queue_name}.dead"
+    connection = await aio_pika.connect(infra.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(
+            svc.runtime.settings.verification_exchange, ensure=False
+        )
+        await exchange.publish(
+            aio_pika.Message(envelope.to_bytes(), content_type="application/json"),
+            routing_key="response.vehicle",
+            mandatory=True,
+        )
+        queue = await channel.declare_queue(dead_queue, passive=True)
+
+        async def parked() -> aio_pika.abc.AbstractIncomingMessage | None:
+            while (message := await queue.get(no_ack=False, fail=False)) is not None:
+                await message.ack()
+                if orjson.loads(message.body)["id"] == str(envelope.id):
+                    return message
+            return None
+
+        message = await wait_until(parked, timeout=20)
+    finally:
+        await connection.close()
+    assert message.headers["x-dead-reason"] == "unexpected_type"
+    assert "'department.answerd'" in str(message.headers["x-error"])
+    stored = {r.department: r for r in await requests_of(svc.runtime, event.application_id)}
+    assert stored["vehicle"].status == "pending"
