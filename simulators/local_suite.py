@@ -1,11 +1,11 @@
 """The whole platform as local processes, on free ports, isolated by a name prefix.
 
-The pipeline benchmark (``bench/pipeline.py``) and the fault tests (``tests/e2e/test_faults.py``)
-need the services as real processes, started the way the run command starts them
-(``python -m services.<name>``), so that one can be killed with SIGKILL and restarted, and so
-that each service has a core's worth of its own. Each suite gets its own databases
-(``database_url(service)``), exchanges and queues (``prefix``), so it runs beside ``make run``
-or a test run on the same PostgreSQL and RabbitMQ.
+The pipeline benchmark (``bench/pipeline.py``) and the infrastructure fault tests
+(``tests/e2e/test_infrastructure_faults.py``) need the services as real processes, started the
+way the run command starts them (``python -m services.<name>``), so that one can be killed with
+SIGKILL and restarted, and so that each service has a core's worth of its own. Each suite gets
+its own databases (``database_url(service)``), exchanges and queues (``prefix``), so it runs
+beside ``make run`` or a test run on the same PostgreSQL and RabbitMQ.
 
 Every process writes its output to ``<log_dir>/<name>.log``; :meth:`LocalSuite.log_tail` shows
 the end of it when something went wrong.
