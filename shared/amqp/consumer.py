@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
+import asyncpg
+import sqlalchemy as sa
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from prometheus_client import Counter
@@ -114,6 +116,37 @@ class BatchHandler:
 
 
 RETRY_HEADER = "x-retry-count"
+
+# While the database is unreachable a worker holds its message and tries again after these
+# pauses (doubling up to the maximum).
+DATABASE_WAIT_FIRST_SECONDS = 0.5
+DATABASE_WAIT_MAX_SECONDS = 5.0
+
+# PostgreSQL error classes that mean "the server is not there for us right now": connection
+# exceptions (08), insufficient resources such as too many connections (53), operator
+# intervention such as a shutdown or a server still starting (57, except a cancelled query).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database could not be reached, as opposed to
+    a fault of the handler or the message."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, asyncpg.exceptions.ConnectionDoesNotExistError):
+            return True
+        if isinstance(current, OSError) and not isinstance(current, TimeoutError):
+            return True  # connection refused or reset (a timeout may be the handler's own)
+        if isinstance(current, sa.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str) and state[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
+            return state != "57014"  # query_canceled: a statement timeout is the handler's
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
 
 HANDLED = Counter("events_handled_total", "Events consumed", ["service", "type", "outcome"])
 
@@ -235,13 +268,24 @@ class Consumer:
 
     async def _process_one(self, message: AbstractIncomingMessage, envelope: Envelope) -> None:
         self._bind(envelope)
-        try:
-            handled = (await self._handle_batch([(message, envelope)]))[0]
-        except Exception as exc:
-            log.warning("event_handler_failed", error=f"{type(exc).__name__}: {exc}"[:300])
-            HANDLED.labels(self.service, envelope.type, "failed").inc()
-            await self._retry_or_dead_letter(message, exc)
-            return
+        pause = DATABASE_WAIT_FIRST_SECONDS
+        while True:
+            try:
+                handled = (await self._handle_batch([(message, envelope)]))[0]
+            except Exception as exc:
+                if database_unavailable(exc):
+                    # Nothing is wrong with the message: the database is restarting or failing
+                    # over. Keep it (unacked) and try again, without spending its retries, so
+                    # a long outage parks nothing in the dead-letter queue.
+                    log.warning("database_unavailable_waiting", error=type(exc).__name__)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, DATABASE_WAIT_MAX_SECONDS)
+                    continue
+                log.warning("event_handler_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+                HANDLED.labels(self.service, envelope.type, "failed").inc()
+                await self._retry_or_dead_letter(message, exc)
+                return
+            break
         self._count(envelope, handled)
         await self._ack(message)
 

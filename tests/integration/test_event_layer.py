@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aio_pika
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from shared.events.envelope import Envelope
 from shared.tables import inbox, outbox
@@ -328,3 +329,103 @@ async def test_message_that_keeps_killing_its_consumer_is_dead_lettered_by_the_b
         assert f"{crash_id}  {CRASH}  delivery_limit" in listing.stdout
     finally:
         relay.cancel()
+
+
+class DatabaseLink:
+    """A TCP relay between the consumer and PostgreSQL that the test can cut: while cut, open
+    connections are reset and new ones are closed at once, as a database restart looks from
+    the client's side (without restarting the server other tests use)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.cut = False
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        self.writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, RuntimeError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def sever(self) -> None:
+        self.cut = True
+        for w in self.writers:
+            w.transport.abort()  # a reset, not a polite close
+        self.writers.clear()
+
+    async def close(self) -> None:
+        self.sever()
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_database_outage_longer_than_all_retries_parks_nothing(infra: Infra) -> None:
+    """While the consumer cannot reach its database, the message is held, not retried to death.
+
+    The outage lasts three seconds: far longer than the retry delays (0.1 s and 0.3 s), so a
+    consumer that counted the outage against the message would dead-letter it.
+    """
+    token = secrets.token_hex(3)
+    direct = make_url(infra.database(f"layer{token}"))
+    link = DatabaseLink(direct.host or "127.0.0.1", direct.port or 5432)
+    relayed = direct.set(host="127.0.0.1", port=await link.start())
+    layer = Layer(
+        service=f"layer{token}",
+        database_url=relayed.render_as_string(hide_password=False),
+        amqp_url=infra.amqp_url,
+        prefix=f"{infra.prefix}.{token}",
+    )
+    await layer.create_schema()
+    await layer.connect()
+    consumer = layer.consumer()
+    await consumer.start()
+    try:
+        link.sever()
+        envelope = Envelope(
+            id=uuid.uuid4(),
+            type=EVENT,
+            version=1,
+            occurred_at="2026-11-21T08:00:00Z",
+            producer="test",
+            correlation_id="c-outage",
+            subject="app-outage",
+            data={"n": 1},
+        )
+        assert layer.broker is not None
+        await layer.broker.exchange(layer.exchanges["events"]).publish(
+            aio_pika.Message(envelope.to_bytes(), message_id=str(envelope.id)),
+            routing_key=EVENT,
+            mandatory=True,
+        )
+        await asyncio.sleep(3.0)
+        assert await layer.queue_depth(f"{layer.spec.name}.dead") == 0
+        link.cut = False
+
+        async def applied() -> bool:
+            return await layer.effect_counts() == (1, 1)
+
+        await eventually(applied, timeout=30)
+        assert await layer.queue_depth(f"{layer.spec.name}.dead") == 0
+        assert await inbox_ids(layer) == [envelope.id]
+    finally:
+        await consumer.stop()
+        await layer.close()
+        await link.close()
