@@ -107,7 +107,9 @@ def build_router(ctx: ReviewContext) -> APIRouter:
 
     @router.get("/workflows", summary="审核流程预设（含流程图）")
     async def list_workflows(principal: Reader, page: PageDep) -> Page[WorkflowOut]:
-        active = ctx.city.workflow.value if ctx.city else None
+        # The preset in force is bound by a start-up job; a request served in the same tick
+        # waits for it rather than answering that no preset is active.
+        active = (await ctx.ready()).workflow.value
         items = [
             WorkflowOut(
                 name=wf.name,
