@@ -16,6 +16,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ from shared.settings import DEV_SIGNING_KEY
 STREET = "350203001"  # 厦港街道, 思明区
 CATEGORY = "newly_employed"  # verified by the default eight departments
 # Paper originals checked at the window: acceptance with a reason (the platform lights Y1).
+DECLARED_MONTHLY_INCOME = Decimal("3200.00")  # each spouse's, as declared
 WINDOW_REASON = "申请人在窗口出示纸质原件，已当场核验，电子材料随后补传"
 
 
@@ -36,21 +38,18 @@ def _resident_id(region: str, born: date, serial: int) -> str:
     return first17 + resident_id_check_char(first17)
 
 
-def household(number: int) -> dict[str, Any]:
-    """The application body of household ``number`` (0 <= number < 10,000,000): a couple,
-    born in Siming (applicant) and Huli (spouse), so no two numbers share a person."""
-    day, serial = divmod(number, 1000)
-    born = date(1960, 1, 1) + timedelta(days=day)
-    applicant = _resident_id("350203", born, serial)
-    spouse = _resident_id("350206", born, serial)
+def couple_application(
+    applicant_id: str, spouse_id: str, *, category: str, street: str, channel: str = "online"
+) -> dict[str, Any]:
+    """The application body of a married couple with local hukou, both earning 3,200 a month."""
     members = [
-        ("张三丰", applicant, "applicant", "厦门某某有限公司"),
-        ("李四娘", spouse, "spouse", None),
+        ("张三丰", applicant_id, "applicant", "厦门某某有限公司"),
+        ("李四娘", spouse_id, "spouse", None),
     ]
     return {
-        "category": CATEGORY,
-        "street": STREET,
-        "channel": "window",
+        "category": category,
+        "street": street,
+        "channel": channel,
         "mobile": "13812345678",
         "members": [
             {
@@ -58,10 +57,10 @@ def household(number: int) -> dict[str, Any]:
                 "resident_id": rid,
                 "relationship": relationship,
                 "marital_status": "married",
-                "hukou_division": "350203",
+                "hukou_division": street[:6],
                 "residence_permit": False,
                 "employer": employer,
-                "declared_monthly_income": "3200.00",
+                "declared_monthly_income": str(DECLARED_MONTHLY_INCOME),
                 "declared_financial_assets": "20000.00",
                 "declared_vehicle_count": 0,
                 "declared_vehicle_value": "0",
@@ -71,6 +70,21 @@ def household(number: int) -> dict[str, Any]:
         "housing": {"address": "厦门市思明区某某路1号", "area_m2": "0", "tenure": "private_rental"},
         "pledge": {"version": "2026.1", "signed_at": now().isoformat()},
     }
+
+
+def household(number: int) -> dict[str, Any]:
+    """The application body of household ``number`` (0 <= number < 10,000,000): a couple,
+    born in Siming (applicant) and Huli (spouse), so no two numbers share a person; applying
+    at the street window."""
+    day, serial = divmod(number, 1000)
+    born = date(1960, 1, 1) + timedelta(days=day)
+    return couple_application(
+        _resident_id("350203", born, serial),
+        _resident_id("350206", born, serial),
+        category=CATEGORY,
+        street=STREET,
+        channel="window",
+    )
 
 
 def _bearer(role: str, org: str, sub: str, name: str) -> dict[str, str]:

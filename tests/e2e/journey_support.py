@@ -9,22 +9,20 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import uvicorn
 
-from shared.clock import now
 from shared.events.catalogue import (
     HukouFinding,
     IncomeFinding,
     MarriageFinding,
     VerificationRequested,
 )
+from simulators.applicants import DECLARED_MONTHLY_INCOME, couple_application
 from simulators.province import ProvinceReceiver, create_app
 from simulators.sdk import Answer
 
-DECLARED_MONTHLY_INCOME = Decimal("3200.00")
 T = TypeVar("T")
 
 
@@ -87,34 +85,7 @@ def application_body(
     applicant_id: str, spouse_id: str, *, category: str, street: str
 ) -> dict[str, Any]:
     """An online application of a married couple, both earning the declared income."""
-    members = [
-        ("张三丰", applicant_id, "applicant", "厦门某某有限公司"),
-        ("李四娘", spouse_id, "spouse", None),
-    ]
-    return {
-        "category": category,
-        "street": street,
-        "channel": "online",
-        "mobile": "13812345678",
-        "members": [
-            {
-                "name": name,
-                "resident_id": rid,
-                "relationship": relationship,
-                "marital_status": "married",
-                "hukou_division": street[:6],
-                "residence_permit": False,
-                "employer": employer,
-                "declared_monthly_income": str(DECLARED_MONTHLY_INCOME),
-                "declared_financial_assets": "20000.00",
-                "declared_vehicle_count": 0,
-                "declared_vehicle_value": "0",
-            }
-            for name, rid, relationship, employer in members
-        ],
-        "housing": {"address": "厦门市思明区某某路1号", "area_m2": "0", "tenure": "private_rental"},
-        "pledge": {"version": "2026.1", "signed_at": now().isoformat()},
-    }
+    return couple_application(applicant_id, spouse_id, category=category, street=street)
 
 
 class HonestDepartment:

@@ -62,6 +62,20 @@ async def emit(layer: Layer, count: int = 1, event_type: str = EVENT) -> list[uu
     return ids
 
 
+def an_event(subject: str) -> Envelope:
+    """An event as a producer would publish it, with a fresh id."""
+    return Envelope(
+        id=uuid.uuid4(),
+        type=EVENT,
+        version=1,
+        occurred_at="2026-11-21T08:00:00Z",
+        producer="test",
+        correlation_id=f"c-{subject}",
+        subject=subject,
+        data={"n": 1},
+    )
+
+
 async def inbox_ids(layer: Layer) -> list[uuid.UUID]:
     assert layer.engine is not None
     async with layer.engine.connect() as conn:
@@ -157,16 +171,7 @@ async def test_same_event_delivered_twice_changes_state_once(layer: Layer) -> No
     await consumer.start()
     try:
         assert layer.engine is not None and layer.broker is not None
-        envelope = Envelope(
-            id=uuid.uuid4(),
-            type=EVENT,
-            version=1,
-            occurred_at="2026-11-21T08:00:00Z",
-            producer="test",
-            correlation_id="c-1",
-            subject="app-1",
-            data={"n": 1},
-        )
+        envelope = an_event("app-1")
         exchange = layer.broker.exchange(layer.exchanges["events"])
         for _ in range(2):
             await exchange.publish(
@@ -399,16 +404,7 @@ async def test_database_outage_longer_than_all_retries_parks_nothing(infra: Infr
     await consumer.start()
     try:
         link.sever()
-        envelope = Envelope(
-            id=uuid.uuid4(),
-            type=EVENT,
-            version=1,
-            occurred_at="2026-11-21T08:00:00Z",
-            producer="test",
-            correlation_id="c-outage",
-            subject="app-outage",
-            data={"n": 1},
-        )
+        envelope = an_event("app-outage")
         assert layer.broker is not None
         await layer.broker.exchange(layer.exchanges["events"]).publish(
             aio_pika.Message(envelope.to_bytes(), message_id=str(envelope.id)),

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from shared.events.catalogue import VerificationRequested
+from shared.events.envelope import Envelope
 from simulators.sdk import Answer, answer_envelope
 from tests.conftest import Infra
 from tests.integration.verification.helpers import (
@@ -27,6 +28,37 @@ from tests.integration.verification.helpers import (
 from tests.services import RunningService, token
 
 pytestmark = pytest.mark.integration
+
+
+async def parked_answer(
+    svc: RunningService, infra: Infra, envelope: Envelope, routing_key: str
+) -> aio_pika.abc.AbstractIncomingMessage:
+    """Publish ``envelope`` on the verification exchange as a department system would, and
+    wait for it in verification's dead-letter queue."""
+    dead_queue = f"{svc.runtime.settings.queue_name}.dead"
+    connection = await aio_pika.connect(infra.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(
+            svc.runtime.settings.verification_exchange, ensure=False
+        )
+        await exchange.publish(
+            aio_pika.Message(envelope.to_bytes(), content_type="application/json"),
+            routing_key=routing_key,
+            mandatory=True,
+        )
+        queue = await channel.declare_queue(dead_queue, passive=True)
+
+        async def parked() -> aio_pika.abc.AbstractIncomingMessage | None:
+            while (message := await queue.get(no_ack=False, fail=False)) is not None:
+                await message.ack()
+                if orjson.loads(message.body)["id"] == str(envelope.id):
+                    return message
+            return None
+
+        return await wait_until(parked, timeout=20)
+    finally:
+        await connection.close()
 
 
 async def started(svc: RunningService, category: str = "newly_employed"):
@@ -269,30 +301,7 @@ async def test_an_answer_to_an_unknown_request_over_amqp_is_dead_lettered(
         subjects=real.subjects,
     )
     envelope = answer_envelope("vehicle", bogus, Answer.nothing_on_record())
-    dead_queue = f"{svc.runtime.settings.queue_name}.dead"
-    connection = await aio_pika.connect(infra.amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(
-            svc.runtime.settings.verification_exchange, ensure=False
-        )
-        await exchange.publish(
-            aio_pika.Message(envelope.to_bytes(), content_type="application/json"),
-            routing_key="response.vehicle",
-            mandatory=True,
-        )
-        queue = await channel.declare_queue(dead_queue, passive=True)
-
-        async def parked() -> aio_pika.abc.AbstractIncomingMessage | None:
-            while (message := await queue.get(no_ack=False, fail=False)) is not None:
-                await message.ack()
-                if orjson.loads(message.body)["id"] == str(envelope.id):
-                    return message
-            return None
-
-        message = await wait_until(parked, timeout=20)
-    finally:
-        await connection.close()
+    message = await parked_answer(svc, infra, envelope, "response.vehicle")
     error = str(message.headers["x-error"])
     assert "UnknownRequest" in error and str(bogus.request_id) in error
     assert message.headers["x-dead-reason"] == "retries_exhausted"
@@ -328,30 +337,7 @@ async def test_an_answer_in_another_departments_name_is_refused(
     event, requests = await started(svc)
     vehicle = requests["vehicle"]
     envelope = answer_envelope("vehicle", vehicle, Answer.nothing_on_record())
-    dead_queue = f"{svc.runtime.settings.queue_name}.dead"
-    connection = await aio_pika.connect(infra.amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(
-            svc.runtime.settings.verification_exchange, ensure=False
-        )
-        await exchange.publish(
-            aio_pika.Message(envelope.to_bytes(), content_type="application/json"),
-            routing_key="response.tax",
-            mandatory=True,
-        )
-        queue = await channel.declare_queue(dead_queue, passive=True)
-
-        async def parked() -> aio_pika.abc.AbstractIncomingMessage | None:
-            while (message := await queue.get(no_ack=False, fail=False)) is not None:
-                await message.ack()
-                if orjson.loads(message.body)["id"] == str(envelope.id):
-                    return message
-            return None
-
-        message = await wait_until(parked, timeout=20)
-    finally:
-        await connection.close()
+    message = await parked_answer(svc, infra, envelope, "response.tax")
     assert "DepartmentMismatch" in str(message.headers["x-error"])
     assert "'response.tax'" in str(message.headers["x-error"])
     stored = {r.department: r for r in await requests_of(svc.runtime, event.application_id)}
@@ -369,30 +355,7 @@ async def test_an_answer_of_a_misspelt_type_is_parked_not_forgotten(
     envelope = answer_envelope("vehicle", vehicle, Answer.nothing_on_record()).model_copy(
         update={"type": "department.answerd"}
     )
-    dead_queue = f"{svc.runtime.settings.queue_name}.dead"
-    connection = await aio_pika.connect(infra.amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(
-            svc.runtime.settings.verification_exchange, ensure=False
-        )
-        await exchange.publish(
-            aio_pika.Message(envelope.to_bytes(), content_type="application/json"),
-            routing_key="response.vehicle",
-            mandatory=True,
-        )
-        queue = await channel.declare_queue(dead_queue, passive=True)
-
-        async def parked() -> aio_pika.abc.AbstractIncomingMessage | None:
-            while (message := await queue.get(no_ack=False, fail=False)) is not None:
-                await message.ack()
-                if orjson.loads(message.body)["id"] == str(envelope.id):
-                    return message
-            return None
-
-        message = await wait_until(parked, timeout=20)
-    finally:
-        await connection.close()
+    message = await parked_answer(svc, infra, envelope, "response.vehicle")
     assert message.headers["x-dead-reason"] == "unexpected_type"
     assert "'department.answerd'" in str(message.headers["x-error"])
     stored = {r.department: r for r in await requests_of(svc.runtime, event.application_id)}
