@@ -12,17 +12,9 @@ import sqlalchemy as sa
 from shared.events.catalogue import VerificationRequested
 from shared.tables import inbox, outbox
 from simulators.sdk import Answer
-from tests.e2e.journey_support import HonestDepartment, application_body, eventually
+from tests.e2e.journey_support import MATERIALS, HonestDepartment, application_body, eventually
 from tests.services import RunningService, token
 
-MATERIALS = (
-    "id_card",
-    "household_register",
-    "application_form",
-    "economic_verification_authorisation",
-    "labour_contract",
-    "graduation_certificate",
-)
 PDF = b"%PDF-1.4 alert scenario material "
 SUPERVISOR = token("supervisor", org="350200", sub="supervisor-alerts")
 

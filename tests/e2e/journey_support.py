@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from shared.city import city_config
 from shared.events.catalogue import (
     HukouFinding,
     IncomeFinding,
@@ -24,6 +25,9 @@ from simulators.province import ProvinceReceiver, create_app
 from simulators.sdk import Answer
 
 T = TypeVar("T")
+# What the demo city requires of a newly-employed household: upload these and the receipt says
+# complete.
+MATERIALS = tuple(city_config().category("newly_employed").required_materials)
 
 
 async def eventually(

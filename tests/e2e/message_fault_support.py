@@ -52,21 +52,13 @@ from shared.events.catalogue import (
 from shared.tables import inbox, outbox
 from simulators.sdk import Answer, DepartmentClient, answer_envelope
 from tests.conftest import Infra
-from tests.e2e.journey_support import HonestDepartment, application_body, eventually
+from tests.e2e.journey_support import MATERIALS, HonestDepartment, application_body, eventually
 from tests.examples import resident_id
 from tests.services import RunningService, running_service, token
 
 UNDER_TEST = ("intake", "verification", "review", "alerting")
 STREET = "350203001"  # 厦港街道, 思明区
 CATEGORY = "newly_employed"  # verified by the default eight departments
-MATERIALS = (
-    "id_card",
-    "household_register",
-    "application_form",
-    "economic_verification_authorisation",
-    "labour_contract",
-    "graduation_certificate",
-)
 INCOMPLETE_REASON = "申请人承诺三个工作日内补交全部材料"
 STREET_CLERK = token("street_clerk", org=STREET, sub="clerk-faults", name="王经办")
 SUPERVISOR = token("supervisor", org="350200", sub="supervisor-faults")

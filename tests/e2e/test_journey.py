@@ -39,6 +39,7 @@ from shared.tables import inbox
 from simulators.sdk import DepartmentClient
 from tests.conftest import Infra
 from tests.e2e.journey_support import (
+    MATERIALS,
     HonestDepartment,
     application_body,
     environment,
@@ -53,14 +54,6 @@ pytestmark = pytest.mark.e2e
 
 STREET = "350203001"  # 厦港街道, 思明区
 CATEGORY = "newly_employed"  # verified by the default eight departments
-MATERIALS = (
-    "id_card",
-    "household_register",
-    "application_form",
-    "economic_verification_authorisation",
-    "labour_contract",
-    "graduation_certificate",
-)
 PROVINCE_SECRET = "e2e-province-secret"
 PDF = b"%PDF-1.4 journey material "
 
