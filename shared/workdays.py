@@ -261,6 +261,16 @@ class WorkdayCalendar:
         fallback = self._fallback_years(day + timedelta(days=1), end)
         return Deadline(date=end, at=_end_of_day(end), fallback_years=fallback)
 
+    def warning_starts(self, due: date | datetime) -> datetime:
+        """When a deadline is "one working day away" (Y3, 办理时限到期前一个工作日): the start
+        of the last working day before the deadline's day, so a stage due on Monday warns
+        from Friday morning. Review's task list and alerting's lamp both use this one moment.
+        """
+        day = _to_shanghai_date(due) - timedelta(days=1)
+        while not self.is_workday(day):
+            day -= timedelta(days=1)
+        return datetime.combine(day, time.min, tzinfo=SHANGHAI)
+
     def workdays_between(self, start: date | datetime, end: date | datetime) -> int:
         """Number of working days in ``(start, end]``; 0 when ``end <= start``.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Literal
 
 from shared.auth.units import parent_unit, unit_level
@@ -76,12 +76,7 @@ def start_of_day(d: date) -> datetime:
 def warning_time(due_at: datetime, calendar: WorkdayCalendar) -> datetime:
     """When Y3 lights: the start of the last working day before the deadline's day
     ("办理时限到期前一天"), so a stage due on Monday warns from Friday morning."""
-    day = due_at.astimezone(SHANGHAI).date() - timedelta(days=1)
-    for _ in range(60):  # the longest holiday run is far shorter
-        if calendar.is_workday(day):
-            break
-        day -= timedelta(days=1)
-    return start_of_day(day)
+    return calendar.warning_starts(due_at)
 
 
 def end_of_day(d: date) -> datetime:

@@ -113,13 +113,12 @@ def stage_clock(
 ) -> StageClock:
     """Deadline ``limit`` working days after the start, moved by suspended working days.
 
-    The yellow threshold (Xiamen art. 8(3)) is the end of the working day before the deadline
-    day: from then on the stage is "one day before its deadline".
+    The yellow threshold (Xiamen art. 8(3)) is the start of the last working day before the
+    deadline day, the moment alerting lights Y3 (``WorkdayCalendar.warning_starts``): the
+    clerk's task list turns yellow when the supervisor's lamp does.
     """
-    total = limit + suspended_days
-    due = calendar.add_workdays(started_at, total)
-    yellow = calendar.add_workdays(started_at, total - 1).at
-    return StageClock(due=due, yellow_at=yellow)
+    due = calendar.add_workdays(started_at, limit + suspended_days)
+    return StageClock(due=due, yellow_at=calendar.warning_starts(due.date))
 
 
 def suspension_end(calendar: WorkdayCalendar, suspended_at: datetime, limit: int) -> Deadline:

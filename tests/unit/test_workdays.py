@@ -336,3 +336,18 @@ def test_workdays_between_inverts_add_workdays(start: date, n: int, hour: int) -
     # A Shanghai-local datetime on the start date gives the same deadline.
     aware = datetime.combine(start, time(hour), tzinfo=SHANGHAI)
     assert _shared_calendar.add_workdays(aware, n) == deadline
+
+
+@pytest.mark.parametrize(
+    ("due", "warns_from"),
+    [
+        (date(2026, 11, 23), datetime(2026, 11, 20, tzinfo=SHANGHAI)),  # Monday: Friday morning
+        (date(2026, 11, 24), datetime(2026, 11, 23, tzinfo=SHANGHAI)),  # Tuesday: Monday
+        (date(2026, 10, 8), datetime(2026, 9, 30, tzinfo=SHANGHAI)),  # after National Day
+    ],
+)
+def test_a_deadline_warns_from_the_start_of_the_working_day_before_it(
+    cal: WorkdayCalendar, due: date, warns_from: datetime
+) -> None:
+    assert cal.warning_starts(due) == warns_from
+    assert cal.warning_starts(datetime.combine(due, time(15), tzinfo=SHANGHAI)) == warns_from

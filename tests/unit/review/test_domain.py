@@ -74,7 +74,7 @@ def test_deadline_crossing_into_2027_shows_the_fallback() -> None:
     # 2026-12-22..31 are 8 working days; then 2027 Monday-Friday (1 Jan counted: no calendar).
     assert clock.due.date == date(2027, 1, 11)
     assert clock.due.fallback_years == (2027,)
-    assert clock.yellow_at == datetime(2027, 1, 8, 23, 59, 59, 999999, tzinfo=SHANGHAI)
+    assert clock.yellow_at == datetime(2027, 1, 8, tzinfo=SHANGHAI)  # Friday morning
 
 
 def test_suspension_over_the_spring_festival_ends_on_the_right_day() -> None:
