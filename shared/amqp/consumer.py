@@ -180,9 +180,11 @@ class Consumer:
             asyncio.Queue() for _ in range(workers)
         ]
         self._worker_tasks: list[asyncio.Task[None]] = []
+        self._channel: aio_pika.abc.AbstractChannel | None = None
 
     async def start(self) -> None:
         channel = await self.broker.consuming_channel(self.prefetch)
+        self._channel = channel
         exchanges = await declare_exchanges(channel, dict(self.broker.exchange_names))
         # Keep the reference: the robust channel restores only what is still referenced.
         self.queue = await declare_queue(channel, self.spec, exchanges)
@@ -205,7 +207,13 @@ class Consumer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._worker_tasks = []
-        # Buffered but unhandled messages stay unacked: the broker redelivers them.
+        # Buffered or half-handled messages were never acked. Closing their channel hands them
+        # back to the broker now (it redelivers them; the inbox absorbs any already applied),
+        # rather than when the connection closes, so a consumer can stop and start again.
+        if self._channel is not None:
+            with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError, OSError):
+                await self._channel.close()
+            self._channel = None
         self._buffers = [asyncio.Queue() for _ in range(self.workers)]
 
     @property

@@ -17,6 +17,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from shared.amqp.consumer import Consumer
+from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.tables import inbox, outbox
 from tests.conftest import Infra
@@ -425,3 +427,43 @@ async def test_database_outage_longer_than_all_retries_parks_nothing(infra: Infr
         await consumer.stop()
         await layer.close()
         await link.close()
+
+
+async def test_a_consumer_stopped_mid_batch_hands_its_messages_back(layer: Layer) -> None:
+    """Stopping a consumer while it holds unacked messages (one in its handler, the others
+    buffered) returns them to the broker at once: a consumer started again on the same
+    connection gets and applies every one, once."""
+    inside = asyncio.Event()
+
+    async def stuck(uow: UnitOfWork, envelope: Envelope) -> None:
+        inside.set()
+        await asyncio.Event().wait()  # never returns: the worker is cancelled by stop()
+
+    assert layer.engine is not None and layer.broker is not None
+    blocked = Consumer(
+        service=layer.service,
+        engine=layer.engine,
+        broker=layer.broker,
+        spec=layer.spec,
+        handlers={EVENT: stuck},
+        exchanges=layer.exchanges,
+        workers=1,
+    )
+    await blocked.start()
+    ids = await emit(layer, 3)
+    relay = layer.relay()
+    assert await relay.relay_once() == 3
+    await asyncio.wait_for(inside.wait(), 20)
+    await blocked.stop()
+
+    consumer = layer.consumer()
+    await consumer.start()
+    try:
+
+        async def all_applied() -> bool:
+            return await layer.effect_counts() == (3, 3)
+
+        await eventually(all_applied, timeout=30)
+        assert sorted(await inbox_ids(layer)) == sorted(ids)
+    finally:
+        await consumer.stop()
