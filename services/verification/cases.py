@@ -7,7 +7,7 @@ change and the events it causes commit together:
   in one transaction (one multi-row INSERT), and every ``verification.requested`` in the same
   outbox flush, so the relay publishes them together and the departments work in parallel
   (推送相关、同步核查): verification takes as long as the slowest department, not the sum.
-* :func:`apply_answer` — a department's answer, from AMQP or HTTP alike.
+* :func:`apply_answers` — department answers, from AMQP (a crowd at a time) or HTTP (one).
 * :func:`deadline_sweep` — overdue departments and, by configuration, completion at the last
   deadline (限时办结).
 * :func:`complete_case` — aggregation, the check against the admission parameters in force on
@@ -78,7 +78,7 @@ async def start_case(
     """Open the case and ask every department of the category at once.
 
     With ``serial`` (the benchmark's baseline, ``VerificationOptions.dispatch``) every request
-    is stored but only the first department is asked; :func:`apply_answer` asks the next.
+    is stored but only the first department is asked; :func:`apply_answers` asks the next.
     Returns False when the application already has a case (a re-published acceptance): the
     inbox dedups redeliveries of one event, the unique application_id dedups the effect.
     """
