@@ -36,6 +36,9 @@ PENDING = Gauge("outbox_pending", "Outbox rows not yet confirmed by the broker",
 MAX_BACKOFF_SECONDS = 30.0
 
 
+PUBLISH_CONFIRM_TIMEOUT_SECONDS = 10.0
+
+
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(0.25 * 2**attempts, MAX_BACKOFF_SECONDS))
 
@@ -140,7 +143,11 @@ class OutboxRelay:
                 app_id=self.service,
             ),
             mandatory=True,
-            timeout=30,
+            # A healthy broker confirms within milliseconds. A confirm still missing after
+            # this long belongs to a channel that died under it (seen when the connection is
+            # forced closed mid-batch): give up, keep the row, and let the next attempt publish
+            # it on the restored channel (the consumers' inbox absorbs a late duplicate).
+            timeout=PUBLISH_CONFIRM_TIMEOUT_SECONDS,
             wait=False,
         )
 
