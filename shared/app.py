@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
@@ -72,6 +72,12 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_context(request: Request) -> Any:
+    """The service's context (``services/<name>/context.py``), built once at start; each
+    service declares its typed alias: ``Ctx = Annotated[IntakeContext, Depends(get_context)]``."""
+    return request.app.state.runtime.context
 
 
 async def get_uow(request: Request) -> UnitOfWork:

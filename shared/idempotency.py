@@ -10,7 +10,9 @@ is refused (409) rather than silently answered with the other request's result.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 import jwt
 import orjson
@@ -24,6 +26,9 @@ from shared.clock import now
 from shared.problems import Conflict, ValidationProblem
 from shared.tables import platform_metadata
 
+if TYPE_CHECKING:
+    from shared.db import UnitOfWork
+
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 
@@ -36,16 +41,42 @@ idempotency_keys = sa.Table(
     sa.Column("status_code", sa.Integer, nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # The periodic purge deletes by age.
+    sa.Index("idempotency_keys_created_at", "created_at"),
 )
 
 
 class Idempotency:
     """The idempotency context of one POST request (a no-op without the header)."""
 
-    def __init__(self, key: str | None, scope: str, request_hash: str) -> None:
+    def __init__(
+        self, key: str | None, scope: str, request_hash: str, ttl: timedelta = timedelta(hours=48)
+    ) -> None:
         self.key = key
         self.scope = scope
         self.request_hash = request_hash
+        self.ttl = ttl
+
+    async def run(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        work: Callable[[UnitOfWork], Awaitable[Any]],
+        *,
+        status_code: int = 200,
+    ) -> Response:
+        """Replay, or do ``work`` in a fresh unit of work, remember its answer and commit.
+
+        Every POST of the platform runs through here: ``work`` changes state, emits events and
+        writes audit in the unit of work it is given and returns the response body (a pydantic
+        model or plain data); a ``Problem`` it raises rolls everything back, key included.
+        """
+        async with uow_factory() as uow:
+            if (replay := await self.replay(uow.conn)) is not None:
+                return replay
+            body = await work(uow)
+            response = await self.remember(uow.conn, status_code, body)
+            await uow.commit()
+        return response
 
     async def replay(self, conn: AsyncConnection) -> Response | None:
         """The stored answer when this key was used before; call first in the transaction."""
@@ -64,10 +95,19 @@ class Idempotency:
                     idempotency_keys.c.request_hash,
                     idempotency_keys.c.status_code,
                     idempotency_keys.c.body,
+                    idempotency_keys.c.created_at,
                 ).where(idempotency_keys.c.scope == self.scope, idempotency_keys.c.key == self.key)
             )
         ).first()
         if row is None:
+            return None
+        if row.created_at <= now() - self.ttl:
+            # Expired but not yet purged: forget it here, so the key starts afresh.
+            await conn.execute(
+                sa.delete(idempotency_keys).where(
+                    idempotency_keys.c.scope == self.scope, idempotency_keys.c.key == self.key
+                )
+            )
             return None
         if row.request_hash != self.request_hash:
             raise Conflict(
@@ -112,8 +152,20 @@ async def get_idempotency(request: Request) -> Idempotency:
     digest = hashlib.sha256()
     digest.update(request.method.encode())
     digest.update(request.url.path.encode())
-    digest.update(await request.body())
-    return Idempotency(key, scope, digest.hexdigest())
+    # The query string is part of the request: ``?draft=true`` and ``?draft=false`` differ.
+    digest.update(b"?" + request.url.query.encode())
+    digest.update(b"\n" + await request.body())
+    settings = getattr(request.app.state, "settings", None)
+    hours = getattr(settings, "idempotency_ttl_hours", 48)
+    return Idempotency(key, scope, digest.hexdigest(), ttl=timedelta(hours=hours))
+
+
+async def purge_expired(conn: AsyncConnection, ttl: timedelta) -> int:
+    """Delete the keys older than ``ttl`` (the periodic purge every service runs)."""
+    result = await conn.execute(
+        sa.delete(idempotency_keys).where(idempotency_keys.c.created_at <= now() - ttl)
+    )
+    return result.rowcount or 0
 
 
 def _caller(request: Request) -> str:

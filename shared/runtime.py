@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,17 +19,23 @@ import structlog
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared import idempotency
 from shared.amqp.broker import Broker
-from shared.amqp.consumer import Consumer, Handler
+from shared.amqp.consumer import BatchHandler, Consumer, Handler
 from shared.amqp.relay import OutboxRelay
 from shared.amqp.topology import Binding, QueueSpec, narrow_to_handled
 from shared.city import CityConfig, city_config
 from shared.db import UnitOfWork, create_engine
+from shared.handlers import TypedHandler, bind_handlers, derive_bindings
+from shared.scheduler import periodic
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
 BackgroundJob = Callable[["Runtime"], Awaitable[None]]
+
+# Expired Idempotency-Keys are deleted hourly (replay already ignores an expired key).
+IDEMPOTENCY_PURGE_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -37,11 +44,17 @@ class ServiceDefinition:
     title: str
     description: str
     metadata: sa.MetaData
+    # Bindings beyond the handled event types (those are derived from ``handlers``): only for
+    # a real reason, such as alerting's catch-all.
     bindings: tuple[Binding, ...] = ()
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # Event type -> typed handler (``shared.handlers``) or a plain ``(uow, envelope)`` one.
+    handlers: Mapping[str, TypedHandler[Any] | Handler | BatchHandler] = field(default_factory=dict)
     routers: Sequence[APIRouter] = ()
     # Long-running jobs (schedulers for clock rules, pushers) started with the workers.
     background: Sequence[BackgroundJob] = ()
+    # Builds the service's context (``services/<name>/context.py``) once from the runtime;
+    # endpoints, handlers and sweeps all receive that one object.
+    context: Callable[[Runtime], Any] | None = None
 
 
 class Runtime:
@@ -58,12 +71,17 @@ class Runtime:
         self.broker = Broker(settings.amqp_url, self.exchange_names, name=f"{settings.service}")
         self.queue_spec = QueueSpec(
             name=settings.queue_name,
-            bindings=narrow_to_handled(definition.bindings, definition.handlers.keys()),
+            bindings=derive_bindings(
+                definition.handlers,
+                narrow_to_handled(definition.bindings, definition.handlers.keys()),
+            ),
             delivery_limit=settings.delivery_limit,
             retry_delays_ms=tuple(settings.retry_delays_ms),
         )
         # Validated at start: a bad city file stops the service with the offending field named.
         self.city: CityConfig = city_config(settings.city_config)
+        self.context: Any = definition.context(self) if definition.context is not None else None
+        self.handlers = bind_handlers(definition.handlers, self.context)
         self.consumer: Consumer | None = None
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -86,13 +104,19 @@ class Runtime:
             poll_seconds=self.settings.outbox_poll_seconds,
         )
         self._spawn(self.relay.run(), "outbox-relay")
-        if self.definition.bindings:
+        self._spawn(
+            periodic("idempotency-purge", IDEMPOTENCY_PURGE_SECONDS, self._purge_idempotency_keys)(
+                self
+            ),
+            "idempotency-purge",
+        )
+        if self.queue_spec.bindings:
             self.consumer = Consumer(
                 service=self.settings.service,
                 engine=self.engine,
                 broker=self.broker,
                 spec=self.queue_spec,
-                handlers=self.definition.handlers,
+                handlers=self.handlers,
                 prefetch=self.settings.prefetch,
                 exchanges=self.exchange_names,
                 workers=self.settings.consumer_workers,
@@ -101,6 +125,11 @@ class Runtime:
             await self.consumer.start()
         for job in self.definition.background:
             self._spawn(job(self), getattr(job, "__name__", "job"))
+
+    async def _purge_idempotency_keys(self, uow: UnitOfWork) -> None:
+        await idempotency.purge_expired(
+            uow.conn, timedelta(hours=self.settings.idempotency_ttl_hours)
+        )
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         task = asyncio.ensure_future(coro)
@@ -128,7 +157,7 @@ class Runtime:
             checks["database"] = True
         except (OSError, sa.exc.SQLAlchemyError) as exc:
             log.warning("readiness_database_failed", error=str(exc)[:200])
-        if self.settings.run_workers and self.definition.bindings:
+        if self.settings.run_workers and self.queue_spec.bindings:
             checks["consumers"] = self.consumer is not None and self.consumer.attached
         for task in self._tasks:
             if task.done():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import structlog
@@ -49,6 +49,22 @@ def periodic(name: str, interval_seconds: float, sweep: Sweep) -> BackgroundJob:
             except (OSError, sa.exc.SQLAlchemyError) as exc:
                 log.warning("scheduled_job_failed", job=name, error=str(exc)[:300])
             await asyncio.sleep(interval_seconds)
+
+    job.__name__ = f"periodic:{name}"
+    return job
+
+
+ContextSweep = Callable[[Any, "UnitOfWork"], Awaitable[None]]
+
+
+def sweep_job(name: str, interval_seconds: float, sweep: ContextSweep) -> BackgroundJob:
+    """``periodic`` for a sweep of ``sweeps.py``: ``sweep(ctx, uow)`` gets the service context."""
+
+    async def job(runtime: Runtime) -> None:
+        async def tick(uow: UnitOfWork) -> None:
+            await sweep(runtime.context, uow)
+
+        await periodic(name, interval_seconds, tick)(runtime)
 
     job.__name__ = f"periodic:{name}"
     return job

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -36,6 +37,10 @@ DEFAULT_PORTS: dict[str, int] = {
 
 # The development signing key: accepted only outside production (shared.auth re-exports it).
 DEV_SIGNING_KEY = "dev-only-signing-key-change-me-0123456789abcdef"
+# The development key of the resident-ID hashes (shared.pii.keyed_hash). Every service that
+# hashes a resident ID (intake, credit, publication, ...) must use the same key, or bans and
+# progress queries silently stop matching; production refuses this one.
+DEV_ID_HASH_KEY = "dev-only-id-hash-key"
 
 
 class ServiceSettings(BaseSettings):
@@ -56,6 +61,9 @@ class ServiceSettings(BaseSettings):
     # Queue names are "<queue_prefix>.<service>"; tests give every run its own prefix.
     queue_prefix: str = "housing"
     signing_key: SecretStr = SecretStr(DEV_SIGNING_KEY)
+    # With a publicly known key the hashes in events could be reversed by enumerating the
+    # ~10^10 plausible resident IDs, so production refuses the development default.
+    id_hash_key: SecretStr = SecretStr(DEV_ID_HASH_KEY)
     jwt_algorithm: str = "HS256"
     city_config: Path = REPO_ROOT / "deploy" / "cities" / "xiamen.yaml"
     log_level: str = "INFO"
@@ -74,6 +82,8 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     # Start the outbox relay and the consumers with the HTTP app (off for CLI tools).
     run_workers: bool = True
+    # How long an Idempotency-Key is remembered; a retry after that is a new request.
+    idempotency_ttl_hours: int = Field(default=48, ge=1, le=24 * 90)
 
     @model_validator(mode="after")
     def _derive_and_guard(self) -> ServiceSettings:
@@ -91,6 +101,14 @@ class ServiceSettings(BaseSettings):
                 "HOUSING_SIGNING_KEY is the development key; set a real signing key "
                 "before running with HOUSING_ENVIRONMENT=production"
             )
+        if (
+            self.environment == "production"
+            and self.id_hash_key.get_secret_value() == DEV_ID_HASH_KEY
+        ):
+            raise ValueError(
+                "HOUSING_ID_HASH_KEY is the development key; set the platform's real "
+                "resident-ID hash key before running with HOUSING_ENVIRONMENT=production"
+            )
         return self
 
     @property
@@ -102,12 +120,22 @@ class ServiceSettings(BaseSettings):
         return self.environment in ("development", "test")
 
 
+def service_settings_config(service: str) -> SettingsConfigDict:
+    """The model config of a service's own settings class (``services/<name>/settings.py``):
+    variables ``HOUSING_<NAME>_*``, from the environment or the ``.env`` file, frozen."""
+    return SettingsConfigDict(
+        env_prefix=f"HOUSING_{service.upper()}_", env_file=".env", extra="ignore", frozen=True
+    )
+
+
 def settings_for(service: str, **overrides: object) -> ServiceSettings:
     """Settings of one service: ``HOUSING_<SERVICE>_X`` beats ``HOUSING_X``; overrides beat both."""
     prefix = f"HOUSING_{service.upper()}_"
+    # The same variables from the ``.env`` file count too, below the real environment.
+    dotenv = {k: v for k, v in dotenv_values(".env").items() if v is not None}
     specific = {
         key[len(prefix) :].lower(): value
-        for key, value in os.environ.items()
+        for key, value in {**dotenv, **os.environ}.items()
         if key.startswith(prefix)
     }
     return ServiceSettings(service=service, **{**specific, **overrides})

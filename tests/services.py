@@ -12,6 +12,7 @@ import importlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import aio_pika
 import httpx
@@ -68,7 +69,7 @@ async def running_service(
     )
     if definition is None:
         await upgrade(name, settings.database_url)
-        definition = importlib.import_module(f"services.{name}.service").definition()
+        definition = service_bootstrap(name).definition()
     else:  # a test-only service: no migrations of its own, create its tables directly
         await ensure_database(settings.database_url)
         engine = create_engine(settings.database_url)
@@ -84,6 +85,16 @@ async def running_service(
                 yield RunningService(name, app, client)
     finally:
         await _delete_queues(infra.amqp_url, app.state.runtime)
+
+
+def service_bootstrap(name: str) -> Any:
+    """The service's composition root (``bootstrap.py``; ``service.py`` before the move)."""
+    try:
+        return importlib.import_module(f"services.{name}.bootstrap")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"services.{name}.bootstrap":
+            raise
+        return importlib.import_module(f"services.{name}.service")
 
 
 async def _delete_queues(amqp_url: str, runtime: Runtime) -> None:

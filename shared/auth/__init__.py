@@ -34,7 +34,15 @@ from shared.auth.principal import (
     is_known_role,
 )
 from shared.auth.tokens import AUDIENCE, DEV_SIGNING_KEY, ISSUER, issue_token, verify_token
-from shared.auth.units import is_unit_code, parent_unit, unit_chain, unit_contains, unit_level
+from shared.auth.units import (
+    is_unit_code,
+    parent_unit,
+    unit_chain,
+    unit_contains,
+    unit_level,
+    unit_prefix,
+    within,
+)
 
 __all__ = [
     "ADMIN",
@@ -75,5 +83,7 @@ __all__ = [
     "unit_chain",
     "unit_contains",
     "unit_level",
+    "unit_prefix",
     "verify_token",
+    "within",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shared.auth.units import unit_contains
 
@@ -119,6 +120,10 @@ class Principal:
         """Departments named by ``department:<dept>`` roles."""
         n = len(DEPARTMENT_ROLE_PREFIX)
         return frozenset(r[n:] for r in self.roles if r.startswith(DEPARTMENT_ROLE_PREFIX))
+
+    def audit_actor(self) -> dict[str, Any]:
+        """Actor fields of an audit entry: ``audit.record(conn, **p.audit_actor(), ...)``."""
+        return {"actor": self.sub, "actor_roles": sorted(self.roles), "actor_org": self.org}
 
     def can_read_in(self, unit_code: str) -> bool:
         return can_read(self, unit_code)

@@ -7,7 +7,9 @@ the city configuration.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+
+import sqlalchemy as sa
 
 __all__ = [
     "UnitLevel",
@@ -16,6 +18,8 @@ __all__ = [
     "unit_chain",
     "unit_contains",
     "unit_level",
+    "unit_prefix",
+    "within",
 ]
 
 UnitLevel = Literal["province", "city", "district", "street"]
@@ -78,3 +82,20 @@ def unit_contains(ancestor: str, code: str) -> bool:
     if not (is_unit_code(ancestor) and is_unit_code(code)):
         return False
     return ancestor in unit_chain(code)
+
+
+def unit_prefix(code: str) -> str:
+    """The code prefix shared by ``code`` and every unit below it (division codes nest by
+    prefix: province 35, city 3502, district 350203, street 350203001)."""
+    level = unit_level(code)
+    return {"province": code[:2], "city": code[:4]}.get(level, code)
+
+
+def within(column: Any, unit: str) -> Any:
+    """SQL for "``column`` names ``unit`` or a unit below it" (the jurisdiction filter).
+
+    A malformed ``unit`` (a token with a bad ``org``) selects nothing rather than everything.
+    """
+    if not is_unit_code(unit):
+        return sa.false()
+    return column.startswith(unit_prefix(unit), autoescape=True)

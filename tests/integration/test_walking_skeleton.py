@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ from shared.settings import SERVICES
 from shared.tables import inbox
 from tests.conftest import Infra
 from tests.examples import accepted_application
+from tests.services import service_bootstrap
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ async def runtimes(infra: Infra) -> AsyncIterator[dict[str, Runtime]]:
     for name in SERVICES:
         settings = infra.settings(name)
         await upgrade(name, settings.database_url)
-        definition = importlib.import_module(f"services.{name}.service").definition()
+        definition = service_bootstrap(name).definition()
         runtime = Runtime(definition, settings)
         await runtime.start()
         started[name] = runtime

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -32,7 +34,29 @@ def test_production_refuses_the_development_signing_key(monkeypatch: pytest.Monk
     with pytest.raises(ValidationError, match="development key"):
         settings_for("intake")
     monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
     assert settings_for("intake").signing_key.get_secret_value() != DEV_SIGNING_KEY
+
+
+def test_production_refuses_the_development_id_hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
+    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.delenv("HOUSING_ID_HASH_KEY", raising=False)
+    with pytest.raises(ValidationError, match="HOUSING_ID_HASH_KEY is the development key"):
+        settings_for("credit")
+    monkeypatch.setenv("HOUSING_CREDIT_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
+    assert settings_for("credit").id_hash_key.get_secret_value() == (
+        "a-real-id-hash-key-from-the-vault"
+    )
+
+
+def test_the_id_hash_key_is_read_from_the_dotenv_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOUSING_ID_HASH_KEY", raising=False)
+    (tmp_path / ".env").write_text("HOUSING_ID_HASH_KEY=key-from-dotenv\n", encoding="utf-8")
+    assert settings_for("intake").id_hash_key.get_secret_value() == "key-from-dotenv"
 
 
 def test_development_accepts_the_development_key(monkeypatch: pytest.MonkeyPatch) -> None:

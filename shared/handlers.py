@@ -1,0 +1,139 @@
+"""Typed event handlers: every handler receives its service context and its payload model.
+
+A service's ``handlers.py`` writes each event entrypoint as::
+
+    @handles(CreditBanImposed)
+    async def on_ban_imposed(ctx: IntakeContext, uow: UnitOfWork, ban: CreditBanImposed,
+                             envelope: Envelope) -> None: ...
+
+    HANDLERS = handler_map(on_ban_imposed, on_ban_lifted, ...)
+
+The event type comes from the payload model, so a handler cannot be registered under another
+type's name; the runtime binds the service context once (``bind_handlers``) and derives the
+queue's bindings from the same map (``derive_bindings``), so a handler never lacks a route.
+For events applied as a crowd (department answers) ``handles_batch`` gives the handler the
+whole run of consecutive new events at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from shared.amqp.consumer import BatchHandler, Delivery, Handler, current_delivery
+from shared.amqp.topology import Binding
+from shared.db import UnitOfWork
+from shared.events.base import EventPayload
+from shared.events.envelope import Envelope
+
+P = TypeVar("P", bound=EventPayload)
+
+TypedFn = Callable[[Any, UnitOfWork, Any, Envelope], Awaitable[None]]
+BatchFn = Callable[[Any, UnitOfWork, list[tuple[Any, Envelope, Delivery | None]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TypedHandler(Generic[P]):
+    """One event type's entrypoint: validates the payload model, then calls ``fn``."""
+
+    model: type[P]
+    fn: TypedFn
+    batch: BatchFn | None = None
+
+    @property
+    def event_type(self) -> str:
+        return self.model.event_type
+
+    def bind(self, context: Any) -> Handler | BatchHandler:
+        model, fn, batch = self.model, self.fn, self.batch
+        if batch is not None:
+
+            async def many(uow: UnitOfWork, run: list[tuple[Envelope, Delivery | None]]) -> None:
+                items = [(model.model_validate(e.data), e, d) for e, d in run]
+                await batch(context, uow, items)
+
+            return BatchHandler(many)
+
+        async def one(uow: UnitOfWork, envelope: Envelope) -> None:
+            await fn(context, uow, model.model_validate(envelope.data), envelope)
+
+        one.__name__ = getattr(fn, "__name__", "handler")
+        return one
+
+
+def handles(model: type[P]) -> Callable[[TypedFn], TypedHandler[P]]:
+    """Declare ``fn(ctx, uow, payload, envelope)`` the entrypoint of ``model``'s event type."""
+
+    def wrap(fn: TypedFn) -> TypedHandler[P]:
+        return TypedHandler(model, fn)
+
+    return wrap
+
+
+def handles_batch(model: type[P]) -> Callable[[BatchFn], TypedHandler[P]]:
+    """Declare ``fn(ctx, uow, [(payload, envelope, delivery), ...])`` for runs of ``model``."""
+
+    def wrap(fn: BatchFn) -> TypedHandler[P]:
+        async def single(ctx: Any, uow: UnitOfWork, payload: Any, envelope: Envelope) -> None:
+            await fn(ctx, uow, [(payload, envelope, current_delivery())])
+
+        return TypedHandler(model, single, batch=fn)
+
+    return wrap
+
+
+def handler_map(*handlers: TypedHandler[Any]) -> dict[str, TypedHandler[Any]]:
+    """The handler map of a service, keyed by event type; a type named twice is refused."""
+    mapping: dict[str, TypedHandler[Any]] = {}
+    for handler in handlers:
+        if handler.event_type in mapping:
+            raise ValueError(f"two handlers for {handler.event_type!r}")
+        mapping[handler.event_type] = handler
+    return mapping
+
+
+def bind_handlers(
+    handlers: Mapping[str, TypedHandler[Any] | Handler | BatchHandler], context: Any
+) -> dict[str, Handler | BatchHandler]:
+    """What the consumer calls: typed handlers bound to the service context once."""
+    return {
+        event_type: h.bind(context) if isinstance(h, TypedHandler) else h
+        for event_type, h in handlers.items()
+    }
+
+
+def derive_bindings(
+    handlers: Mapping[str, object], extra: Iterable[Binding] = ()
+) -> tuple[Binding, ...]:
+    """One binding per handled event type, where its payload model says it is published, plus
+    the ``extra`` bindings a service declares for a real reason (a catch-all, say).
+
+    On ``housing.events`` the routing key is the event type; an event published under a
+    template (``response.{department}``) is bound with ``*`` for each placeholder.
+    """
+    from shared.events.base import payload_model
+
+    derived: list[Binding] = []
+    for event_type in sorted(handlers):
+        handler = handlers[event_type]
+        model = handler.model if isinstance(handler, TypedHandler) else payload_model(event_type)
+        if model is None or (model.exchange == "events" and not _templated(model)):
+            binding = Binding(event_type)
+        else:
+            binding = Binding(_pattern(model), exchange=model.exchange)
+        if binding not in derived:
+            derived.append(binding)
+    for binding in extra:
+        if binding not in derived:
+            derived.append(binding)
+    return tuple(derived)
+
+
+def _templated(model: type[EventPayload]) -> bool:
+    return "{" in (getattr(model, "routing_key_template", None) or "")
+
+
+def _pattern(model: type[EventPayload]) -> str:
+    template = getattr(model, "routing_key_template", None) or model.event_type
+    return ".".join("*" if "{" in part else part for part in template.split("."))
