@@ -103,6 +103,8 @@ _FIELDS = tuple(column.name for column in audit_log.columns)
 
 # Statements to run after the table exists (idempotent, so a migration may run them again).
 # No ':' or '%' in them, so they pass unchanged through sa.text(), exec_driver_sql() or Alembic.
+# Frozen with the platform's first migration step (shared.migrations.create_platform_tables):
+# a change to the guards is a new migration step, never an edit of this text.
 AUDIT_DDL: list[str] = [
     """
     CREATE OR REPLACE FUNCTION audit_log_refuse_change() RETURNS trigger

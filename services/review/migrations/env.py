@@ -1,4 +1,0 @@
-from services.review.tables import metadata
-from shared.migrations import run_env
-
-run_env(metadata)

@@ -1,4 +1,0 @@
-from services.verification.tables import metadata
-from shared.migrations import run_env
-
-run_env(metadata)
