@@ -2,7 +2,7 @@
 
 Everything that decides whether a string *is* personal data, or what it may look like when it
 leaves the platform (public pages, logs, error bodies, events to parties that do not need it),
-lives here so that the rule is the same in every service (DESIGN §6).
+lives here so that the rule is the same in every service (architecture.md §6).
 """
 
 from __future__ import annotations

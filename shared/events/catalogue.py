@@ -4,7 +4,7 @@ Each class is the ``data`` of an :class:`~shared.events.envelope.Envelope`; regi
 consumers validate incoming events (``payload_model(type, version)``) and feeds the AsyncAPI
 document that department integrators read (``python -m shared.events asyncapi``).
 
-Who publishes what (DESIGN §2): ``application.*`` intake (except ``application.qualified`` and
+Who publishes what (architecture.md §2): ``application.*`` intake (except ``application.qualified`` and
 ``application.rejected``, which review publishes; intake also publishes ``application.rejected``,
 with no ``case_id``, when a street office refuses an application — 不予受理), ``verification.*``
 and the department requests verification, ``department.answered`` the department systems,
@@ -15,7 +15,7 @@ Compatibility: within one version, fields are only ever added, with a default. R
 removing a field, or tightening a constraint, is a new version (``event_version = 2``) that is
 published next to the old one until every consumer has moved.
 
-Personal data (DESIGN §6) is kept to the minimum each consumer needs:
+Personal data (architecture.md §6) is kept to the minimum each consumer needs:
 
 * resident ID numbers and names travel in full only in ``application.accepted`` (intake ->
   verification over the internal ``housing.events`` exchange, which no department user may

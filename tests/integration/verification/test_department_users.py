@@ -1,5 +1,5 @@
 """deploy/rabbitmq/department_users.sh: a department's broker user reads only its own request
-queue and publishes only its own response key (DESIGN §3)."""
+queue and publishes only its own response key (architecture.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The rule catalogue covers DESIGN §5 with stable ids, and the README table matches it."""
+"""The rule catalogue covers architecture.md §5 with stable ids, and the README table matches it."""
 
 from __future__ import annotations
 
