@@ -1,4 +1,4 @@
-"""Who is calling: the roles of architecture.md §4 and the rules for where a principal may read or act."""
+"""Who is calling: the roles (architecture.md §4) and where a principal may read or act."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ Each class is the ``data`` of an :class:`~shared.events.envelope.Envelope`; regi
 consumers validate incoming events (``payload_model(type, version)``) and feeds the AsyncAPI
 document that department integrators read (``python -m shared.events asyncapi``).
 
-Who publishes what (architecture.md §2): ``application.*`` intake (except ``application.qualified`` and
+Who publishes what (architecture.md §2): ``application.*`` intake (except
+``application.qualified`` and
 ``application.rejected``, which review publishes; intake also publishes ``application.rejected``,
 with no ``case_id``, when a street office refuses an application — 不予受理), ``verification.*``
 and the department requests verification, ``department.answered`` the department systems,
