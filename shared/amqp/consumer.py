@@ -42,9 +42,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import correlation, inbox
 from shared.amqp.broker import Broker
-from shared.amqp.topology import QueueSpec, declare_exchanges, declare_queue
+from shared.amqp.topology import QueueSpec, declare_exchanges, declare_queue, topic_matches
 from shared.clock import now
 from shared.db import UnitOfWork
+from shared.events.base import payload_model
 from shared.events.envelope import Envelope
 
 log = structlog.get_logger(__name__)
@@ -85,6 +86,22 @@ def delivery_of(message: AbstractIncomingMessage) -> Delivery:
         routing_key=message.routing_key or "",
         user_id=message.user_id,
     )
+
+
+def retry_count(message: AbstractIncomingMessage) -> int:
+    """How often we have retried this message already.
+
+    Only our own retry copies (back through the default exchange, which outside parties cannot
+    write to) carry a count we trust; a sender's ``x-retry-count``, malformed or not, is
+    ignored, so it can neither skip the retries nor break the batch it arrives in.
+    """
+    if message.exchange:
+        return 0
+    raw = (message.headers or {}).get(RETRY_HEADER, 0)
+    try:
+        return max(0, int(raw or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def current_delivery() -> Delivery | None:
@@ -221,7 +238,13 @@ class Consumer:
         return self._consumer_tag is not None and self.broker.is_connected
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        key = message.correlation_id or message.message_id or ""
+        # One application's events go to one worker (its correlation id). A message from
+        # outside could name any correlation id and crowd one worker, so there the
+        # correlation id is not trusted for affinity (verification applies the answers of
+        # one case under a row lock anyway).
+        key = message.message_id or ""
+        if not self._from_outside(message):
+            key = message.correlation_id or key
         await self._buffers[zlib.crc32(key.encode()) % self.workers].put(message)
 
     async def _work(self, buffer: asyncio.Queue[AbstractIncomingMessage]) -> None:
@@ -234,8 +257,16 @@ class Consumer:
                     break
             try:
                 await self._process(batch)
-            except Exception as exc:  # a worker must survive anything; messages stay unacked
+            except Exception as exc:  # a worker must survive anything
                 log.error("consumer_worker_error", error=f"{type(exc).__name__}: {exc}"[:300])
+                # Whatever went wrong, no message may stay unacknowledged for ever (it would
+                # hold a prefetch slot and stall the queue while /readyz stays green): hand
+                # the rest back to the broker, whose delivery limit parks a message that
+                # keeps failing this way.
+                for message in batch:
+                    if not message.processed:
+                        with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
+                            await message.nack(requeue=True)
 
     async def _process(self, messages: list[AbstractIncomingMessage]) -> None:
         parsed: list[tuple[AbstractIncomingMessage, Envelope]] = []
@@ -246,6 +277,23 @@ class Consumer:
                 correlation.clear()
                 correlation.bind(message.correlation_id)
                 await self._dead_letter(message, exc, reason="unparseable")
+                continue
+            if not self._route_admits(message, envelope):
+                # Trust follows the route: an event type may arrive only where its producer
+                # publishes it. ``application.accepted`` sent as ``response.tax`` is a forgery
+                # by whoever may write that key, however well-formed, and a handler for the
+                # type must not see it.
+                correlation.clear()
+                correlation.bind(envelope.correlation_id, str(envelope.id))
+                route = delivery_of(message)
+                await self._dead_letter(
+                    message,
+                    UnexpectedType(
+                        f"type {envelope.type!r} may not arrive on "
+                        f"{route.exchange!r} with key {route.routing_key!r}"
+                    ),
+                    reason="unexpected_type",
+                )
                 continue
             if envelope.type not in self.handlers and self._from_outside(message):
                 # On the events exchange a service may see types it does not handle (alerting
@@ -296,6 +344,25 @@ class Consumer:
             break
         self._count(envelope, handled)
         await self._ack(message)
+
+    def _route_admits(self, message: AbstractIncomingMessage, envelope: Envelope) -> bool:
+        """Whether ``envelope.type`` may travel the route the broker delivered it on.
+
+        A catalogued type travels on the exchange its payload model names, under its own
+        routing key (``housing.events``: the type itself) or its key template
+        (``response.{department}``). An uncatalogued type is judged by the handler map alone
+        (below): ignored on the events exchange, parked when it came from outside.
+        """
+        model = payload_model(envelope.type, envelope.version)
+        if model is None:
+            return True
+        route = delivery_of(message)
+        logical = {name: key for key, name in (self.exchanges or {}).items()}.get(route.exchange)
+        if logical != model.exchange:
+            return False
+        template = getattr(model, "routing_key_template", None) or model.event_type
+        pattern = ".".join("*" if "{" in part else part for part in template.split("."))
+        return topic_matches(pattern, route.routing_key)
 
     def _from_outside(self, message: AbstractIncomingMessage) -> bool:
         events = (self.exchanges or {}).get("events")
@@ -357,7 +424,7 @@ class Consumer:
     async def _retry_or_dead_letter(
         self, message: AbstractIncomingMessage, error: BaseException
     ) -> None:
-        attempt = int((message.headers or {}).get(RETRY_HEADER, 0) or 0)
+        attempt = retry_count(message)
         if attempt >= len(self.spec.retry_delays_ms):
             await self._dead_letter(message, error, reason="retries_exhausted")
             return
