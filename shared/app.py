@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -101,7 +102,9 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings) -> Fast
             await runtime.stop()
             log.info("service_stopped")
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the package's own copies: government intranets reach no CDN.
+    app = FastAPIOffline(
+        static_url="/_docs-assets",
         title=definition.title,
         description=definition.description,
         version="0.1.0",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from shared import correlation
@@ -17,7 +19,7 @@ from shared.amqp.topology import Binding
 from shared.app import RuntimeDep
 from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
-from shared.idempotency import IdempotencyDep
+from shared.idempotency import IdempotencyDep, idempotency_keys, purge_expired
 from shared.runtime import ServiceDefinition
 from shared.tables import inbox, outbox
 from tests.conftest import Infra
@@ -44,15 +46,13 @@ router = APIRouter()
 
 
 @router.post("/notes", status_code=201)
-async def add_note(body: NoteIn, runtime: RuntimeDep, idem: IdempotencyDep) -> object:
-    async with runtime.uow() as uow:
-        if (replay := await idem.replay(uow.conn)) is not None:
-            return replay
+async def add_note(body: NoteIn, runtime: RuntimeDep, idem: IdempotencyDep) -> Response:
+    async def work(uow: UnitOfWork) -> dict[str, int]:
         note_id = await uow.conn.scalar(notes.insert().values(text=body.text).returning(notes.c.id))
         uow.emit_raw(event_type="probe.noted", data={"id": note_id}, subject=str(note_id))
-        response = await idem.remember(uow.conn, 201, {"id": note_id})
-        await uow.commit()
-    return response
+        return {"id": note_id}
+
+    return await idem.run(runtime.uow, work, status_code=201)
 
 
 async def on_noted(uow: UnitOfWork, event: Envelope) -> None:
@@ -137,3 +137,44 @@ async def test_idempotency_key_replays_the_first_answer(probe: RunningService) -
     other = await probe.client.post("/notes", json={"text": "different"}, headers=headers)
     assert other.status_code == 409
     assert other.json()["field"] == "Idempotency-Key"
+
+
+async def test_the_query_string_is_part_of_the_idempotent_request(probe: RunningService) -> None:
+    headers = {"Idempotency-Key": "key-query"}
+    first = await probe.client.post("/notes?draft=true", json={"text": "q"}, headers=headers)
+    other = await probe.client.post("/notes?draft=false", json={"text": "q"}, headers=headers)
+    assert (first.status_code, other.status_code) == (201, 409)
+
+
+async def test_an_expired_key_is_a_new_request(probe: RunningService) -> None:
+    headers = {"Idempotency-Key": "key-old"}
+    first = await probe.client.post("/notes", json={"text": "aged"}, headers=headers)
+    async with probe.runtime.engine.begin() as conn:
+        await conn.execute(
+            sa.update(idempotency_keys)
+            .where(idempotency_keys.c.key == "key-old")
+            .values(created_at=sa.func.now() - sa.text("interval '49 hours'"))
+        )
+    again = await probe.client.post("/notes", json={"text": "aged"}, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.json()["id"] != first.json()["id"]
+    async with probe.runtime.engine.begin() as conn:
+        await conn.execute(
+            sa.update(idempotency_keys)
+            .where(idempotency_keys.c.key == "key-old")
+            .values(created_at=sa.func.now() - sa.text("interval '49 hours'"))
+        )
+        assert await purge_expired(conn, timedelta(hours=48)) == 1
+
+
+async def test_api_docs_load_without_any_outside_address(probe: RunningService) -> None:
+    for page in ("/docs", "/redoc"):
+        response = await probe.client.get(page)
+        assert response.status_code == 200
+        outside = re.findall(r"""(?:src|href)=["']?(https?://[^"' >]+)""", response.text)
+        assert outside == [], page
+        assets = re.findall(r"""["'](/_docs-assets/[^"']+)["']""", response.text)
+        assert assets, page
+        for asset in assets:
+            assert (await probe.client.get(asset)).status_code == 200, asset
