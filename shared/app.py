@@ -19,7 +19,13 @@ from shared import correlation
 from shared.clock import clock
 from shared.db import UnitOfWork
 from shared.logging import configure_logging
-from shared.problems import PROBLEM_RESPONSES, ServiceUnavailable, install_problem_handlers
+from shared.problems import (
+    PROBLEM_RESPONSES,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    install_problem_handlers,
+    problem_response,
+)
 from shared.runtime import Runtime, ServiceDefinition
 from shared.settings import ServiceSettings
 
@@ -64,6 +70,71 @@ class CorrelationMiddleware:
             REQUEST_SECONDS.labels(self.service, scope["method"], str(status)).observe(
                 time.perf_counter() - started
             )
+
+
+class RequestLimitMiddleware:
+    """Refuses a request body larger than ``max_bytes`` before any endpoint (or authentication)
+    reads it, by its declared length and, for a chunked body, while it arrives; and sends the
+    security headers every response carries (an HTML page of a service included)."""
+
+    SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+        too_large = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            if too_large:
+                return  # the app's answer to a cut-off body (a parse error) is replaced below
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                present = {k.lower() for k, _ in headers}
+                headers.extend(h for h in self.SECURITY_HEADERS if h[0] not in present)
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except _BodyTooLarge:
+            too_large = True
+        if too_large:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = PayloadTooLarge(
+            f"请求内容超过允许的最大大小（{self.max_bytes // (1024 * 1024)} MB）",
+            extra={"max_bytes": self.max_bytes},
+        )
+        await problem_response(problem, scope.get("path"))(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 # Dependencies are ``async def`` although they do not await: FastAPI runs a plain ``def``
@@ -114,6 +185,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings) -> Fast
     app.state.settings = settings
     app.state.runtime = runtime
     install_problem_handlers(app)
+    app.add_middleware(RequestLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(CorrelationMiddleware, service=settings.service)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")

@@ -180,6 +180,12 @@ class _RetryLater(Problem):
         return {} if self.retry_after is None else {"Retry-After": str(int(self.retry_after))}
 
 
+class PayloadTooLarge(Problem):
+    status = 413
+    type = problem_type("payload-too-large")
+    title = "请求内容过大"
+
+
 class TooManyRequests(_RetryLater):
     status = 429
     type = problem_type("too-many-requests")

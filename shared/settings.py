@@ -82,6 +82,9 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     # Start the outbox relay and the consumers with the HTTP app (off for CLI tools).
     run_workers: bool = True
+    # Largest request body accepted, checked before authentication (uploads included: the
+    # city's per-file limit is lower, 20 MiB in the demo city).
+    max_request_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     # How long an Idempotency-Key is remembered; a retry after that is a new request.
     idempotency_ttl_hours: int = Field(default=48, ge=1, le=24 * 90)
 

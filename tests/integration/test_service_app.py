@@ -78,7 +78,9 @@ PROBE = ServiceDefinition(
 
 @pytest.fixture(scope="module")
 async def probe(infra: Infra) -> AsyncIterator[RunningService]:
-    async with running_service(infra, "probe", system="app", definition=PROBE) as svc:
+    async with running_service(
+        infra, "probe", system="app", definition=PROBE, max_request_bytes=4096
+    ) as svc:
         yield svc
 
 
@@ -178,3 +180,36 @@ async def test_api_docs_load_without_any_outside_address(probe: RunningService) 
         assert assets, page
         for asset in assets:
             assert (await probe.client.get(asset)).status_code == 200, asset
+
+
+async def test_an_oversized_body_is_refused_before_anything_reads_it(
+    probe: RunningService,
+) -> None:
+    async def count() -> int:
+        async with probe.runtime.engine.connect() as conn:
+            return await conn.scalar(sa.select(sa.func.count()).select_from(notes))
+
+    before = await count()
+    declared = await probe.client.post("/notes", json={"text": "x" * 5000})
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"text": "'
+        for _ in range(10):
+            yield b"y" * 1000
+        yield b'"}'
+
+    chunked = await probe.client.post(
+        "/notes", content=chunks(), headers={"content-type": "application/json"}
+    )
+    for response in (declared, chunked):
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["max_bytes"] == 4096
+    assert await count() == before
+
+
+async def test_every_response_carries_the_security_headers(probe: RunningService) -> None:
+    for response in (await probe.client.get("/docs"), await probe.client.get("/healthz")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
