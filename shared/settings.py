@@ -15,6 +15,9 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The development keys: accepted only outside production (shared.auth re-exports the first).
+from shared.dev_keys import DEV_ID_HASH_KEY, DEV_SIGNING_KEY
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SERVICES: tuple[str, ...] = (
@@ -35,12 +38,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "credit": 8006,
 }
 
-# The development signing key: accepted only outside production (shared.auth re-exports it).
-DEV_SIGNING_KEY = "dev-only-signing-key-change-me-0123456789abcdef"
-# The development key of the resident-ID hashes (shared.pii.keyed_hash). Every service that
-# hashes a resident ID (intake, credit, publication, ...) must use the same key, or bans and
-# progress queries silently stop matching; production refuses this one.
-DEV_ID_HASH_KEY = "dev-only-id-hash-key"
+__all__ = ["DEV_ID_HASH_KEY", "DEV_SIGNING_KEY", "ServiceSettings", "settings_for"]
 
 
 class ServiceSettings(BaseSettings):

@@ -1,13 +1,11 @@
-"""Authentication and authorisation: bearer JWTs, roles, and the administrative-unit scope."""
+"""Authentication and authorisation: bearer JWTs, roles, and the administrative-unit scope.
 
-from shared.auth.deps import (
-    CurrentPrincipal,
-    ensure_can_act,
-    ensure_can_read,
-    get_principal,
-    principal_from_token,
-    require_roles,
-)
+The FastAPI dependencies (``shared.auth.deps``) load on first use, so that the development
+token command (``python -m shared.auth token``) starts without importing the web framework.
+"""
+
+from typing import Any
+
 from shared.auth.principal import (
     ADMIN,
     APPLICANT,
@@ -87,3 +85,22 @@ __all__ = [
     "verify_token",
     "within",
 ]
+
+_DEPS = frozenset(
+    {
+        "CurrentPrincipal",
+        "ensure_can_act",
+        "ensure_can_read",
+        "get_principal",
+        "principal_from_token",
+        "require_roles",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEPS:
+        from shared.auth import deps
+
+        return getattr(deps, name)
+    raise AttributeError(f"module 'shared.auth' has no attribute {name!r}")

@@ -10,7 +10,6 @@ from typing import Any
 import jwt
 
 from shared.auth.principal import Principal
-from shared.problems import Unauthorized
 
 __all__ = [
     "AUDIENCE",
@@ -21,7 +20,7 @@ __all__ = [
 ]
 
 # Development only; settings refuse it in production.
-from shared.settings import DEV_SIGNING_KEY
+from shared.dev_keys import DEV_SIGNING_KEY
 
 AUDIENCE = "housing-platform"
 ISSUER = "housing-platform"
@@ -85,6 +84,9 @@ def verify_token(
 
     ``leeway`` absorbs clock differences between the machines that issue and verify.
     """
+    # Imported here: the token command signs tokens and needs no web framework.
+    from shared.problems import Unauthorized
+
     try:
         claims = jwt.decode(
             token,

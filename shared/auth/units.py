@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import sqlalchemy as sa
-
 __all__ = [
     "UnitLevel",
     "is_unit_code",
@@ -96,6 +94,8 @@ def within(column: Any, unit: str) -> Any:
 
     A malformed ``unit`` (a token with a bad ``org``) selects nothing rather than everything.
     """
+    import sqlalchemy as sa  # here, not at the top: the token command needs no SQL
+
     if not is_unit_code(unit):
         return sa.false()
     return column.startswith(unit_prefix(unit), autoescape=True)

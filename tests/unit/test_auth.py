@@ -1,3 +1,5 @@
+import subprocess
+import sys
 import types
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -347,3 +349,22 @@ def test_cli_uses_env_key(
 def test_cli_refuses_bad_input(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(argv) == 2
     assert capsys.readouterr().out == ""
+
+
+def test_the_token_command_starts_without_the_web_framework_or_the_database_layer() -> None:
+    # What keeps `make token` well under a second: it loads neither FastAPI nor SQLAlchemy nor
+    # the settings machinery (each costs a few hundred milliseconds to import).
+    probe = (
+        "import sys, runpy; sys.argv = ['x', 'token', '--role', 'street_clerk', "
+        "'--org', '350203001']\n"
+        "try:\n    runpy.run_module('shared.auth', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'pydantic_settings') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "[]"
+    assert lines[0].count(".") == 2  # the token itself: header.claims.signature
