@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Create one RabbitMQ user per department system (协查部门), allowed to read only its own request
-# queue and publish only its own response key on the verification exchange (DESIGN §3).
+# queue and publish only its own response key on the verification exchange (docs/architecture.md §3).
 #
 #   deploy/rabbitmq/department_users.sh [department ...]
 #
-# Without arguments: the eight default departments. For each department <d> it creates user
+# Without arguments: every department of the city file ($CITY_CONFIG, default the demo city
+# deploy/cities/xiamen.yaml: its top-level "departments:" list). For each department <d> it creates user
 # "dept_<d>" (USER_PREFIX) (password from $DEPT_PASSWORD_<D> in upper case, e.g. DEPT_PASSWORD_TAX, or a
 # random one printed once — store it in the department's secret store) and sets, in $VHOST:
 #
@@ -28,9 +29,20 @@ QUEUE_PREFIX="${QUEUE_PREFIX:-housing}"
 USER_PREFIX="${USER_PREFIX:-dept_}"
 RABBITMQCTL="${RABBITMQCTL:-rabbitmqctl}"
 
+CITY_CONFIG="${CITY_CONFIG:-$(dirname "${BASH_SOURCE[0]}")/../cities/xiamen.yaml}"
+
 if [ "$#" -eq 0 ]; then
-  set -- public_security civil_affairs real_estate hr_social_security market_supervision \
-    provident_fund tax vehicle
+  # The "- code: x" items directly under the top-level "departments:" key; no YAML library is
+  # needed on the broker host.
+  mapfile -t codes < <(awk '
+    /^[^ #]/ { inside = ($0 ~ /^departments:/) }
+    inside && /^  - code:/ { sub(/^  - code:[ ]*/, ""); gsub(/["\047 ]/, ""); print }
+  ' "$CITY_CONFIG")
+  if [ "${#codes[@]}" -eq 0 ]; then
+    echo "no departments found in $CITY_CONFIG" >&2
+    exit 2
+  fi
+  set -- "${codes[@]}"
 fi
 
 escape() { printf '%s' "$1" | sed 's/[.]/\\./g'; }
