@@ -7,6 +7,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
+# A local run is a development installation (development keys, /_dev/clock, the simulators).
+# Services started any other way run in production mode unless told otherwise.
+export HOUSING_ENVIRONMENT="${HOUSING_ENVIRONMENT:-development}"
+echo "[run] HOUSING_ENVIRONMENT=$HOUSING_ENVIRONMENT"
+
 SERVICES=(intake review verification alerting publication credit)
 declare -A DEFAULT_PORT=(
     [intake]=8001 [review]=8002 [verification]=8003

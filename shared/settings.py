@@ -47,7 +47,9 @@ class ServiceSettings(BaseSettings):
     )
 
     service: str
-    environment: Literal["development", "test", "production"] = "development"
+    # Production unless told otherwise: a forgotten variable must not run a city on the
+    # development keys. The run command, compose and the test launcher say development or test.
+    environment: Literal["development", "test", "production"] = "production"
     host: str = "127.0.0.1"
     port: int = 0
     database_url: str = ""

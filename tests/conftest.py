@@ -23,6 +23,10 @@ from sqlalchemy.engine import make_url
 
 from shared.settings import ServiceSettings, settings_for
 
+# Services default to production mode (which refuses the development keys); the tests are a
+# test installation. A test of the default itself removes the variable.
+os.environ.setdefault("HOUSING_ENVIRONMENT", "test")
+
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 

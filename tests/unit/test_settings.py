@@ -19,6 +19,16 @@ def test_defaults_follow_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.queue_name == "housing.review"
 
 
+def test_without_being_told_a_service_runs_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOUSING_ENVIRONMENT", raising=False)
+    monkeypatch.delenv("HOUSING_SIGNING_KEY", raising=False)
+    with pytest.raises(ValidationError, match="HOUSING_SIGNING_KEY is the development key"):
+        settings_for("intake")
+    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
+    assert settings_for("intake").environment == "production"
+
+
 def test_service_specific_variable_beats_the_common_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOUSING_PREFETCH", "10")
     monkeypatch.setenv("HOUSING_CREDIT_PREFETCH", "3")
