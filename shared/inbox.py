@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.clock import now
-from shared.tables import inbox
+from shared.tables import inbox, outbox
 
 
 async def claim(conn: AsyncConnection, event_id: uuid.UUID, event_type: str) -> bool:
@@ -33,3 +35,15 @@ async def claim_many(conn: AsyncConnection, events: list[tuple[uuid.UUID, str]])
         .returning(inbox.c.event_id)
     )
     return set((await conn.scalars(stmt)).all())
+
+
+async def purge_retained(conn: AsyncConnection, older_than: timedelta) -> tuple[int, int]:
+    """Delete published outbox rows and handled inbox ids older than ``older_than``: what a
+    redelivery could still need is days old at most, and the rows carry event bodies with
+    personal data that must not be kept for ever. Answers (outbox rows, inbox ids) deleted."""
+    cutoff = now() - older_than
+    sent = await conn.execute(
+        sa.delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < cutoff)
+    )
+    handled = await conn.execute(sa.delete(inbox).where(inbox.c.handled_at < cutoff))
+    return sent.rowcount or 0, handled.rowcount or 0

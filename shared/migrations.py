@@ -172,6 +172,24 @@ def drop_platform_tables(op: Operations) -> None:
     op.drop_table("audit_log")
 
 
+def add_retention_indexes(op: Operations) -> None:
+    """Platform step 2 (every service's revision after its tables): indexes the retention purge
+    deletes by (published outbox rows, handled inbox ids)."""
+    op.create_index(
+        "outbox_sent",
+        "outbox",
+        ["sent_at"],
+        unique=False,
+        postgresql_where=sa.text("sent_at IS NOT NULL"),
+    )
+    op.create_index("inbox_handled_at", "inbox", ["handled_at"], unique=False)
+
+
+def drop_retention_indexes(op: Operations) -> None:
+    op.drop_index("inbox_handled_at", table_name="inbox")
+    op.drop_index("outbox_sent", table_name="outbox")
+
+
 def run_env(target_metadata: sa.MetaData) -> None:
     """The body of every service's ``migrations/env.py`` (online mode, async engine)."""
     cfg = context.config

@@ -27,6 +27,7 @@ from shared.amqp.topology import Binding, QueueSpec, narrow_to_handled
 from shared.city import CityConfig, city_config
 from shared.db import UnitOfWork, create_engine
 from shared.handlers import TypedHandler, bind_handlers, derive_bindings
+from shared.inbox import purge_retained
 from shared.scheduler import periodic
 from shared.settings import ServiceSettings
 
@@ -34,8 +35,9 @@ log = structlog.get_logger(__name__)
 
 BackgroundJob = Callable[["Runtime"], Awaitable[None]]
 
-# Expired Idempotency-Keys are deleted hourly (replay already ignores an expired key).
-IDEMPOTENCY_PURGE_SECONDS = 3600.0
+# Retention runs hourly: expired Idempotency-Keys (replay already ignores them), published
+# outbox rows and handled inbox ids older than the retention period.
+RETENTION_SWEEP_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -105,10 +107,8 @@ class Runtime:
         )
         self._spawn(self.relay.run(), "outbox-relay")
         self._spawn(
-            periodic("idempotency-purge", IDEMPOTENCY_PURGE_SECONDS, self._purge_idempotency_keys)(
-                self
-            ),
-            "idempotency-purge",
+            periodic("platform-retention", RETENTION_SWEEP_SECONDS, self._purge_expired)(self),
+            "platform-retention",
         )
         if self.queue_spec.bindings:
             self.consumer = Consumer(
@@ -126,10 +126,11 @@ class Runtime:
         for job in self.definition.background:
             self._spawn(job(self), getattr(job, "__name__", "job"))
 
-    async def _purge_idempotency_keys(self, uow: UnitOfWork) -> None:
+    async def _purge_expired(self, uow: UnitOfWork) -> None:
         await idempotency.purge_expired(
             uow.conn, timedelta(hours=self.settings.idempotency_ttl_hours)
         )
+        await purge_retained(uow.conn, timedelta(days=self.settings.retention_days))
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         task = asyncio.ensure_future(coro)

@@ -85,6 +85,8 @@ class ServiceSettings(BaseSettings):
     # Largest request body accepted, checked before authentication (uploads included: the
     # city's per-file limit is lower, 20 MiB in the demo city).
     max_request_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Published outbox rows and handled inbox ids are deleted after this many days.
+    retention_days: int = Field(default=30, ge=1, le=3650)
     # How long an Idempotency-Key is remembered; a retry after that is a new request.
     idempotency_ttl_hours: int = Field(default=48, ge=1, le=24 * 90)
 

@@ -43,6 +43,9 @@ sa.Index(
     postgresql_where=outbox.c.sent_at.is_(None),
 )
 
+# The retention purge deletes published rows by age.
+sa.Index("outbox_sent", outbox.c.sent_at, postgresql_where=outbox.c.sent_at.is_not(None))
+
 # Event ids this service has handled; inserted in the handler's transaction, so a redelivered
 # event finds its id here and changes nothing.
 inbox = sa.Table(
@@ -52,3 +55,4 @@ inbox = sa.Table(
     sa.Column("type", sa.Text, nullable=False),
     sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
 )
+sa.Index("inbox_handled_at", inbox.c.handled_at)

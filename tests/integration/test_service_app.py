@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -17,9 +18,11 @@ from pydantic import BaseModel
 from shared import correlation
 from shared.amqp.topology import Binding
 from shared.app import RuntimeDep
+from shared.clock import now
 from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.idempotency import IdempotencyDep, idempotency_keys, purge_expired
+from shared.inbox import purge_retained
 from shared.runtime import ServiceDefinition
 from shared.tables import inbox, outbox
 from tests.conftest import Infra
@@ -213,3 +216,45 @@ async def test_every_response_carries_the_security_headers(probe: RunningService
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_retention_deletes_only_old_published_rows_and_old_inbox_ids(
+    probe: RunningService,
+) -> None:
+    old, fresh = uuid.uuid4(), uuid.uuid4()
+    async with probe.runtime.engine.begin() as conn:
+        await conn.execute(
+            inbox.insert(),
+            [
+                {"event_id": old, "type": "probe.old", "handled_at": now() - timedelta(days=40)},
+                {"event_id": fresh, "type": "probe.fresh", "handled_at": now()},
+            ],
+        )
+        rows = [
+            {"sent_at": now() - timedelta(days=40)},  # published long ago: goes
+            {"sent_at": None},  # never published: stays, however old
+            {"sent_at": now()},  # published today: stays
+        ]
+        for row in rows:
+            await conn.execute(
+                outbox.insert().values(
+                    id=uuid.uuid4(),
+                    type="probe.retained",
+                    exchange="x",
+                    routing_key="probe.retained",
+                    subject="s",
+                    correlation_id="c",
+                    body=b"{}",
+                    created_at=now() - timedelta(days=41),
+                    **row,
+                )
+            )
+        assert await purge_retained(conn, timedelta(days=30)) == (1, 1)
+        left = (
+            await conn.execute(
+                sa.select(outbox.c.sent_at.is_(None)).where(outbox.c.type == "probe.retained")
+            )
+        ).scalars()
+        assert sorted(left) == [False, True]
+        ids = set((await conn.execute(sa.select(inbox.c.event_id))).scalars())
+        assert fresh in ids and old not in ids
