@@ -220,9 +220,35 @@ def _replace(match: re.Match[str]) -> str:
     return (match.group("cc") or "") + mask_mobile(match.group("mobile"))
 
 
+# Full-width digits and X (０-９, Ｘ) as typed by Chinese input methods: read as ASCII.
+_FULL_WIDTH_PRESENT = re.compile("[０-９Ｘｘ]")
+_FULL_WIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"Ｘ": "X", "ｘ": "x"})
+# The same numbers written in groups ("350203 19900101 1234", "3502-0319-9001-0112-34",
+# "1 3 8 1 2 3 4 5 6 7 8"): a run of digits with single spaces or hyphens between them, judged
+# by what it reads as without the separators.
+_GROUPED = re.compile(r"(?<![0-9])[0-9](?:[ \-]?[0-9]){10,16}(?:[ \-]?[0-9Xx])?(?![0-9])")
+_ID18 = re.compile(rf"[1-9][0-9]{{5}}(?:18|19|20)[0-9]{{2}}{_DATE}[0-9]{{3}}[0-9Xx]")
+_ID15 = re.compile(rf"[1-9][0-9]{{5}}[0-9]{{2}}{_DATE}[0-9]{{3}}")
+
+
+def _replace_grouped(match: re.Match[str]) -> str:
+    text = match.group(0)
+    compact = text.replace(" ", "").replace("-", "")
+    if compact == text:
+        return text  # ungrouped: the first pass has judged it already
+    if _ID18.fullmatch(compact) or _ID15.fullmatch(compact):
+        return mask_resident_id(compact)
+    if _MOBILE.fullmatch(compact):
+        return mask_mobile(compact)
+    return text
+
+
 def scrub(text: str) -> str:
-    """Mask every resident ID (18 and old 15 characters) and mobile number inside free text."""
-    return _SCRUB.sub(_replace, text)
+    """Mask every resident ID (18 and old 15 characters) and mobile number inside free text,
+    also when written with full-width digits or in groups separated by spaces or hyphens."""
+    if _FULL_WIDTH_PRESENT.search(text):
+        text = text.translate(_FULL_WIDTH)
+    return _GROUPED.sub(_replace_grouped, _SCRUB.sub(_replace, text))
 
 
 # Values the JSON renderer emits verbatim and that cannot carry free text.

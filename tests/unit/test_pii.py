@@ -253,3 +253,18 @@ def test_pydantic_types_do_not_echo_input() -> None:
         ("resident_id", "身份证号码校验位错误"),
         ("mobile", "手机号码号段无效"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("身份证３５０２０３１９９００１０１１２３４", "身份证3502**********1234"),
+        ("证件 350203 19900101 1234 已核", "证件 3502**********1234 已核"),
+        ("证件3502-0319-9001-0112-34", "证件3502**********1234"),
+        ("电话１３８１２３４５６７８", "电话138****5678"),
+        ("电话 1 3 8 1 2 3 4 5 6 7 8", "电话 138****5678"),
+        ("户号 2026 1101 0001 共3人", "户号 2026 1101 0001 共3人"),
+    ],
+)
+def test_scrub_catches_full_width_and_grouped_numbers(text: str, masked: str) -> None:
+    assert scrub(text) == masked
