@@ -1,4 +1,4 @@
-from services.credit.service import definition
+from services.credit.bootstrap import definition
 from shared.service_main import main
 
 main("credit", definition)

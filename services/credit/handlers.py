@@ -1,30 +1,32 @@
-"""Event handlers: pledges from intake, dishonesty candidates from verification.
+"""Event entrypoints of the credit service: pledges from intake, candidates from verification.
 
-Both are idempotent by effect (ON CONFLICT DO NOTHING on natural keys), on top of the inbox's
-deduplication of redelivered event ids.
+Both reactions are idempotent by effect (ON CONFLICT DO NOTHING on natural keys), on top of the
+inbox's deduplication of redelivered event ids; the logic is in :mod:`services.credit.commands`.
 """
 
 from __future__ import annotations
 
-from services.credit import registry
+from services.credit import commands
+from services.credit.context import CreditContext
 from shared.db import UnitOfWork
 from shared.events.catalogue import ApplicationSubmitted, VerificationCompleted
 from shared.events.envelope import Envelope
+from shared.handlers import handler_map, handles
 
 
-async def on_application_submitted(uow: UnitOfWork, envelope: Envelope) -> None:
-    event = ApplicationSubmitted.model_validate(envelope.data)
-    await registry.register_pledge(uow, event.model_dump())
+@handles(ApplicationSubmitted)
+async def on_application_submitted(
+    ctx: CreditContext, uow: UnitOfWork, submitted: ApplicationSubmitted, envelope: Envelope
+) -> None:
+    await commands.register_pledge(ctx, uow, submitted)
 
 
-async def on_verification_completed(uow: UnitOfWork, envelope: Envelope) -> None:
+@handles(VerificationCompleted)
+async def on_verification_completed(
+    ctx: CreditContext, uow: UnitOfWork, completed: VerificationCompleted, envelope: Envelope
+) -> None:
     """Discrepancies become candidates for an officer to confirm or dismiss, never a record."""
-    event = VerificationCompleted.model_validate(envelope.data)
-    if not event.discrepancies:
-        return
-    await registry.open_candidates(
-        uow,
-        case_id=event.case_id,
-        application_id=event.application_id,
-        discrepancies=[d.model_dump() for d in event.discrepancies],
-    )
+    await commands.open_candidates(ctx, uow, completed)
+
+
+HANDLERS = handler_map(on_application_submitted, on_verification_completed)

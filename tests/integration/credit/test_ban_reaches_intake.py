@@ -8,8 +8,6 @@ and after an approved early lift (``credit.ban_lifted``) the same family may app
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +20,7 @@ from shared.clock import clock, today_shanghai
 from shared.tables import inbox, outbox
 from tests.conftest import Infra
 from tests.examples import resident_id
+from tests.harness import wait_for
 from tests.integration.credit.conftest import (
     OFFICER_A,
     OFFICER_B,
@@ -86,13 +85,14 @@ async def handled_by_intake(
                 )
             )
         ).scalar_one()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    async def in_inbox() -> object:
         async with intake.runtime.engine.connect() as conn:
-            if await conn.scalar(sa.select(inbox.c.event_id).where(inbox.c.event_id == event_id)):
-                return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"intake never handled {event_type} of {record_id}")
+            return await conn.scalar(
+                sa.select(inbox.c.event_id).where(inbox.c.event_id == event_id)
+            )
+
+    await wait_for(in_inbox, timeout=30, what=f"intake handling {event_type} of {record_id}")
 
 
 async def test_a_banned_member_is_refused_by_intake_until_the_ban_is_lifted(
@@ -139,16 +139,15 @@ async def test_a_banned_member_is_refused_by_intake_until_the_ban_is_lifted(
     application_id = accepted.json()["id"]
 
     # ... and intake's application.submitted registers the pledge in credit.
-    deadline = time.monotonic() + 20
-    pledge = None
-    while pledge is None and time.monotonic() < deadline:
+
+    async def registered() -> sa.Row[Any] | None:
         async with credit.runtime.engine.connect() as conn:
-            pledge = (
+            return (
                 await conn.execute(
                     sa.select(pledges).where(pledges.c.application_id == application_id)
                 )
             ).first()
-        await asyncio.sleep(0.1)
-    assert pledge is not None
+
+    pledge = await wait_for(registered, what="pledge registered")
     assert (pledge.pledge_version, len(pledge.member_id_hashes)) == ("2026.1", 2)
     assert pledge.member_id_hashes[1] == recorded["id_hash"]

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from services.credit import registry
-from services.credit.config import DEV_ID_HASH_KEY
+from services.credit import sweeps
 from services.credit.tables import bans
 from shared.pii import keyed_hash
 from shared.scheduler import run_once
+from shared.settings import DEV_ID_HASH_KEY
 from tests.examples import resident_id
 from tests.integration.credit.conftest import (
     OFFICER_A,
@@ -28,7 +28,12 @@ pytestmark = pytest.mark.integration
 
 
 async def _expire(credit: RunningService) -> None:
-    assert await run_once(credit.runtime, "credit-ban-expiry-test", registry.expire_bans)
+    context = credit.runtime.context
+    assert await run_once(
+        credit.runtime,
+        "credit-ban-expiry-test",
+        lambda uow: sweeps.expire_bans(context, uow),
+    )
 
 
 async def test_a_general_ban_lifts_itself_on_its_end_date(

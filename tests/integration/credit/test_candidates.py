@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from services.credit.config import DEV_ID_HASH_KEY
 from services.credit.tables import candidates, pledges
-from shared.db import UnitOfWork
-from shared.events.base import EventPayload
 from shared.events.catalogue import (
     ApplicationSubmitted,
     Discrepancy,
@@ -23,7 +17,9 @@ from shared.events.catalogue import (
     VerificationCompleted,
 )
 from shared.pii import keyed_hash
+from shared.settings import DEV_ID_HASH_KEY
 from tests.examples import resident_id
+from tests.harness import publish_and_handle
 from tests.integration.credit.conftest import OFFICER_A, OFFICER_B
 from tests.services import RunningService
 
@@ -34,26 +30,6 @@ APPLICANT = resident_id(serial="801")
 SPOUSE = resident_id(birth="19910203", serial="802")
 APPLICANT_HASH = keyed_hash(APPLICANT, DEV_ID_HASH_KEY)
 SPOUSE_HASH = keyed_hash(SPOUSE, DEV_ID_HASH_KEY)
-
-
-async def publish(credit: RunningService, producer: str, payload: EventPayload) -> None:
-    """Write the event to an outbox the relay publishes on the shared exchange, as a peer would."""
-    uow = UnitOfWork(
-        credit.runtime.engine, producer=producer, exchanges=credit.runtime.exchange_names
-    )
-    async with uow:
-        uow.emit(payload, subject=str(getattr(payload, "application_id", "x")))
-        await uow.commit()
-
-
-async def wait_for(credit: RunningService, query: sa.Select[Any], expected: int) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        async with credit.runtime.engine.connect() as conn:
-            if await conn.scalar(query) == expected:
-                return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"expected {expected} rows")
 
 
 def submitted(application_id: uuid.UUID) -> ApplicationSubmitted:
@@ -119,14 +95,16 @@ async def test_discrepancies_become_candidates_that_an_officer_confirms_or_dismi
     credit: RunningService,
 ) -> None:
     application_id, case_id = uuid.uuid4(), uuid.uuid4()
-    await publish(credit, "intake", submitted(application_id))
-    await wait_for(
-        credit,
-        sa.select(sa.func.count())
-        .select_from(pledges)
-        .where(pledges.c.application_id == application_id),
-        1,
-    )
+    await publish_and_handle(credit, submitted(application_id), producer="intake")
+    async with credit.runtime.engine.connect() as conn:
+        assert (
+            await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(pledges)
+                .where(pledges.c.application_id == application_id)
+            )
+            == 1
+        )
     pledge_page = await credit.client.get(
         "/pledges", params={"id_hash": SPOUSE_HASH}, headers=OFFICER_A
     )
@@ -135,13 +113,11 @@ async def test_discrepancies_become_candidates_that_an_officer_confirms_or_dismi
     ]
 
     # The same finding delivered twice (a re-run of verification) makes no second candidate.
-    await publish(credit, "verification", completed(application_id, case_id))
-    await publish(credit, "verification", completed(application_id, case_id))
+    await publish_and_handle(credit, completed(application_id, case_id), producer="verification")
+    await publish_and_handle(credit, completed(application_id, case_id), producer="verification")
     by_case = (
         sa.select(sa.func.count()).select_from(candidates).where(candidates.c.case_id == case_id)
     )
-    await wait_for(credit, by_case, 2)
-    await asyncio.sleep(0.5)
     async with credit.runtime.engine.connect() as conn:
         assert await conn.scalar(by_case) == 2
 

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from services.credit.config import DEV_ID_HASH_KEY
 from services.credit.tables import bans, credit_shares, records
 from shared.audit import audit_log
 from shared.pii import keyed_hash
+from shared.settings import DEV_ID_HASH_KEY
 from tests.examples import resident_id
 from tests.integration.credit.conftest import (
     OFFICER_A,

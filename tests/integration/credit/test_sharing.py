@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from services.credit.config import CityCreditSystem
-from services.credit.sharing import share_sweep
+from services.credit import sweeps
+from services.credit.adapters.city_credit import CityCredit
+from services.credit.settings import CityCreditSystem
 from services.credit.tables import credit_shares
-from shared.scheduler import run_once
+from shared.db import UnitOfWork
+from shared.scheduler import Sweep, run_once
 from tests.examples import resident_id
 from tests.integration.credit.conftest import family_record, file_record
 from tests.services import RunningService
@@ -83,7 +85,7 @@ async def test_a_filed_record_is_pushed_and_retried_until_the_city_system_accept
     system = CityCreditSystem(
         url=city_credit_server.url, retry_delays_seconds=[60.0], max_attempts=5, timeout_seconds=5
     )
-    sweep = share_sweep(system)
+    sweep = _share_sweep(credit, system)
     city_credit_server.failures[record_id] = 1
 
     assert await run_once(credit.runtime, "credit-share-push-test", sweep)
@@ -125,7 +127,7 @@ async def test_a_push_that_keeps_failing_is_marked_failed_after_max_attempts(
     system = CityCreditSystem(
         url=city_credit_server.url, retry_delays_seconds=[1.0], max_attempts=2
     )
-    sweep = share_sweep(system)
+    sweep = _share_sweep(credit, system)
     city_credit_server.failures[record_id] = 3
     assert await run_once(credit.runtime, "credit-share-push-test", sweep)
     frozen_clock.advance(timedelta(seconds=2))
@@ -135,6 +137,16 @@ async def test_a_push_that_keeps_failing_is_marked_failed_after_max_attempts(
     share = await _share(credit, record_id)
     assert (share.status, share.attempts, share.last_error) == ("failed", 2, "HTTP 503")
     assert len(city_credit_server.for_record(record_id)) == 2
+
+
+def _share_sweep(credit: RunningService, system: CityCreditSystem) -> Sweep:
+    """The service's own push sweep, aimed at ``system`` instead of the configured one."""
+    context = replace(credit.runtime.context, city_credit=CityCredit(system))
+
+    async def sweep(uow: UnitOfWork) -> None:
+        await sweeps.push_shares(context, uow)
+
+    return sweep
 
 
 async def _share(credit: RunningService, record_id: str) -> sa.Row[Any]:

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.credit import config
+from services.credit import settings as config
+from shared.settings import DEV_ID_HASH_KEY, ServiceSettings
 
 
 def test_defaults_follow_taizhou(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(config.CONFIG_ENV_VAR, raising=False)
-    cfg = config.load_config()
+    cfg = config.load_config(config.CreditSettings().config_file)
     assert cfg.ban_years == {"general": 1, "serious": 3, "severe": 5}
     assert [k.code for k in cfg.employer_kinds] == [
         "false_employment_certificate",
@@ -55,10 +56,33 @@ def test_bad_sections_are_refused(tmp_path: Path, section: str) -> None:
         config.load_config(path)
 
 
+def test_the_config_file_comes_from_housing_credit_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "credit.yaml"
+    path.write_text("credit:\n  correction_days: 20\n", encoding="utf-8")
+    monkeypatch.setenv(config.CONFIG_ENV_VAR, str(path))
+    settings = config.CreditSettings()
+    assert settings.config_file == path
+    assert config.load_config(settings.config_file).correction_days == 20
+    assert config.CreditSettings(config_file=None).config_file is None
+
+
 def test_id_hash_key_defaults_to_the_shared_development_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv(config.ID_HASH_KEY_ENV_VAR, raising=False)
-    assert config.id_hash_key() == "dev-only-id-hash-key"
-    monkeypatch.setenv(config.ID_HASH_KEY_ENV_VAR, "k2")
-    assert config.id_hash_key() == "k2"
+    # The key is the platform's common setting now (``ctx.id_hash_key``), not a credit one.
+    monkeypatch.delenv("HOUSING_ID_HASH_KEY", raising=False)
+    monkeypatch.delenv("HOUSING_ENVIRONMENT", raising=False)
+    assert ServiceSettings(service="credit").id_hash_key.get_secret_value() == DEV_ID_HASH_KEY
+    assert DEV_ID_HASH_KEY == "dev-only-id-hash-key"
+    monkeypatch.setenv("HOUSING_ID_HASH_KEY", "k2")
+    assert ServiceSettings(service="credit").id_hash_key.get_secret_value() == "k2"
+
+
+def test_production_refuses_the_development_id_hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOUSING_ID_HASH_KEY", raising=False)
+    with pytest.raises(ValidationError, match="HOUSING_ID_HASH_KEY"):
+        ServiceSettings(
+            service="credit", environment="production", signing_key="a-real-signing-key"
+        )

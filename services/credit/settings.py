@@ -1,9 +1,12 @@
-"""Credit configuration: ban lengths, correction period, city employer kinds, city credit system.
+"""Credit settings: where the credit rules file is, and the rules it holds.
 
-The city YAML (``shared.city.CityConfig``) forbids unknown sections and is shared by every
-service, so the credit-specific part lives here instead: defaults that match Taizhou's rules
-(一般 1 年、较重 3 年、严重 5 年), optionally overridden by a YAML file named in
-``HOUSING_CREDIT_CONFIG`` whose top level is a ``credit:`` section, e.g.::
+``CreditSettings`` is the service's pydantic-settings class (``HOUSING_CREDIT_*``, from the
+environment or ``.env``). Its one variable, ``HOUSING_CREDIT_CONFIG``, names an optional YAML
+file with the credit rules (``CreditConfig``): ban lengths, correction period, the city's
+employer kinds and the city credit system. The city YAML (``shared.city.CityConfig``) forbids
+unknown sections and is shared by every service, so the credit-specific part lives in its own
+file: defaults that match Taizhou's rules (一般 1 年、较重 3 年、严重 5 年), overridden by the
+file's top-level ``credit:`` section, e.g.::
 
     credit:
       ban_years: {general: 1, serious: 3, severe: 5}
@@ -14,29 +17,36 @@ service, so the credit-specific part lives here instead: defaults that match Tai
       city_credit_system:
         url: https://credit.example.gov.cn/api/dishonesty-records
 
-The id-hash key is a secret and comes from the environment, never from a file in the repo.
+The resident-ID hash key is a secret and not a credit setting: it is the platform's common
+``HOUSING_ID_HASH_KEY`` (``ServiceSettings.id_hash_key``, refused in production when it is the
+development key), reached as ``ctx.id_hash_key``. Only ``bootstrap.py`` reads any of this.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.events.catalogue import BAN_YEARS
+from shared.settings import service_settings_config
 
 CONFIG_ENV_VAR = "HOUSING_CREDIT_CONFIG"
-ID_HASH_KEY_ENV_VAR = "HOUSING_ID_HASH_KEY"
-# Shared with intake: both services must hash a resident ID to the same value.
-DEV_ID_HASH_KEY = "dev-only-id-hash-key"
 
 
-def id_hash_key() -> str:
-    """The HMAC key under which resident IDs (and organisation codes) become ``id_hash``."""
-    return os.environ.get(ID_HASH_KEY_ENV_VAR) or DEV_ID_HASH_KEY
+class CreditSettings(BaseSettings):
+    # ``populate_by_name``: tests and tools pass ``CreditSettings(config_file=...)``.
+    model_config = SettingsConfigDict(**service_settings_config("credit"), populate_by_name=True)
+
+    # The variable keeps its historical name ``HOUSING_CREDIT_CONFIG`` (not ``..._CONFIG_FILE``).
+    config_file: Path | None = Field(
+        default=None,
+        validation_alias=CONFIG_ENV_VAR,
+        description="Optional YAML file with a `credit:` section; none: Taizhou's defaults.",
+    )
 
 
 class _Model(BaseModel):
@@ -98,11 +108,10 @@ class CreditConfig(_Model):
 
 
 def load_config(path: Path | str | None = None) -> CreditConfig:
-    """Defaults, overridden by the ``credit`` section of ``path`` or ``$HOUSING_CREDIT_CONFIG``."""
-    source = path if path is not None else os.environ.get(CONFIG_ENV_VAR)
-    if not source:
+    """Defaults, overridden by the ``credit`` section of the YAML file ``path`` (if any)."""
+    if not path:
         return CreditConfig()
-    raw = yaml.safe_load(Path(source).read_text(encoding="utf-8")) or {}
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(raw, dict):
-        raise ValueError(f"{source}: expected a mapping with a 'credit' section")
+        raise ValueError(f"{path}: expected a mapping with a 'credit' section")
     return CreditConfig.model_validate(raw.get("credit") or {})

@@ -1,88 +1,46 @@
-"""The integrity registry's use cases: record, approve, walk the notice procedure, ban, lift.
+"""The credit service's use cases: record, approve, walk the notice procedure, ban, lift, and
+the two event reactions (pledges, candidates).
 
-Each function runs inside the caller's unit of work: the state change, its audit entry and its
-events commit together or not at all. HTTP and event entrypoints only translate input into a
-call here; the rules themselves are in :mod:`services.credit.domain`.
+One function per POST and per event reaction. Each runs inside the caller's unit of work: the
+state change, its audit entry and its events commit together or not at all. POST commands
+return the response body. The rules themselves are in :mod:`services.credit.domain`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 
-from services.credit import domain
-from services.credit.config import CreditConfig, id_hash_key
-from services.credit.domain import STAGE_TITLES, InvalidTransition, Procedure, RecordKind, Stage
+from services.credit import domain, queries, schemas, store
+from services.credit.context import CreditContext
+from services.credit.domain import InvalidTransition, Procedure, RecordKind, Stage
+from services.credit.problems import ensure_can_act, same_officer, transition_conflict
 from services.credit.tables import bans, candidates, credit_shares, notice_steps, pledges, records
 from shared.audit import record as audit
-from shared.audit import record_many
 from shared.auth import Principal
 from shared.clock import now, today_shanghai
 from shared.db import UnitOfWork
 from shared.events.catalogue import (
+    ApplicationSubmitted,
     CreditAgencyBlacklisted,
     CreditBanImposed,
     CreditBanLifted,
     CreditNoticeStep,
     CreditRecordCreated,
+    VerificationCompleted,
 )
 from shared.pii import keyed_hash, mask_name, mask_resident_id
-from shared.problems import Conflict, Forbidden, NotFound, ValidationProblem
-
-SYSTEM_ACTOR = "system:credit"
-
-
-@dataclass(frozen=True)
-class CreditContext:
-    """What the use cases need besides the unit of work: configuration and the hash key."""
-
-    config: CreditConfig
-    hash_key: str = field(default_factory=id_hash_key)
-
-    @cached_property
-    def kinds(self) -> dict[str, RecordKind]:
-        return domain.record_kinds((k.code, k.title) for k in self.config.employer_kinds)
-
-    def kind_of(self, code: str, category: str) -> RecordKind:
-        """The kind of a stored record, even one the city has since removed from its config."""
-        return self.kinds.get(code) or RecordKind(code, category, code, "other")  # type: ignore[arg-type]
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _actor(principal: Principal) -> dict[str, Any]:
-    return {
-        "actor": principal.sub,
-        "actor_roles": sorted(principal.roles),
-        "actor_org": principal.org,
-    }
-
-
-async def load_record(uow: UnitOfWork, record_id: uuid.UUID, *, lock: bool = False) -> Row[Any]:
-    query = sa.select(records).where(records.c.id == record_id)
-    if lock:
-        query = query.with_for_update()
-    row = (await uow.conn.execute(query)).first()
-    if row is None:
-        raise NotFound("未找到该失信记录", field="record_id")
-    return row
+from shared.problems import Conflict, ValidationProblem
 
 
 def _record_no(record_id: uuid.UUID) -> str:
     return f"CX-{today_shanghai():%Y%m%d}-{record_id.hex[:8].upper()}"
-
-
-def _display(row: Row[Any]) -> str | None:
-    return row.org_name if row.category in ("employer", "agency") else row.subject_name_masked
 
 
 # --------------------------------------------------------------------------- records
@@ -113,7 +71,7 @@ def subject_of(
         if org_name is not None or org_credit_code is not None:
             raise ValidationProblem("家庭或承租人失信记录不应填写单位信息", field="org_name")
         return Subject(
-            id_hash=keyed_hash(resident_id, ctx.hash_key),
+            id_hash=keyed_hash(resident_id, ctx.id_hash_key),
             id_masked=mask_resident_id(resident_id),
             name_masked=mask_name(name) if name else None,
         )
@@ -126,15 +84,43 @@ def subject_of(
     # An unregistered agency (黑中介) often has no credit code: it is known by its name.
     key_value = org_credit_code or f"AGENCY:{org_name}"
     return Subject(
-        id_hash=keyed_hash(key_value, ctx.hash_key),
+        id_hash=keyed_hash(key_value, ctx.id_hash_key),
         org_name=org_name,
         org_credit_code=org_credit_code,
     )
 
 
 async def create_record(
-    uow: UnitOfWork,
+    ctx: CreditContext, uow: UnitOfWork, principal: Principal, body: schemas.RecordIn
+) -> schemas.RecordOut:
+    """``POST /records``: enter a record awaiting a second officer's approval."""
+    subject = subject_of(
+        ctx,
+        body.category,
+        resident_id=body.resident_id,
+        name=body.name,
+        org_name=body.org_name,
+        org_credit_code=body.org_credit_code,
+    )
+    record_id = await _enter_record(
+        ctx,
+        uow,
+        principal,
+        category=body.category,
+        kind=body.kind,
+        severity=body.severity,
+        origin=body.origin,
+        facts=body.facts,
+        evidence=[e.model_dump(exclude_none=True) for e in body.evidence],
+        subject=subject,
+        application_id=body.application_id,
+    )
+    return await queries.record_detail(ctx, uow, record_id)
+
+
+async def _enter_record(
     ctx: CreditContext,
+    uow: UnitOfWork,
     principal: Principal,
     *,
     category: str,
@@ -148,7 +134,7 @@ async def create_record(
     candidate_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Enter a record awaiting a second officer's approval (待审批); no sanction yet."""
-    _ensure_can_act(principal, principal.org)  # read-only roles never record
+    ensure_can_act(principal, principal.org)  # read-only roles never record
     known = ctx.kinds.get(kind)
     if known is None or known.category != category:
         raise ValidationProblem(f"失信行为种类「{kind}」不属于对象类别「{category}」", field="kind")
@@ -190,7 +176,7 @@ async def create_record(
     )
     await audit(
         uow.conn,
-        **_actor(principal),
+        **principal.audit_actor(),
         action="credit.record.create",
         subject_type="credit_record",
         subject_id=record_id,
@@ -206,76 +192,57 @@ async def create_record(
     return record_id
 
 
-async def decide_record(
+async def approve_record(
+    ctx: CreditContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    record_id: uuid.UUID,
+    body: schemas.ApproveIn,
+) -> schemas.RecordOut:
+    """``POST /records/{id}/approve``."""
+    await _decide_record(uow, principal, record_id, approve=True, note=body.note)
+    return await queries.record_detail(ctx, uow, record_id)
+
+
+async def reject_record(
+    ctx: CreditContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    record_id: uuid.UUID,
+    body: schemas.ReasonIn,
+) -> schemas.RecordOut:
+    """``POST /records/{id}/reject``: not to be recorded."""
+    await _decide_record(uow, principal, record_id, approve=False, note=body.reason)
+    return await queries.record_detail(ctx, uow, record_id)
+
+
+async def _decide_record(
     uow: UnitOfWork, principal: Principal, record_id: uuid.UUID, *, approve: bool, note: str | None
 ) -> None:
     """A second officer approves (or rejects) a record entered by someone else (四眼原则)."""
-    row = await load_record(uow, record_id, lock=True)
-    _ensure_can_act(principal, row.unit)
+    row = await store.load_record(uow, record_id, lock=True)
+    ensure_can_act(principal, row.unit)
     target = Stage.APPROVED if approve else Stage.REJECTED
     current = Stage(row.stage)
     if target not in domain.TRANSITIONS[current]:
-        raise _conflict(InvalidTransition(current, target))
+        raise transition_conflict(InvalidTransition(current, target))
     try:
         domain.ensure_four_eyes(row.recorded_by, principal.sub)
     except domain.SameOfficer:
-        raise Forbidden("审批人不能与录入人为同一人（四眼原则）", field="approved_by") from None
+        raise same_officer("审批人不能与录入人为同一人（四眼原则）") from None
     at = now()
     values: dict[str, Any] = {"stage": target.value, "stage_at": at, "updated_at": at}
     if approve:
         values |= {"approved_by": principal.sub, "approved_at": at}
     await uow.conn.execute(records.update().where(records.c.id == record_id).values(**values))
-    await _log_step(uow, row, current, target, principal.sub, at, note=note)
+    await store.log_step(uow, row, current, target, principal.sub, at, note=note)
     await audit(
         uow.conn,
-        **_actor(principal),
+        **principal.audit_actor(),
         action="credit.record.approve" if approve else "credit.record.reject",
         subject_type="credit_record",
         subject_id=record_id,
         details={"note": note},
-    )
-
-
-def _ensure_can_act(principal: Principal, unit: str) -> None:
-    if not principal.can_act_in(unit):
-        raise Forbidden("无权办理该单位录入的失信记录")
-
-
-def _conflict(exc: InvalidTransition) -> Conflict:
-    return Conflict(
-        exc.reason,
-        field="step",
-        extra={
-            "current_step": exc.current.value,
-            "current_step_title": STAGE_TITLES[exc.current],
-            "allowed_steps": sorted(s.value for s in domain.TRANSITIONS[exc.current]),
-        },
-    )
-
-
-async def _log_step(
-    uow: UnitOfWork,
-    row: Row[Any],
-    current: Stage,
-    target: Stage,
-    taken_by: str,
-    at: Any,
-    *,
-    document_no: str | None = None,
-    note: str | None = None,
-    correction_deadline: date | None = None,
-) -> None:
-    await uow.conn.execute(
-        notice_steps.insert().values(
-            record_id=row.id,
-            from_stage=current.value,
-            stage=target.value,
-            taken_by=taken_by,
-            taken_at=at,
-            document_no=document_no,
-            note=note,
-            correction_deadline=correction_deadline,
-        )
     )
 
 
@@ -284,7 +251,7 @@ async def _log_step(
 
 def announcement_text(row: Row[Any], kind_title: str, deadline: date) -> str:
     """The public announcement (公告) for a notice letter that could not be delivered."""
-    who = _display(row) or "当事人"
+    who = store.display(row) or "当事人"
     if row.subject_id_masked:
         who += f"（身份证号码{row.subject_id_masked}）"
     return (
@@ -295,19 +262,18 @@ def announcement_text(row: Row[Any], kind_title: str, deadline: date) -> str:
 
 
 async def take_step(
-    uow: UnitOfWork,
     ctx: CreditContext,
+    uow: UnitOfWork,
     principal: Principal,
     record_id: uuid.UUID,
-    *,
-    step: str,
-    document_no: str | None,
-    note: str | None,
-    announcement: str | None,
-) -> None:
-    """Take the next step of the notice procedure; timestamped, audited and announced."""
-    row = await load_record(uow, record_id, lock=True)
-    _ensure_can_act(principal, row.unit)
+    body: schemas.NoticeStepIn,
+) -> schemas.RecordOut:
+    """``POST /records/{id}/notices``: the next step of the notice procedure; timestamped,
+    audited and announced."""
+    step, document_no, note = body.step, body.document_no, body.note
+    announcement = body.announcement
+    row = await store.load_record(uow, record_id, lock=True)
+    ensure_can_act(principal, row.unit)
     current, target = Stage(row.stage), Stage(step)
     if target not in domain.NOTICE_STEPS:
         raise ValidationProblem("该步骤须通过审批接口办理", field="step")
@@ -317,7 +283,7 @@ async def take_step(
             target, today=today, correction_days=ctx.config.correction_days
         )
     except InvalidTransition as exc:
-        raise _conflict(exc) from None
+        raise transition_conflict(exc) from None
     if announcement is not None and target is not Stage.ANNOUNCED:
         raise ValidationProblem("公告正文仅在 announced 步骤填写", field="announcement")
 
@@ -332,7 +298,7 @@ async def take_step(
     if target is Stage.RECORDED:
         values["filed_on"] = today
     await uow.conn.execute(records.update().where(records.c.id == record_id).values(**values))
-    await _log_step(
+    await store.log_step(
         uow,
         row,
         current,
@@ -358,7 +324,7 @@ async def take_step(
             subject_kind=domain.event_subject_kind(row.category),
             behaviour=kind.behaviour,  # type: ignore[arg-type]
             correction_deadline=after.correction_deadline,
-            subject_display=_display(row),
+            subject_display=store.display(row),
             subject_id_masked=row.subject_id_masked,
             announcement=announcement,
         ),
@@ -371,19 +337,20 @@ async def take_step(
         "correction_deadline": after.correction_deadline,
     }
     if target is Stage.RECORDED:
-        details |= await _file_record(uow, ctx, row, kind, today, at)
+        details |= await _file_record(ctx, uow, row, kind, today, at)
     await audit(
         uow.conn,
-        **_actor(principal),
+        **principal.audit_actor(),
         action=f"credit.notice.{target.value}",
         subject_type="credit_record",
         subject_id=record_id,
         details=details,
     )
+    return await queries.record_detail(ctx, uow, record_id)
 
 
 async def _file_record(
-    uow: UnitOfWork, ctx: CreditContext, row: Row[Any], kind: RecordKind, today: date, at: Any
+    ctx: CreditContext, uow: UnitOfWork, row: Row[Any], kind: RecordKind, today: date, at: Any
 ) -> dict[str, Any]:
     """记入诚信档案: impose the ban, queue the push to the city credit system, list agencies."""
     subject_kind = domain.event_subject_kind(row.category)
@@ -478,12 +445,18 @@ def share_payload(row: Row[Any], kind: RecordKind, filed_on: date, ends_on: date
 
 
 async def request_lift(
-    uow: UnitOfWork, principal: Principal, record_id: uuid.UUID, reason: str
-) -> None:
-    """Propose lifting a ban early; nothing changes until a second officer approves."""
-    row = await load_record(uow, record_id)
-    _ensure_can_act(principal, row.unit)
-    ban = await _active_ban(uow, record_id)
+    ctx: CreditContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    record_id: uuid.UUID,
+    body: schemas.ReasonIn,
+) -> schemas.RecordOut:
+    """``POST /records/{id}/lift``: propose lifting a ban early; nothing changes until a
+    second officer approves."""
+    reason = body.reason
+    row = await store.load_record(uow, record_id)
+    ensure_can_act(principal, row.unit)
+    ban = await store.active_ban(uow, record_id)
     if ban.lift_requested_by is not None:
         raise Conflict("该禁入已有待审批的提前解除申请", field="record_id")
     await uow.conn.execute(
@@ -493,27 +466,34 @@ async def request_lift(
     )
     await audit(
         uow.conn,
-        **_actor(principal),
+        **principal.audit_actor(),
         action="credit.ban.lift_request",
         subject_type="credit_record",
         subject_id=record_id,
         details={"reason": reason},
     )
+    return await queries.record_detail(ctx, uow, record_id)
 
 
 async def approve_lift(
-    uow: UnitOfWork, principal: Principal, record_id: uuid.UUID, note: str | None
-) -> None:
-    """Lift the ban early: needs a pending request with its reason and a different approver."""
-    row = await load_record(uow, record_id)
-    _ensure_can_act(principal, row.unit)
-    ban = await _active_ban(uow, record_id)
+    ctx: CreditContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    record_id: uuid.UUID,
+    body: schemas.ApproveIn,
+) -> schemas.RecordOut:
+    """``POST /records/{id}/lift/approve``: lift the ban early; needs a pending request with
+    its reason and a different approver."""
+    note = body.note
+    row = await store.load_record(uow, record_id)
+    ensure_can_act(principal, row.unit)
+    ban = await store.active_ban(uow, record_id)
     if ban.lift_requested_by is None:
         raise Conflict("提前解除禁入须先提出申请并说明理由", field="record_id")
     try:
         domain.ensure_four_eyes(ban.lift_requested_by, principal.sub)
     except domain.SameOfficer:
-        raise Forbidden("审批人不能与申请人为同一人（四眼原则）", field="approved_by") from None
+        raise same_officer("审批人不能与申请人为同一人（四眼原则）") from None
     today, at = today_shanghai(), now()
     await uow.conn.execute(
         bans.update()
@@ -538,68 +518,27 @@ async def approve_lift(
     )
     await audit(
         uow.conn,
-        **_actor(principal),
+        **principal.audit_actor(),
         action="credit.ban.lift_approve",
         subject_type="credit_record",
         subject_id=record_id,
         details={"requested_by": ban.lift_requested_by, "note": note, "lifted_on": today},
     )
-
-
-async def _active_ban(uow: UnitOfWork, record_id: uuid.UUID) -> Row[Any]:
-    ban = (
-        await uow.conn.execute(
-            sa.select(bans).where(bans.c.record_id == record_id).with_for_update()
-        )
-    ).first()
-    if ban is None:
-        raise Conflict("该记录尚未记入诚信档案，没有禁入可解除", field="record_id")
-    if ban.status != "active" or not domain.ban_in_force(ban.ends_on, False, today_shanghai()):
-        raise Conflict("该禁入已解除或已到期", field="record_id")
-    return ban
-
-
-async def expire_bans(uow: UnitOfWork) -> None:
-    """Scheduler sweep: lift every ban whose end date has come (惩戒期届满自动解除).
-
-    One UPDATE for all of them; re-running it finds nothing left to lift, so it is idempotent.
-    """
-    today = today_shanghai()
-    lifted = (
-        await uow.conn.execute(
-            bans.update()
-            .where(bans.c.status == "active", bans.c.ends_on <= today)
-            .values(status="lifted", lifted_on=bans.c.ends_on, early=False, lifted_at=now())
-            .returning(bans.c.record_id, bans.c.id_hash, bans.c.ends_on)
-        )
-    ).all()
-    for ban in lifted:
-        uow.emit(
-            CreditBanLifted(
-                record_id=ban.record_id, id_hash=ban.id_hash, lifted_on=ban.ends_on, early=False
-            ),
-            subject=str(ban.record_id),
-        )
-    await record_many(
-        uow.conn,
-        [
-            {
-                "actor": SYSTEM_ACTOR,
-                "action": "credit.ban.expired",
-                "subject_type": "credit_record",
-                "subject_id": ban.record_id,
-                "details": {"ends_on": ban.ends_on},
-            }
-            for ban in lifted
-        ],
-    )
+    return await queries.record_detail(ctx, uow, record_id)
 
 
 # --------------------------------------------------------------------------- candidates
 
 
-async def register_pledge(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
-    """Keep the integrity pledge (守信承诺书) an application was submitted with."""
+async def register_pledge(
+    ctx: CreditContext, uow: UnitOfWork, submitted: ApplicationSubmitted
+) -> None:
+    """``application.submitted``: keep the integrity pledge (守信承诺书) it was submitted with.
+
+    Idempotent by effect (ON CONFLICT DO NOTHING on the application), on top of the inbox's
+    deduplication of redelivered event ids.
+    """
+    data = submitted.model_dump()
     await uow.conn.execute(
         insert(pledges)
         .values(
@@ -620,13 +559,15 @@ async def register_pledge(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
 
 
 async def open_candidates(
-    uow: UnitOfWork,
-    *,
-    case_id: uuid.UUID,
-    application_id: uuid.UUID,
-    discrepancies: list[dict[str, Any]],
+    ctx: CreditContext, uow: UnitOfWork, completed: VerificationCompleted
 ) -> int:
-    """One candidate per person concerned; household-level findings concern the applicant."""
+    """``verification.completed``: discrepancies become candidates for an officer to confirm or
+    dismiss, never a record. One candidate per person concerned; household-level findings
+    concern the applicant. Idempotent by effect (one candidate per case and subject)."""
+    if not completed.discrepancies:
+        return 0
+    case_id, application_id = completed.case_id, completed.application_id
+    discrepancies = [d.model_dump() for d in completed.discrepancies]
     applicant = await uow.conn.scalar(
         sa.select(pledges.c.applicant_id_hash).where(pledges.c.application_id == application_id)
     )
@@ -659,37 +600,21 @@ async def open_candidates(
     return len(result.all())
 
 
-async def load_candidate(uow: UnitOfWork, candidate_id: uuid.UUID) -> Row[Any]:
-    row = (
-        await uow.conn.execute(
-            sa.select(candidates).where(candidates.c.id == candidate_id).with_for_update()
-        )
-    ).first()
-    if row is None:
-        raise NotFound("未找到该失信线索", field="candidate_id")
-    if row.status != "open":
-        raise Conflict(f"该线索已处理（{row.status}）", field="candidate_id")
-    return row
-
-
 async def confirm_candidate(
-    uow: UnitOfWork,
     ctx: CreditContext,
+    uow: UnitOfWork,
     principal: Principal,
     candidate_id: uuid.UUID,
-    *,
-    kind: str | None,
-    severity: str,
-    facts: str,
-    resident_id: str | None,
-    name: str | None,
-) -> uuid.UUID:
-    """An officer turns a candidate into a record awaiting approval; never automatic."""
-    cand = await load_candidate(uow, candidate_id)
+    body: schemas.CandidateConfirmIn,
+) -> schemas.RecordOut:
+    """``POST /candidates/{id}/confirm``: an officer turns a candidate into a record awaiting
+    approval; never automatic."""
+    resident_id, name = body.resident_id, body.name
+    cand = await store.open_candidate(uow, candidate_id)
     id_hash = cand.id_hash
     id_masked = name_masked = None
     if resident_id is not None:
-        given = keyed_hash(resident_id, ctx.hash_key)
+        given = keyed_hash(resident_id, ctx.id_hash_key)
         if id_hash and given != id_hash:
             raise ValidationProblem("身份证号码与线索对象不一致", field="resident_id")
         id_hash, id_masked = given, mask_resident_id(resident_id)
@@ -714,30 +639,36 @@ async def confirm_candidate(
         }
         for d in cand.discrepancies
     ]
-    record_id = await create_record(
-        uow,
+    record_id = await _enter_record(
         ctx,
+        uow,
         principal,
         category="family",
-        kind=kind or cand.suggested_kind,
-        severity=severity,
+        kind=body.kind or cand.suggested_kind,
+        severity=body.severity,
         origin="verification",
-        facts=facts,
+        facts=body.facts,
         evidence=evidence,
         subject=Subject(id_hash=id_hash, id_masked=id_masked, name_masked=name_masked),
         application_id=cand.application_id,
         candidate_id=cand.id,
     )
     await _decide_candidate(uow, principal, cand.id, "confirmed", None, record_id)
-    return record_id
+    return await queries.record_detail(ctx, uow, record_id)
 
 
 async def dismiss_candidate(
-    uow: UnitOfWork, principal: Principal, candidate_id: uuid.UUID, reason: str
-) -> None:
-    _ensure_can_act(principal, principal.org)
-    cand = await load_candidate(uow, candidate_id)
-    await _decide_candidate(uow, principal, cand.id, "dismissed", reason, None)
+    ctx: CreditContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    candidate_id: uuid.UUID,
+    body: schemas.ReasonIn,
+) -> dict[str, str]:
+    """``POST /candidates/{id}/dismiss``: not to be recorded."""
+    ensure_can_act(principal, principal.org)
+    cand = await store.open_candidate(uow, candidate_id)
+    await _decide_candidate(uow, principal, cand.id, "dismissed", body.reason, None)
+    return {"id": str(candidate_id), "status": "dismissed"}
 
 
 async def _decide_candidate(
@@ -761,7 +692,7 @@ async def _decide_candidate(
     )
     await audit(
         uow.conn,
-        **_actor(principal),
+        **principal.audit_actor(),
         action=f"credit.candidate.{status}",
         subject_type="credit_candidate",
         subject_id=candidate_id,

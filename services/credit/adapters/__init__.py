@@ -1,0 +1,1 @@
+"""Outbound clients of the credit service (the city credit system)."""
