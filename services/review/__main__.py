@@ -1,4 +1,4 @@
-from services.review.service import definition
+from services.review.bootstrap import definition
 from shared.service_main import main
 
 main("review", definition)

@@ -1,6 +1,6 @@
 """Pure review rules: opinion quality, the signature sequence, working-day clocks, outcomes.
 
-No I/O here: the handlers and the API load rows, ask these functions, and write what they
+No I/O here: the commands and queries load rows, ask these functions, and write what they
 answer. Refusals are ``shared.problems`` exceptions with Chinese details a clerk understands.
 """
 

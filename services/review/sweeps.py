@@ -1,22 +1,21 @@
 """The review clock: suspensions that end by themselves, stages past their time limit.
 
-One periodic job (``shared.scheduler.periodic``) runs :func:`clock_sweep` cluster-wide; it is
-idempotent: a suspension ends once (its row gets ``resumed_at``), an overdue stage is reported
-once (its run gets ``overdue_at``).
+One periodic job (``shared.scheduler.sweep_job``, scheduled in ``bootstrap``) runs
+:func:`clock` cluster-wide; it is idempotent: a suspension ends once (its row gets
+``resumed_at``), an overdue stage is reported once (its run gets ``overdue_at``).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.review import casework
-from services.review.casework import ReviewContext
+from services.review import commands, store
+from services.review.context import ReviewContext
 from services.review.tables import cases, stage_runs, suspensions
 from shared.audit import record
 from shared.clock import now
 from shared.db import UnitOfWork
 from shared.events.catalogue import ReviewStageOverdue
-from shared.scheduler import Sweep
 
 BATCH = 500
 SYSTEM_ACTOR = "system:review-clock"
@@ -34,9 +33,9 @@ async def end_expired_suspensions(uow: UnitOfWork, ctx: ReviewContext) -> int:
         )
     ).all()
     for suspension in rows:
-        run = await casework.load_run(uow.conn, suspension.run_id, lock=True)
-        case = await casework.load_case(uow.conn, suspension.case_id)
-        days = await casework.resume(
+        run = await store.load_run(uow.conn, suspension.run_id, lock=True)
+        case = await store.load_case(uow.conn, suspension.case_id)
+        days = await commands.end_suspension(
             uow, ctx, case, run, suspension, automatic=True, resumed_by=None
         )
         await record(
@@ -96,11 +95,8 @@ async def report_overdue_stages(uow: UnitOfWork) -> int:
     return len(rows)
 
 
-def clock_sweep(ctx: ReviewContext) -> Sweep:
-    async def sweep(uow: UnitOfWork) -> None:
-        # Suspensions first: a stage whose suspension just ended gets its moved deadline
-        # before the overdue check looks at it.
-        await end_expired_suspensions(uow, ctx)
-        await report_overdue_stages(uow)
-
-    return sweep
+async def clock(ctx: ReviewContext, uow: UnitOfWork) -> None:
+    # Suspensions first: a stage whose suspension just ended gets its moved deadline
+    # before the overdue check looks at it.
+    await end_expired_suspensions(uow, ctx)
+    await report_overdue_stages(uow)

@@ -1,6 +1,6 @@
 """Workflow definitions (审核流程): the stage layouts a city chooses, as YAML data in the repo.
 
-``services/review/workflows/<name>.yaml`` holds one preset each (xiamen, fujian, pinghu); the
+``services/review/data/workflows/<name>.yaml`` holds one preset each (xiamen, fujian, pinghu); the
 city file's ``workflow`` names the one in force. Every preset is validated when the service
 starts, so a bad definition stops start-up with the offending field named, e.g.
 ``fujian.yaml: stages.1.signatures: the handler signs first``.
@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from shared.auth import CITY_LEADER
 from shared.city import MAX_SUPPLEMENT_WORKING_DAYS
 
-WORKFLOWS_DIR = Path(__file__).resolve().parent / "workflows"
+WORKFLOWS_DIR = Path(__file__).resolve().parent / "data" / "workflows"
 
 Level = Literal["street", "district", "city"]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]

@@ -27,8 +27,7 @@ import pytest
 
 from services.alerting.service import rule_config
 from services.alerting.sweeps import clock_sweep as alerting_sweep
-from services.review.casework import ReviewContext
-from services.review.sweeps import clock_sweep as review_sweep
+from services.review.sweeps import clock as review_clock
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
 from shared.clock import SHANGHAI, clock
 from shared.db import UnitOfWork
@@ -71,9 +70,11 @@ class AlertSystem:
     async def sweep_review(self) -> None:
         """One tick of review's clock (suspensions ending, stages past their deadline)."""
         runtime = self.svc["review"].runtime
-        ctx = ReviewContext()
-        ctx.bind(runtime.city)
-        assert await run_once(runtime, "review-clock", review_sweep(ctx))
+
+        async def tick(uow: UnitOfWork) -> None:
+            await review_clock(runtime.context, uow)
+
+        assert await run_once(runtime, "review-clock", tick)
 
     async def sweep_alerting(self) -> None:
         """One tick of alerting's clock rules, ticket escalation and reminders."""

@@ -1,5 +1,5 @@
-"""Helpers for the review integration tests: events in over the real broker, events out from
-the outbox, signatures through the HTTP API."""
+"""Helpers for the review integration tests: the events peers would send, signatures through
+the HTTP API (publishing and reading the outbox come from ``tests.harness``)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 import yaml
 
 from shared.city import DEFAULT_CITY_PATH
 from shared.clock import now
-from shared.events.base import EventPayload
 from shared.events.catalogue import (
     EconomicProfile,
     ObjectionConcluded,
@@ -26,8 +24,7 @@ from shared.events.catalogue import (
     PublicityOpened,
     VerificationCompleted,
 )
-from shared.events.envelope import Envelope
-from shared.tables import inbox, outbox
+from tests.harness import emitted
 from tests.services import RunningService, token
 
 OPINION = "经核查，家庭人均月收入2100元，名下无住房，材料齐全，符合申请条件，同意。"
@@ -40,35 +37,6 @@ def city_file(directory: Path, workflow: str) -> Path:
     path = directory / f"city-{workflow}.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
-
-
-async def publish(svc: RunningService, payload: EventPayload, subject: uuid.UUID) -> Envelope:
-    """Publish through the outbox and the real broker; wait until review's consumer handled it."""
-    async with svc.runtime.uow() as uow:
-        envelope = uow.emit(payload, subject=str(subject))
-        await uow.commit()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        async with svc.runtime.engine.connect() as conn:
-            if await conn.scalar(
-                sa.select(inbox.c.event_id).where(inbox.c.event_id == envelope.id)
-            ):
-                return envelope
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{payload.event_type} was not handled")
-
-
-async def emitted(svc: RunningService, event_type: str, subject: uuid.UUID) -> list[dict[str, Any]]:
-    """Payloads review wrote to its outbox for ``subject``, oldest first."""
-    async with svc.runtime.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(outbox.c.body)
-                .where(outbox.c.type == event_type, outbox.c.subject == str(subject))
-                .order_by(outbox.c.seq)
-            )
-        ).all()
-    return [Envelope.from_bytes(r.body).data for r in rows]
 
 
 async def case_of(svc: RunningService, application_id: uuid.UUID) -> uuid.UUID:

@@ -10,14 +10,14 @@ from datetime import date, datetime
 
 import pytest
 
-from services.review.casework import ReviewContext
-from services.review.sweeps import clock_sweep
-from services.review.workflow import load_workflows
+from services.review import sweeps
 from shared.clock import SHANGHAI, clock
+from shared.db import UnitOfWork
 from shared.scheduler import run_once
 from tests.conftest import Infra
 from tests.examples import accepted_application
-from tests.integration.review.support import case_of, emitted, publish
+from tests.harness import emitted, publish_and_handle
+from tests.integration.review.support import case_of
 from tests.services import RunningService, running_service, token
 
 pytestmark = pytest.mark.integration
@@ -43,14 +43,17 @@ def at(y: int, m: int, d: int, hh: int = 9, mm: int = 0) -> datetime:
 
 
 async def sweep(review: RunningService) -> None:
-    ctx = ReviewContext(workflows=load_workflows())
-    ctx.bind(review.runtime.city)
-    assert await run_once(review.runtime, "review-clock", clock_sweep(ctx))
+    runtime = review.runtime
+
+    async def tick(uow: UnitOfWork) -> None:
+        await sweeps.clock(runtime.context, uow)
+
+    assert await run_once(runtime, "review-clock", tick)
 
 
 async def open_case(review: RunningService) -> tuple[uuid.UUID, uuid.UUID]:
     application = accepted_application(STREET)
-    await publish(review, application, application.application_id)
+    await publish_and_handle(review, application, subject=application.application_id)
     return application.application_id, await case_of(review, application.application_id)
 
 

@@ -9,13 +9,12 @@ import pytest
 
 from tests.conftest import Infra
 from tests.examples import accepted_application
+from tests.harness import emitted, publish_and_handle
 from tests.integration.review.support import (
     case_of,
     city_file,
-    emitted,
     publicity_closed,
     publicity_opened,
-    publish,
     sign,
     sign_stage,
     verification_completed,
@@ -32,8 +31,10 @@ async def publicity_to_qualification(
     assert request["case_id"] == str(case_id)
     notice = uuid.uuid4()
     opened = publicity_opened(app_id, notice)
-    await publish(review, opened, app_id)
-    await publish(review, publicity_closed(app_id, notice, opened.opened_at), app_id)
+    await publish_and_handle(review, opened, subject=app_id)
+    await publish_and_handle(
+        review, publicity_closed(app_id, notice, opened.opened_at), subject=app_id
+    )
     [qualified] = await emitted(review, "application.qualified", app_id)
     assert qualified["case_id"] == str(case_id)
 
@@ -45,7 +46,7 @@ async def test_fujian_preset_end_to_end(infra: Infra, tmp_path: Path) -> None:
     ) as review:
         application = accepted_application(street)
         app_id = application.application_id
-        await publish(review, application, app_id)
+        await publish_and_handle(review, application, subject=app_id)
         case_id = await case_of(review, app_id)
         [opened] = await emitted(review, "review.case_opened", app_id)
         assert opened["workflow"] == "fujian"
@@ -66,7 +67,7 @@ async def test_fujian_preset_end_to_end(infra: Infra, tmp_path: Path) -> None:
             review.client, case_id, "joint_review", "district", "handler", street=street
         )
         assert early.status_code == 409
-        await publish(review, verification_completed(app_id), app_id)
+        await publish_and_handle(review, verification_completed(app_id), subject=app_id)
 
         # A supplement suspension and a manual resumption on the same day: 0 days suspended.
         clerk = token("district_clerk", org="350211", sub="district_clerk-350211")
@@ -123,9 +124,9 @@ async def test_pinghu_preset_end_to_end(infra: Infra, tmp_path: Path) -> None:
 
         application = accepted_application(street)
         app_id = application.application_id
-        await publish(review, application, app_id)
+        await publish_and_handle(review, application, subject=app_id)
         case_id = await case_of(review, app_id)
-        await publish(review, verification_completed(app_id), app_id)
+        await publish_and_handle(review, verification_completed(app_id), subject=app_id)
         await sign_stage(
             review.client,
             case_id,
@@ -145,9 +146,9 @@ async def test_pinghu_preset_end_to_end(infra: Infra, tmp_path: Path) -> None:
         # A notice closed early does not qualify; the properly closed next notice does.
         notice = uuid.uuid4()
         opened = publicity_opened(app_id, notice)
-        await publish(review, opened, app_id)
-        await publish(
-            review, publicity_closed(app_id, notice, opened.opened_at, early=True), app_id
+        await publish_and_handle(review, opened, subject=app_id)
+        await publish_and_handle(
+            review, publicity_closed(app_id, notice, opened.opened_at, early=True), subject=app_id
         )
         assert await emitted(review, "application.qualified", app_id) == []
         view = (
@@ -166,9 +167,9 @@ async def test_pinghu_rejection_at_street_review_ends_the_case(
     ) as review:
         application = accepted_application(street)
         app_id = application.application_id
-        await publish(review, application, app_id)
+        await publish_and_handle(review, application, subject=app_id)
         case_id = await case_of(review, app_id)
-        await publish(review, verification_completed(app_id), app_id)
+        await publish_and_handle(review, verification_completed(app_id), subject=app_id)
         reason = "经核查，申请人名下有一处住房，人均住房面积超过本市标准，不予通过。"
         await sign(
             review.client,

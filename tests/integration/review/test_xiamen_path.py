@@ -14,15 +14,14 @@ from shared.audit.log import audit_log
 from shared.events.catalogue import ApplicationWithdrawn
 from tests.conftest import Infra
 from tests.examples import accepted_application
+from tests.harness import emitted, publish_and_handle
 from tests.integration.review.support import (
     OPINION,
     case_of,
-    emitted,
     objection_concluded,
     objection_filed,
     publicity_closed,
     publicity_opened,
-    publish,
     sign,
     sign_stage,
     verification_completed,
@@ -42,13 +41,13 @@ async def review(infra: Infra) -> AsyncIterator[RunningService]:
 
 async def accepted(review: RunningService, street: str = STREET) -> tuple[uuid.UUID, uuid.UUID]:
     application = accepted_application(street)
-    await publish(review, application, application.application_id)
+    await publish_and_handle(review, application, subject=application.application_id)
     return application.application_id, await case_of(review, application.application_id)
 
 
 async def to_city_approval(review: RunningService, app_id: uuid.UUID, case_id: uuid.UUID) -> None:
     client = review.client
-    await publish(review, verification_completed(app_id), app_id)
+    await publish_and_handle(review, verification_completed(app_id), subject=app_id)
     await sign_stage(
         client, case_id, "street_initial", "street", ["handler", "reviewer"], street=STREET
     )
@@ -109,7 +108,7 @@ async def test_whole_xiamen_path(review: RunningService) -> None:
     assert early.status_code == 409
     assert "核查结果尚未返回" in early.json()["detail"]
 
-    await publish(review, verification_completed(app_id), app_id)
+    await publish_and_handle(review, verification_completed(app_id), subject=app_id)
     view = (await client.get(f"/cases/{case_id}", headers=clerk)).json()
     assert view["verification"]["recommendation"] == "eligible"
     assert view["verification"]["reasons"][0] == "家庭人均月收入2100.00元，不高于4500.00元"
@@ -239,16 +238,18 @@ async def test_whole_xiamen_path(review: RunningService) -> None:
 
     notice = uuid.uuid4()
     opened_notice = publicity_opened(app_id, notice)
-    await publish(review, opened_notice, app_id)
+    await publish_and_handle(review, opened_notice, subject=app_id)
     objection = objection_filed(app_id, notice)
-    await publish(review, objection, app_id)
-    await publish(review, publicity_closed(app_id, notice, opened_notice.opened_at), app_id)
+    await publish_and_handle(review, objection, subject=app_id)
+    await publish_and_handle(
+        review, publicity_closed(app_id, notice, opened_notice.opened_at), subject=app_id
+    )
     # Closed, but an objection is still under investigation: not yet qualified.
     view = (await client.get(f"/cases/{case_id}", headers=clerk)).json()
     assert view["status"] == "in_publicity"
     assert await emitted(review, "application.qualified", app_id) == []
 
-    await publish(review, objection_concluded(objection, "dismissed"), app_id)
+    await publish_and_handle(review, objection_concluded(objection, "dismissed"), subject=app_id)
     [qualified] = await emitted(review, "application.qualified", app_id)
     assert (qualified["case_id"], qualified["street"]) == (str(case_id), STREET)
     view = (await client.get(f"/cases/{case_id}", headers=clerk)).json()
@@ -281,16 +282,18 @@ async def test_a_sustained_objection_returns_the_case_to_the_city_stage(
     await to_city_approval(review, app_id, case_id)
     notice = uuid.uuid4()
     opened_notice = publicity_opened(app_id, notice)
-    await publish(review, opened_notice, app_id)
+    await publish_and_handle(review, opened_notice, subject=app_id)
     objection = objection_filed(app_id, notice)
-    await publish(review, objection, app_id)
-    await publish(review, objection_concluded(objection, "sustained"), app_id)
+    await publish_and_handle(review, objection, subject=app_id)
+    await publish_and_handle(review, objection_concluded(objection, "sustained"), subject=app_id)
 
     view = (await client.get(f"/cases/{case_id}", headers=token("city_clerk", sub="c"))).json()
     assert (view["status"], view["current_stage"]) == ("in_review", "city_confirmation")
     assert [(s["stage"], s["round"]) for s in view["stages"]][-1] == ("city_confirmation", 2)
     # The notice closing afterwards does not qualify the returned case.
-    await publish(review, publicity_closed(app_id, notice, opened_notice.opened_at), app_id)
+    await publish_and_handle(
+        review, publicity_closed(app_id, notice, opened_notice.opened_at), subject=app_id
+    )
     assert await emitted(review, "application.qualified", app_id) == []
     # The city re-examines and rejects: the case ends with its reasons.
     await sign_stage(
@@ -319,7 +322,7 @@ async def test_a_return_restarts_the_previous_stage_and_a_correction_keeps_the_o
 ) -> None:
     client = review.client
     app_id, case_id = await accepted(review)
-    await publish(review, verification_completed(app_id), app_id)
+    await publish_and_handle(review, verification_completed(app_id), subject=app_id)
     await sign_stage(
         client, case_id, "street_initial", "street", ["handler", "reviewer"], street=STREET
     )
@@ -364,8 +367,10 @@ async def test_a_repeated_acceptance_opens_no_second_case_and_a_withdrawal_close
 ) -> None:
     application = accepted_application("350203005")
     app_id = application.application_id
-    await publish(review, application, app_id)
-    await publish(review, application, app_id)  # same application, a new event id
+    await publish_and_handle(review, application, subject=app_id)
+    await publish_and_handle(
+        review, application, subject=app_id
+    )  # same application, a new event id
     case_id = await case_of(review, app_id)
     assert len(await emitted(review, "review.case_opened", app_id)) == 1
     assert len(await emitted(review, "review.stage_started", app_id)) == 1
@@ -377,7 +382,7 @@ async def test_a_repeated_acceptance_opens_no_second_case_and_a_withdrawal_close
         withdrawn_by="applicant-1",
         withdrawn_at=application.accepted_at,
     )
-    await publish(review, withdrawn, app_id)
+    await publish_and_handle(review, withdrawn, subject=app_id)
     clerk = token("street_clerk", org="350203005", sub="clerk-binhai")
     view = (await review.client.get(f"/cases/{case_id}", headers=clerk)).json()
     assert (view["status"], view["stages"][0]["status"], view["stages"][0]["outcome"]) == (

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.review import service, workflow
+from services.review import bootstrap, workflow
 from services.review.workflow import (
     Role,
     WorkflowError,
@@ -110,7 +110,7 @@ def test_a_bad_preset_stops_start_up(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (tmp_path / "xiamen.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     monkeypatch.setattr(workflow, "WORKFLOWS_DIR", tmp_path)
     with pytest.raises(WorkflowError, match=r"^xiamen.yaml: stages.0: .*signatures"):
-        service.definition()
+        bootstrap.definition()
 
 
 def test_the_file_name_is_the_preset_name(tmp_path: Path) -> None:
