@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -46,6 +47,15 @@ idempotency_keys = sa.Table(
 )
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What ``work`` returns when its status is not ``run``'s ``status_code``: intake answers
+    an upload of a file it already holds with 200 and the stored material, not 201."""
+
+    body: Any
+    status_code: int
+
+
 class Idempotency:
     """The idempotency context of one POST request (a no-op without the header)."""
 
@@ -68,12 +78,15 @@ class Idempotency:
 
         Every POST of the platform runs through here: ``work`` changes state, emits events and
         writes audit in the unit of work it is given and returns the response body (a pydantic
-        model or plain data); a ``Problem`` it raises rolls everything back, key included.
+        model or plain data, or an ``Answer`` with its own status); a ``Problem`` it raises
+        rolls everything back, key included.
         """
         async with uow_factory() as uow:
             if (replay := await self.replay(uow.conn)) is not None:
                 return replay
             body = await work(uow)
+            if isinstance(body, Answer):
+                status_code, body = body.status_code, body.body
             response = await self.remember(uow.conn, status_code, body)
             await uow.commit()
         return response

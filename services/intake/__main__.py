@@ -1,4 +1,4 @@
-from services.intake.service import definition
+from services.intake.bootstrap import definition
 from shared.service_main import main
 
 main("intake", definition)

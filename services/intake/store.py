@@ -1,4 +1,4 @@
-"""SQL of the intake service (SQLAlchemy Core): the statements the API, handlers and sweeps share.
+"""SQL of the intake service (SQLAlchemy Core): the statements commands, queries and sweeps share.
 
 Each function runs on the caller's connection, inside the caller's unit of work.
 """
@@ -106,6 +106,45 @@ async def load_notices(conn: AsyncConnection, application_id: uuid.UUID) -> list
         .order_by(supplement_notices.c.n)
     )
     return list(rows)
+
+
+async def material_by_digest(
+    conn: AsyncConnection, application_id: uuid.UUID, material_type: str, sha256: str
+) -> sa.Row[Any]:
+    """The stored material with this content (without the content itself)."""
+    return (
+        await conn.execute(
+            sa.select(*(c for c in materials.c if c.name != "content")).where(
+                materials.c.application_id == application_id,
+                materials.c.material_type == material_type,
+                materials.c.sha256 == sha256,
+            )
+        )
+    ).one()
+
+
+async def last_notice_n(conn: AsyncConnection, application_id: uuid.UUID) -> int:
+    """The number of the application's latest supplement notice; 0 before the first."""
+    return int(
+        await conn.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(supplement_notices.c.n), 0)).where(
+                supplement_notices.c.application_id == application_id
+            )
+        )
+    )
+
+
+async def load_notice(
+    conn: AsyncConnection, application_id: uuid.UUID, n: int
+) -> sa.Row[Any] | None:
+    return (
+        await conn.execute(
+            sa.select(supplement_notices).where(
+                supplement_notices.c.application_id == application_id,
+                supplement_notices.c.n == n,
+            )
+        )
+    ).first()
 
 
 async def latest_notice(

@@ -1,49 +1,27 @@
 """One intake service for the whole intake integration package, on real PostgreSQL and RabbitMQ,
-plus a tap on its events exchange so tests see what was really published."""
+plus a tap on its events exchange (``tests.harness``) so tests see what was really published."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import pytest
 import sqlalchemy as sa
 import yaml
 
 from services.intake.tables import applications
 from shared.city import DEFAULT_CITY_PATH
-from shared.events.envelope import Envelope
 from shared.tables import outbox
 from tests.conftest import Infra
 from tests.examples import resident_id
+from tests.harness import EventTap, event_tap
 from tests.services import RunningService, running_service
 
 MAX_UPLOAD = 64 * 1024
-
-
-class EventTap:
-    """Every envelope published on the service's events exchange, as received from the broker."""
-
-    def __init__(self) -> None:
-        self.seen: list[Envelope] = []
-
-    async def wait_for(self, event_type: str, subject: str, timeout: float = 15.0) -> Envelope:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for envelope in self.seen:
-                if envelope.type == event_type and envelope.subject == subject:
-                    return envelope
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{event_type} for {subject} was not published")
-
-    def of(self, event_type: str, subject: str) -> list[Envelope]:
-        return [e for e in self.seen if e.type == event_type and e.subject == subject]
 
 
 @pytest.fixture(scope="package")
@@ -64,41 +42,8 @@ async def intake(infra: Infra, city_file: Path) -> AsyncIterator[RunningService]
 
 @pytest.fixture(scope="package")
 async def tap(intake: RunningService, infra: Infra) -> AsyncIterator[EventTap]:
-    connection = await aio_pika.connect(infra.amqp_url)
-    channel = await connection.channel()
-    exchange = await channel.get_exchange(intake.runtime.settings.events_exchange)
-    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(exchange, "application.#")
-    result = EventTap()
-
-    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        async with message.process():
-            result.seen.append(Envelope.from_bytes(message.body))
-
-    await queue.consume(on_message)
-    yield result
-    await connection.close()
-
-
-async def publish(infra: Infra, svc: RunningService, envelope: Envelope) -> None:
-    """Publish an event as its producer would: persistent, confirmed, routed by its type."""
-    connection = await aio_pika.connect(infra.amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(svc.runtime.settings.events_exchange)
-        await exchange.publish(
-            aio_pika.Message(
-                body=envelope.to_bytes(),
-                message_id=str(envelope.id),
-                type=envelope.type,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=envelope.type,
-            mandatory=True,
-        )
-    finally:
-        await connection.close()
+    async with event_tap(infra, intake, ("application.#",)) as result:
+        yield result
 
 
 _serials = itertools.count(1)

@@ -7,27 +7,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from services.intake.config import DEV_ID_HASH_KEY, ID_HASH_KEY_ENV, id_hash_key
 from services.intake.tables import applications, credit_bans, members
 from shared.clock import now, today_shanghai
 from shared.events.catalogue import ApplicationRejected, CreditBanImposed, CreditBanLifted
-from shared.events.envelope import Envelope
 from shared.pii import keyed_hash, mask_resident_id
 from shared.problems import problem_type
-from tests.conftest import Infra
-from tests.integration.intake.conftest import (
-    EventTap,
-    application_body,
-    counts,
-    new_resident_id,
-    publish,
-)
+from shared.settings import DEV_ID_HASH_KEY, settings_for
+from tests.harness import EventTap, publish_and_handle
+from tests.integration.intake.conftest import application_body, counts, new_resident_id
 from tests.services import RunningService, token
 
 pytestmark = pytest.mark.integration
@@ -39,11 +33,16 @@ async def submit(svc: RunningService, body: dict[str, Any], **headers: str) -> h
     return await svc.client.post("/applications", json=body, headers={**PORTAL, **headers})
 
 
-def test_the_id_hash_key_has_the_agreed_name_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ID_HASH_KEY_ENV, raising=False)
-    assert (ID_HASH_KEY_ENV, id_hash_key()) == ("HOUSING_ID_HASH_KEY", "dev-only-id-hash-key")
-    monkeypatch.setenv(ID_HASH_KEY_ENV, "k2")
-    assert id_hash_key() == "k2"
+def test_the_id_hash_key_has_the_agreed_name_and_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env file here: only the environment counts
+    monkeypatch.delenv("HOUSING_ID_HASH_KEY", raising=False)
+    monkeypatch.delenv("HOUSING_INTAKE_ID_HASH_KEY", raising=False)
+    key = settings_for("intake").id_hash_key.get_secret_value()
+    assert key == DEV_ID_HASH_KEY == "dev-only-id-hash-key"
+    monkeypatch.setenv("HOUSING_ID_HASH_KEY", "k2")
+    assert settings_for("intake").id_hash_key.get_secret_value() == "k2"
 
 
 async def test_submission_answers_a_tracking_number_and_publishes_hashes_only(
@@ -184,33 +183,21 @@ async def test_fifty_concurrent_submissions_naming_one_member_yield_one_applicat
     assert (apps, events) == (before[0] + 1, before[1] + 1)
 
 
-def _ban_envelope(payload: CreditBanImposed | CreditBanLifted) -> Envelope:
-    return Envelope(
-        id=uuid.uuid4(),
-        type=payload.event_type,
-        version=payload.event_version,
-        occurred_at=now(),
-        producer="credit",
-        correlation_id=str(payload.record_id),
-        subject=str(payload.record_id),
-        data=payload.model_dump(mode="json"),
-    )
+async def _from_credit(svc: RunningService, event: CreditBanImposed | CreditBanLifted) -> None:
+    """Publish a credit event as credit would, and wait until intake has handled it."""
+    await publish_and_handle(svc, event, producer="credit", subject=event.record_id)
 
 
 async def _projected(svc: RunningService, record_id: uuid.UUID, column: str) -> None:
-    for _ in range(300):
-        async with svc.runtime.engine.connect() as conn:
-            value = await conn.scalar(
-                sa.select(credit_bans.c[column]).where(credit_bans.c.record_id == record_id)
-            )
-        if value is not None:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"credit_bans.{column} of {record_id} never projected")
+    async with svc.runtime.engine.connect() as conn:
+        value = await conn.scalar(
+            sa.select(credit_bans.c[column]).where(credit_bans.c.record_id == record_id)
+        )
+    assert value is not None, f"credit_bans.{column} of {record_id} never projected"
 
 
 async def test_a_ban_from_credit_refuses_the_member_until_credit_lifts_it(
-    intake: RunningService, infra: Infra
+    intake: RunningService,
 ) -> None:
     banned = new_resident_id()
     record_id = uuid.uuid4()
@@ -225,7 +212,7 @@ async def test_a_ban_from_credit_refuses_the_member_until_credit_lifts_it(
         ends_on=ends_on,
     )
     assert (await submit(intake, application_body(new_resident_id()))).status_code == 201
-    await publish(infra, intake, _ban_envelope(imposed))
+    await _from_credit(intake, imposed)
     await _projected(intake, record_id, "ends_on")
 
     body = application_body(new_resident_id(), banned)
@@ -248,14 +235,12 @@ async def test_a_ban_from_credit_refuses_the_member_until_credit_lifts_it(
         early=True,
         reason="经复核撤销失信记录",
     )
-    await publish(infra, intake, _ban_envelope(lifted))
+    await _from_credit(intake, lifted)
     await _projected(intake, record_id, "lifted_on")
     assert (await submit(intake, body)).status_code == 201
 
 
-async def test_a_ban_past_its_end_date_no_longer_counts(
-    intake: RunningService, infra: Infra
-) -> None:
+async def test_a_ban_past_its_end_date_no_longer_counts(intake: RunningService) -> None:
     person = new_resident_id()
     record_id = uuid.uuid4()
     today = today_shanghai()
@@ -267,14 +252,12 @@ async def test_a_ban_past_its_end_date_no_longer_counts(
         starts_on=today - timedelta(days=366),
         ends_on=today,  # today is the first day the person may apply again
     )
-    await publish(infra, intake, _ban_envelope(expired))
+    await _from_credit(intake, expired)
     await _projected(intake, record_id, "ends_on")
     assert (await submit(intake, application_body(person))).status_code == 201
 
 
-async def test_a_rejection_by_review_frees_the_members(
-    intake: RunningService, infra: Infra
-) -> None:
+async def test_a_rejection_by_review_frees_the_members(intake: RunningService) -> None:
     ids = [new_resident_id(), new_resident_id()]
     body = application_body(*ids)
     app = (await submit(intake, body)).json()
@@ -290,24 +273,10 @@ async def test_a_rejection_by_review_frees_the_members(
         reasons=["家庭人均收入超过准入标准"],
         rejected_at=now(),
     )
-    envelope = Envelope(
-        id=uuid.uuid4(),
-        type=rejected.event_type,
-        version=rejected.event_version,
-        occurred_at=now(),
-        producer="review",
-        correlation_id=app["id"],
-        subject=app["id"],
-        data=rejected.model_dump(mode="json"),
-    )
-    await publish(infra, intake, envelope)
-    for _ in range(300):
-        async with intake.runtime.engine.connect() as conn:
-            status = await conn.scalar(
-                sa.select(applications.c.status).where(applications.c.id == rejected.application_id)
-            )
-        if status == "rejected":
-            break
-        await asyncio.sleep(0.05)
+    await publish_and_handle(intake, rejected, producer="review")
+    async with intake.runtime.engine.connect() as conn:
+        status = await conn.scalar(
+            sa.select(applications.c.status).where(applications.c.id == rejected.application_id)
+        )
     assert status == "rejected"
     assert (await submit(intake, body)).status_code == 201

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,11 +13,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from services.intake.scheduler import sweep_overdue_notices
+from services.intake.sweeps import overdue_notices
 from services.intake.tables import materials, supplement_notices
 from shared.audit import audit_log
 from shared.city import CORE_MATERIALS
 from shared.clock import clock, today_shanghai
+from shared.db import UnitOfWork
 from shared.problems import problem_type
 from shared.scheduler import run_once
 from shared.tables import outbox
@@ -62,6 +64,11 @@ async def upload(
         content=content,
         headers={**(headers or APPLICANT), "Content-Type": content_type},
     )
+
+
+def overdue_sweep(svc: RunningService) -> Callable[[UnitOfWork], Awaitable[None]]:
+    """One tick of the overdue-notice sweep with the running service's context."""
+    return lambda uow: overdue_notices(svc.runtime.context, uow)
 
 
 async def outbox_types(svc: RunningService, subject: str) -> list[str]:
@@ -286,7 +293,7 @@ async def test_a_notice_past_its_deadline_is_recorded_and_announced(
     await upload(intake, app["id"], "id_card")
     try:
         clock.advance(timedelta(days=30))
-        assert await run_once(intake.runtime, "intake.supplement_overdue", sweep_overdue_notices)
+        assert await run_once(intake.runtime, "intake.supplement_overdue", overdue_sweep(intake))
     finally:
         clock.reset()
     event = await tap.wait_for("application.supplement_overdue", app["id"])
@@ -310,7 +317,7 @@ async def test_a_notice_past_its_deadline_is_recorded_and_announced(
     # Idempotent: a second tick announces nothing more.
     clock.advance(timedelta(days=30))
     try:
-        await run_once(intake.runtime, "intake.supplement_overdue", sweep_overdue_notices)
+        await run_once(intake.runtime, "intake.supplement_overdue", overdue_sweep(intake))
     finally:
         clock.reset()
     assert (await outbox_types(intake, app["id"])).count("application.supplement_overdue") == 1

@@ -1,4 +1,5 @@
-"""Clock rule of intake: a supplementary-materials notice past its deadline (补件逾期).
+"""Periodic jobs of intake, scheduled in ``bootstrap.py``: the one clock rule, a
+supplementary-materials notice past its deadline (补件逾期).
 
 The sweep marks every open notice whose deadline (inclusive, Asia/Shanghai) has passed as
 overdue and announces it with ``application.supplement_overdue``; alerting and review take it
@@ -8,22 +9,21 @@ announces it.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
+from services.intake.context import IntakeContext
 from services.intake.domain import Status
 from services.intake.tables import applications, materials, supplement_notices
 from shared import audit
 from shared.clock import now, today_shanghai
 from shared.db import UnitOfWork
 from shared.events.catalogue import ApplicationSupplementOverdue
-from shared.scheduler import periodic
-
-BATCH = 500
-INTERVAL_SECONDS = 60.0
 
 
-async def sweep_overdue_notices(uow: UnitOfWork) -> int:
-    """Mark and announce up to ``BATCH`` overdue notices; returns how many."""
+async def overdue_notices(ctx: IntakeContext, uow: UnitOfWork) -> None:
+    """Mark and announce up to ``overdue_sweep_batch`` overdue notices (the rest next tick)."""
     conn = uow.conn
     at = now()
     today = today_shanghai()
@@ -46,20 +46,20 @@ async def sweep_overdue_notices(uow: UnitOfWork) -> int:
                 applications.c.status == Status.SUPPLEMENT_REQUESTED,
             )
             .order_by(supplement_notices.c.deadline)
-            .limit(BATCH)
+            .limit(ctx.settings.overdue_sweep_batch)
             .with_for_update(of=supplement_notices, skip_locked=True)
         )
     ).all()
     if not rows:
-        return 0
+        return
     ids = [r.application_id for r in rows]
-    arrived: dict[object, set[str]] = {}
+    arrived: dict[object, set[tuple[str, datetime]]] = {}
     for m in await conn.execute(
         sa.select(
             materials.c.application_id, materials.c.material_type, materials.c.uploaded_at
         ).where(materials.c.application_id.in_(ids))
     ):
-        arrived.setdefault(m.application_id, set()).add((m.material_type, m.uploaded_at))  # type: ignore[arg-type]
+        arrived.setdefault(m.application_id, set()).add((m.material_type, m.uploaded_at))
     await conn.execute(
         supplement_notices.update()
         .where(
@@ -99,7 +99,3 @@ async def sweep_overdue_notices(uow: UnitOfWork) -> int:
             }
         )
     await audit.record_many(conn, entries)
-    return len(rows)
-
-
-overdue_job = periodic("intake.supplement_overdue", INTERVAL_SECONDS, sweep_overdue_notices)

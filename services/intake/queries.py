@@ -1,0 +1,224 @@
+"""Read side of the intake service: one application in full, the printable notice, the staff list.
+
+Staff reads of personal data are audited (``personal_data.read``) and committed; the owner's own
+reads are not.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.intake import domain, store
+from services.intake.commands import is_owner, material_out
+from services.intake.context import IntakeContext
+from services.intake.domain import Status
+from services.intake.printing import render_notice
+from services.intake.schemas import (
+    ApplicationOut,
+    ApplicationSummary,
+    HousingIn,
+    MemberOut,
+    NoticeItemOut,
+    PledgeIn,
+    SupplementNoticeOut,
+)
+from services.intake.tables import applications, members
+from shared import audit
+from shared.auth import (
+    ADMIN,
+    CASEWORK_ROLES,
+    DISCIPLINE_INSPECTOR,
+    SUPERVISOR,
+    Principal,
+    can_read,
+    ensure_can_read,
+)
+from shared.auth.units import is_unit_code, within
+from shared.pagination import Page, PageParams
+from shared.pii import mask_resident_id
+from shared.problems import Forbidden, NotFound, ValidationProblem
+
+STAFF_READ_ROLES = (
+    *CASEWORK_ROLES,
+    SUPERVISOR,
+    DISCIPLINE_INSPECTOR,
+    ADMIN,
+)
+
+
+def _ensure_may_read(principal: Principal, row: Any) -> bool:
+    """True for staff (whose read is audited), False for the owner; Forbidden otherwise."""
+    if principal.has_role(*STAFF_READ_ROLES) and can_read(principal, row.street):
+        return True
+    if is_owner(principal, row):
+        return False
+    raise Forbidden("无权查看该申请")
+
+
+async def _audit_read(
+    conn: Any, principal: Principal, application_id: uuid.UUID, what: str
+) -> None:
+    await audit.record(
+        conn,
+        **principal.audit_actor(),
+        action="personal_data.read",
+        subject_type="application",
+        subject_id=application_id,
+        details={"what": what},
+        correlation_id=str(application_id),
+    )
+
+
+async def get_application(
+    ctx: IntakeContext, principal: Principal, application_id: uuid.UUID
+) -> ApplicationOut:
+    """One application in full: staff within their jurisdiction (audited) or the applicant."""
+    async with ctx.uow() as uow:
+        conn = uow.conn
+        row = await store.load_application(conn, application_id)
+        if row is None:
+            raise NotFound("申请不存在", field="application_id")
+        staff = _ensure_may_read(principal, row)
+        member_rows = await store.load_members(conn, application_id)
+        material_rows = await store.load_materials(conn, application_id)
+        notice_rows = await store.load_notices(conn, application_id)
+        if staff:
+            await _audit_read(conn, principal, application_id, "application.read")
+            await uow.commit()
+    return ApplicationOut(
+        id=row.id,
+        tracking_no=row.tracking_no,
+        city=row.city,
+        district=row.district,
+        street=row.street,
+        channel=row.channel,
+        category=row.category,
+        status=row.status,
+        status_name=domain.STATUS_NAMES.get(row.status, row.status),
+        mobile=row.mobile,
+        housing=HousingIn(
+            address=row.housing_address, area_m2=row.housing_area_m2, tenure=row.housing_tenure
+        ),
+        pledge=PledgeIn(version=row.pledge_version, signed_at=row.pledge_signed_at),
+        submitted_at=row.submitted_at,
+        members=[MemberOut.model_validate(m, from_attributes=True) for m in member_rows],
+        materials=[material_out(m) for m in material_rows],
+        receipt_no=row.receipt_no,
+        accepted_by=row.accepted_by,
+        accepted_at=row.accepted_at,
+        materials_complete=row.materials_complete,
+        incomplete_reason=row.incomplete_reason,
+        supplement_notices=[_notice_out(n) for n in notice_rows],
+        closed_reason=row.closed_reason,
+        closed_at=row.closed_at,
+    )
+
+
+def _notice_out(n: Any) -> SupplementNoticeOut:
+    return SupplementNoticeOut(
+        application_id=n.application_id,
+        n=n.n,
+        notice_no=n.notice_no,
+        items=[NoticeItemOut(**item) for item in n.items],
+        deadline=n.deadline,
+        deadline_uses_fallback_calendar=n.deadline_fallback,
+        requested_at=n.requested_at,
+        status=n.status,
+        url=f"/applications/{n.application_id}/supplement-notices/{n.n}",
+    )
+
+
+async def supplement_notice_page(
+    ctx: IntakeContext, principal: Principal, application_id: uuid.UUID, n: int
+) -> str:
+    """The printable notice (补件通知单) in Chinese, as handed to the family."""
+    async with ctx.uow() as uow:
+        conn = uow.conn
+        row = await store.load_application(conn, application_id)
+        if row is None:
+            raise NotFound("申请不存在", field="application_id")
+        staff = _ensure_may_read(principal, row)
+        notice = await store.load_notice(conn, application_id, n)
+        if notice is None:
+            raise NotFound("补件通知单不存在", field="n")
+        applicant = (await store.load_members(conn, application_id))[0]
+        if staff:
+            await _audit_read(conn, principal, application_id, "supplement_notice.read")
+            await uow.commit()
+    return render_notice(
+        city=ctx.city, application=row, applicant_name=applicant.name, notice=notice
+    )
+
+
+async def list_applications(
+    ctx: IntakeContext,
+    principal: Principal,
+    page: PageParams,
+    status: Status | None,
+    unit: str | None,
+) -> Page[ApplicationSummary]:
+    """Applications in the caller's jurisdiction, newest first; personal data masked."""
+    unit = unit or principal.org
+    if not is_unit_code(unit):
+        raise ValidationProblem("行政区划代码应为6位或9位数字", field="unit")
+    ensure_can_read(principal, unit)
+    applicant = members.alias("applicant")
+    count = (
+        sa.select(sa.func.count())
+        .select_from(members)
+        .where(members.c.application_id == applications.c.id)
+        .scalar_subquery()
+    )
+    where = [within(applications.c.street, unit)]
+    if status is not None:
+        where.append(applications.c.status == status)
+    # A read-only transaction: nothing is audited here (the list shows masked data only).
+    async with ctx.uow() as uow:
+        conn = uow.conn
+        total = int(
+            await conn.scalar(sa.select(sa.func.count()).select_from(applications).where(*where))
+            or 0
+        )
+        rows = await conn.execute(
+            sa.select(
+                applications.c.id,
+                applications.c.tracking_no,
+                applications.c.street,
+                applications.c.category,
+                applications.c.channel,
+                applications.c.status,
+                applications.c.submitted_at,
+                applications.c.receipt_no,
+                applicant.c.name,
+                applicant.c.resident_id,
+                count.label("member_count"),
+            )
+            .join(
+                applicant,
+                sa.and_(applicant.c.application_id == applications.c.id, applicant.c.position == 0),
+            )
+            .where(*where)
+            .order_by(applications.c.submitted_at.desc(), applications.c.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        items = [
+            ApplicationSummary(
+                id=r.id,
+                tracking_no=r.tracking_no,
+                street=r.street,
+                category=r.category,
+                channel=r.channel,
+                status=r.status,
+                applicant_name_masked=domain.masked_name(r.name),
+                applicant_id_masked=mask_resident_id(r.resident_id),
+                member_count=r.member_count,
+                submitted_at=r.submitted_at,
+                receipt_no=r.receipt_no,
+            )
+            for r in rows
+        ]
+    return Page.of(items, total, page)
