@@ -32,12 +32,10 @@ from shared.events.catalogue import (
 from shared.events.envelope import Envelope
 from shared.handlers import handler_map, handles
 
-Ctx = PublicationContext
-
 
 @handles(ApplicationSubmitted)
 async def on_submitted(
-    ctx: Ctx, uow: UnitOfWork, event: ApplicationSubmitted, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: ApplicationSubmitted, envelope: Envelope
 ) -> None:
     await commands.project_submitted(uow, event, envelope)
     await commands.log_push(ctx, uow, envelope)
@@ -45,7 +43,7 @@ async def on_submitted(
 
 @handles(ApplicationAccepted)
 async def on_accepted(
-    ctx: Ctx, uow: UnitOfWork, event: ApplicationAccepted, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: ApplicationAccepted, envelope: Envelope
 ) -> None:
     await commands.project_accepted(uow, event, envelope)
     await commands.log_push(ctx, uow, envelope)
@@ -53,7 +51,10 @@ async def on_accepted(
 
 @handles(ApplicationSupplementRequested)
 async def on_supplement_requested(
-    ctx: Ctx, uow: UnitOfWork, event: ApplicationSupplementRequested, envelope: Envelope
+    ctx: PublicationContext,
+    uow: UnitOfWork,
+    event: ApplicationSupplementRequested,
+    envelope: Envelope,
 ) -> None:
     await commands.project_stage(uow, event, envelope, "supplement")
     await commands.log_push(ctx, uow, envelope)
@@ -61,7 +62,7 @@ async def on_supplement_requested(
 
 @handles(ApplicationWithdrawn)
 async def on_withdrawn(
-    ctx: Ctx, uow: UnitOfWork, event: ApplicationWithdrawn, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: ApplicationWithdrawn, envelope: Envelope
 ) -> None:
     await commands.project_stage(uow, event, envelope, "withdrawn")
     await commands.log_push(ctx, uow, envelope)
@@ -69,7 +70,7 @@ async def on_withdrawn(
 
 @handles(VerificationCompleted)
 async def on_verification_completed(
-    ctx: Ctx, uow: UnitOfWork, event: VerificationCompleted, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: VerificationCompleted, envelope: Envelope
 ) -> None:
     await commands.project_stage(uow, event, envelope, "verified")
     await commands.log_push(ctx, uow, envelope)
@@ -77,7 +78,7 @@ async def on_verification_completed(
 
 @handles(ReviewStageStarted)
 async def on_stage_started(
-    ctx: Ctx, uow: UnitOfWork, event: ReviewStageStarted, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: ReviewStageStarted, envelope: Envelope
 ) -> None:
     await commands.project_stage(uow, event, envelope, "review", level=True, due_at=event.due_at)
     await commands.log_push(ctx, uow, envelope)
@@ -85,7 +86,7 @@ async def on_stage_started(
 
 @handles(ReviewStageSuspended)
 async def on_stage_suspended(
-    ctx: Ctx, uow: UnitOfWork, event: ReviewStageSuspended, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: ReviewStageSuspended, envelope: Envelope
 ) -> None:
     await commands.project_stage(uow, event, envelope, "suspended", level=True)
     await commands.log_push(ctx, uow, envelope)
@@ -93,7 +94,7 @@ async def on_stage_suspended(
 
 @handles(ReviewStageResumed)
 async def on_stage_resumed(
-    ctx: Ctx, uow: UnitOfWork, event: ReviewStageResumed, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: ReviewStageResumed, envelope: Envelope
 ) -> None:
     await commands.project_stage(uow, event, envelope, "review", level=True, due_at=event.due_at)
     await commands.log_push(ctx, uow, envelope)
@@ -101,20 +102,22 @@ async def on_stage_resumed(
 
 @handles(ReviewStageCompleted)
 async def on_stage_completed(
-    ctx: Ctx, uow: UnitOfWork, event: ReviewStageCompleted, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: ReviewStageCompleted, envelope: Envelope
 ) -> None:
     await commands.log_push(ctx, uow, envelope)
 
 
 @handles(ReviewStageOverdue)
 async def on_stage_overdue(
-    ctx: Ctx, uow: UnitOfWork, event: ReviewStageOverdue, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: ReviewStageOverdue, envelope: Envelope
 ) -> None:
     await commands.log_push(ctx, uow, envelope)
 
 
 @handles(ReviewDecided)
-async def on_decided(ctx: Ctx, uow: UnitOfWork, event: ReviewDecided, envelope: Envelope) -> None:
+async def on_decided(
+    ctx: PublicationContext, uow: UnitOfWork, event: ReviewDecided, envelope: Envelope
+) -> None:
     await commands.project_stage(
         uow,
         event,
@@ -128,7 +131,7 @@ async def on_decided(ctx: Ctx, uow: UnitOfWork, event: ReviewDecided, envelope: 
 
 @handles(ApplicationQualified)
 async def on_qualified(
-    ctx: Ctx, uow: UnitOfWork, event: ApplicationQualified, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: ApplicationQualified, envelope: Envelope
 ) -> None:
     await commands.project_qualified(uow, event, envelope)
     await commands.log_push(ctx, uow, envelope)
@@ -136,7 +139,7 @@ async def on_qualified(
 
 @handles(ApplicationRejected)
 async def on_rejected(
-    ctx: Ctx, uow: UnitOfWork, event: ApplicationRejected, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: ApplicationRejected, envelope: Envelope
 ) -> None:
     await commands.project_stage(
         uow, event, envelope, "rejected", outcome="rejected", decided_at=event.rejected_at
@@ -146,7 +149,7 @@ async def on_rejected(
 
 @handles(CreditAgencyBlacklisted)
 async def on_agency_blacklisted(
-    ctx: Ctx, uow: UnitOfWork, event: CreditAgencyBlacklisted, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: CreditAgencyBlacklisted, envelope: Envelope
 ) -> None:
     await commands.project_agency_blacklisted(uow, event, envelope)
     await commands.log_push(ctx, uow, envelope)
@@ -154,7 +157,7 @@ async def on_agency_blacklisted(
 
 @handles(CreditBanLifted)
 async def on_ban_lifted(
-    ctx: Ctx, uow: UnitOfWork, event: CreditBanLifted, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: CreditBanLifted, envelope: Envelope
 ) -> None:
     await commands.project_ban_lifted(uow, event, envelope)
     await commands.log_push(ctx, uow, envelope)
@@ -162,14 +165,14 @@ async def on_ban_lifted(
 
 @handles(AlertRaised)
 async def on_alert_raised(
-    ctx: Ctx, uow: UnitOfWork, event: AlertRaised, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: AlertRaised, envelope: Envelope
 ) -> None:
     await commands.log_push(ctx, uow, envelope)
 
 
 @handles(AlertCleared)
 async def on_alert_cleared(
-    ctx: Ctx, uow: UnitOfWork, event: AlertCleared, envelope: Envelope
+    ctx: PublicationContext, uow: UnitOfWork, event: AlertCleared, envelope: Envelope
 ) -> None:
     await commands.log_push(ctx, uow, envelope)
 
