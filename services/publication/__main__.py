@@ -1,4 +1,4 @@
-from services.publication.service import definition
+from services.publication.bootstrap import definition
 from shared.service_main import main
 
 main("publication", definition)

@@ -134,12 +134,12 @@ class TokenBucket:
         tokens, last = self._buckets.get(client, (float(self.burst), at))
         tokens = min(float(self.burst), tokens + (at - last) * self.per_second)
         if tokens >= 1.0:
-            self._remember(client, (tokens - 1.0, at))
+            self._keep(client, (tokens - 1.0, at))
             return 0.0
-        self._remember(client, (tokens, at))
+        self._keep(client, (tokens, at))
         return (1.0 - tokens) / self.per_second
 
-    def _remember(self, client: str, state: tuple[float, float]) -> None:
+    def _keep(self, client: str, state: tuple[float, float]) -> None:
         # Bound the memory an address-rotating client can make us use: forget the oldest
         # entries (dicts keep insertion order; re-inserting moves a client to the end).
         self._buckets.pop(client, None)

@@ -20,6 +20,7 @@ from services.publication.schemas import (
     NoticeSummary,
     Progress,
     PublicObjection,
+    StaffObjection,
 )
 from services.publication.tables import (
     applications,
@@ -28,9 +29,11 @@ from services.publication.tables import (
     notices,
     objections,
 )
-from shared.auth import unit_level
+from shared.audit import record
+from shared.auth import DISCIPLINE_INSPECTOR, Principal, within
 from shared.city import CityConfig, NotConfiguredError
 from shared.clock import today_shanghai
+from shared.db import UnitOfWork
 from shared.pagination import Page, PageParams
 from shared.problems import NotFound
 
@@ -44,12 +47,6 @@ BEHAVIOUR_TITLES = {
     "false_income_certificate": "出具虚假收入证明",
     "other": "其他失信行为",
 }
-
-
-def unit_prefix(code: str) -> str:
-    """The code prefix shared by a unit and every unit below it (350200 -> 3502)."""
-    level = unit_level(code)
-    return {"province": code[:2], "city": code[:4]}.get(level, code)
 
 
 def unit_name(city: CityConfig, code: str) -> str:
@@ -103,7 +100,7 @@ async def list_notices(
     if status:
         where.append(notices.c.status == status)
     if unit:
-        where.append(notices.c.unit.startswith(unit_prefix(unit), autoescape=True))
+        where.append(within(notices.c.unit, unit))
     total = await conn.scalar(sa.select(sa.func.count()).select_from(notices).where(*where))
     rows = (
         await conn.execute(
@@ -429,3 +426,62 @@ async def blacklist_page(conn: AsyncConnection, params: PageParams) -> Page[Blac
         for r in rows
     ]
     return Page.of(items, int(total or 0), params)
+
+
+async def public_progress(conn: AsyncConnection, tracking_no: str, tail: str) -> Progress:
+    found = await progress(conn, tracking_no, tail)
+    if found is None:
+        # One answer for "no such application" and "wrong tail": the endpoint must not
+        # confirm that a tracking number exists.
+        raise NotFound("未查询到相符的申请，请核对查询编号和身份证号后四位", field="tracking_no")
+    return found
+
+
+async def staff_objections(
+    uow: UnitOfWork, principal: Principal, page: PageParams, status: str | None
+) -> Page[StaffObjection]:
+    """Objections in the reader's jurisdiction (all for inspectors and admins); the read is
+    audited in ``uow``, which the caller commits."""
+    where = []
+    if not principal.has_role(DISCIPLINE_INSPECTOR) and not principal.is_admin:
+        where.append(within(objections.c.unit, principal.org))
+    if status:
+        where.append(objections.c.status == status)
+    total = await uow.conn.scalar(sa.select(sa.func.count()).select_from(objections).where(*where))
+    rows = (
+        await uow.conn.execute(
+            sa.select(objections)
+            .where(*where)
+            .order_by(objections.c.filed_at, objections.c.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+    ).all()
+    # Objection texts are about a household: reading them is recorded.
+    await record(
+        uow.conn,
+        **principal.audit_actor(),
+        action="objections.read",
+        subject_type="objection",
+        subject_id="list",
+        details={"ids": [str(r.id) for r in rows], "status": status},
+    )
+    items = [
+        StaffObjection(
+            objection_id=r.id,
+            notice_id=r.notice_id,
+            entry_id=r.entry_id,
+            application_id=r.application_id,
+            unit=r.unit,
+            contact_masked=r.contact_masked,
+            content=r.content,
+            filed_at=r.filed_at,
+            conclude_by=r.conclude_by,
+            status=r.status,
+            outcome=r.outcome,
+            conclusion=r.conclusion,
+            concluded_at=r.concluded_at,
+        )
+        for r in rows
+    ]
+    return Page.of(items, int(total or 0), page)

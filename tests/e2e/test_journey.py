@@ -27,8 +27,7 @@ import sqlalchemy as sa
 
 from services.alerting.service import rule_config
 from services.alerting.sweeps import clock_sweep
-from services.publication.config import PublicationConfig
-from services.publication.notices import make_notice_sweep
+from services.publication.sweeps import notice_sweep
 from shared.audit import verify
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
 from shared.clock import clock, now
@@ -275,8 +274,12 @@ async def test_a_family_goes_from_online_application_to_qualification(
     alerting = j.svc["alerting"]
     try:
         clock.set(now() + timedelta(days=7, hours=1))
-        sweep = make_notice_sweep(PublicationConfig())
-        assert await run_once(j.svc["publication"].runtime, "journey-notice-sweep", sweep)
+        publication_runtime = j.svc["publication"].runtime
+
+        async def sweep(uow: UnitOfWork) -> None:
+            await notice_sweep(publication_runtime.context, uow)
+
+        assert await run_once(publication_runtime, "journey-notice-sweep", sweep)
 
         async def qualified() -> dict[str, Any] | None:
             case = (await review.get(f"/cases/{case_id}", headers=STREET_CLERK)).json()

@@ -7,9 +7,8 @@ import asyncio
 import json
 import os
 import socket
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,12 +17,14 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from services.publication.config import PublicationConfig
+from services.publication.settings import PublicationSettings
 from services.publication.tables import applications
+from shared.events.base import EventPayload
 from shared.events.catalogue import ApplicationAccepted, ApplicationQualified
 from simulators.province import ProvinceReceiver, create_app
 from tests.conftest import Infra
 from tests.examples import accepted_application
+from tests.harness import publish, wait_for
 from tests.services import RunningService, running_service
 
 SECRET = "test-province-secret"
@@ -33,7 +34,7 @@ SECRET = "test-province-secret"
 class Stack:
     svc: RunningService
     receiver: ProvinceReceiver
-    config: PublicationConfig
+    config: PublicationSettings
 
     def client(self, address: str) -> httpx.AsyncClient:
         """A client whose requests come from ``address`` (the rate limit is per address)."""
@@ -75,7 +76,7 @@ async def stack(infra: Infra) -> AsyncIterator[Stack]:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        config = PublicationConfig()
+        config = PublicationSettings()
         async with running_service(infra, "publication", system="pub") as svc:
             yield Stack(svc, receiver, config)
     finally:
@@ -86,15 +87,6 @@ async def stack(infra: Infra) -> AsyncIterator[Stack]:
                 os.environ[key] = value
         server.should_exit = True
         await serving
-
-
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def accepted(tracking_no: str, street: str = "350203001") -> ApplicationAccepted:
@@ -118,14 +110,11 @@ def qualified(event: ApplicationAccepted) -> ApplicationQualified:
     )
 
 
-async def publish_and_wait(stack: Stack, *events: object, stage: str) -> None:
+async def publish_and_wait(stack: Stack, *events: EventPayload, stage: str) -> None:
     """Publish events through the real broker and wait until the read model shows ``stage``
     for the application of the last event."""
     runtime = stack.svc.runtime
-    async with runtime.uow() as uow:
-        for event in events:
-            uow.emit(event, subject=str(event.application_id))  # type: ignore[attr-defined]
-        await uow.commit()
+    await publish(stack.svc, *events)
     application_id = events[-1].application_id  # type: ignore[attr-defined]
 
     async def reached() -> bool:
@@ -137,4 +126,4 @@ async def publish_and_wait(stack: Stack, *events: object, stage: str) -> None:
             )
         return current == stage
 
-    await wait_for(reached)
+    await wait_for(reached, what=f"stage {stage}")

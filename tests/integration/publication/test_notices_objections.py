@@ -10,9 +10,10 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from services.publication.notices import make_notice_sweep
+from services.publication.sweeps import notice_sweep
 from services.publication.tables import notice_entries, notices, objections, push_log
 from shared.clock import clock, now
+from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.scheduler import run_once
 from shared.tables import outbox
@@ -249,7 +250,11 @@ async def test_notice_closes_by_itself_at_the_end_of_its_period(stack: Stack) ->
     )
     assert created.status_code == 201, created.text
     notice_id = created.json()["id"]
-    sweep = make_notice_sweep(stack.config)
+    runtime = stack.svc.runtime
+
+    async def sweep(uow: UnitOfWork) -> None:
+        await notice_sweep(runtime.context, uow)
+
     try:
         clock.set(now() + timedelta(days=6, hours=23))
         assert await run_once(stack.svc.runtime, "notice-sweep-test", sweep)

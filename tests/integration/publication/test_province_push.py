@@ -9,17 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from services.publication.pushlog import Pusher
+from services.publication.adapters.province import Pusher
 from services.publication.tables import push_log
 from shared.clock import clock, now
 from shared.events.catalogue import ReviewDecided
 from shared.scheduler import run_once
+from tests.harness import wait_for
 from tests.integration.publication.conftest import (
     Stack,
     accepted,
     publish_and_wait,
     qualified,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration

@@ -18,12 +18,12 @@ from services.publication.tables import notice_entries
 from shared.clock import today_shanghai
 from shared.events.catalogue import CreditAgencyBlacklisted
 from tests.examples import resident_id
+from tests.harness import publish, wait_for
 from tests.integration.publication.conftest import (
     Stack,
     accepted,
     publish_and_wait,
     qualified,
-    wait_for,
 )
 from tests.services import token
 
@@ -84,19 +84,19 @@ async def test_every_public_response_is_masked(stack: Stack) -> None:
     )
     assert closed.status_code == 200, closed.text
     record_id = uuid.uuid4()
-    async with stack.svc.runtime.uow() as uow:
-        uow.emit(
-            CreditAgencyBlacklisted(
-                record_id=record_id,
-                id_hash="a" * 64,
-                agency_name="厦门某某代办咨询有限公司",
-                org_credit_code="91350200MA2XXXXX0X",
-                behaviour="paid_proxy_application",
-                listed_on=today_shanghai(),
-            ),
-            subject=str(record_id),
-        )
-        await uow.commit()
+    await publish(
+        stack.svc,
+        CreditAgencyBlacklisted(
+            record_id=record_id,
+            id_hash="a" * 64,
+            agency_name="厦门某某代办咨询有限公司",
+            org_credit_code="91350200MA2XXXXX0X",
+            behaviour="paid_proxy_application",
+            listed_on=today_shanghai(),
+        ),
+        producer="credit",
+        subject=record_id,
+    )
 
     async def listed() -> bool:
         response = await stack.svc.client.get("/public/blacklist")

@@ -1,6 +1,6 @@
 """Publication settings that are not part of the shared ``ServiceSettings``.
 
-Read from ``HOUSING_PUBLICATION_*`` variables when the service definition is built:
+Read from ``HOUSING_PUBLICATION_*`` variables (or ``.env``) once, in ``bootstrap.definition``:
 
 * ``PROVINCE_ENDPOINTS`` — JSON list of ``{"name", "url", "secret"}``: where key process events
   are pushed (省监管系统). The default is the reference receiver of ``python -m
@@ -16,7 +16,9 @@ Read from ``HOUSING_PUBLICATION_*`` variables when the service definition is bui
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from shared.settings import service_settings_config
 
 DEV_PROVINCE_SECRET = "dev-only-province-push-secret"  # noqa: S105 - refused in production
 DEFAULT_PROVINCE_URL = "http://127.0.0.1:8090/pushes"
@@ -38,10 +40,8 @@ def _default_endpoints() -> list[ProvinceEndpoint]:
     ]
 
 
-class PublicationConfig(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="HOUSING_PUBLICATION_", env_file=".env", extra="ignore", frozen=True
-    )
+class PublicationSettings(BaseSettings):
+    model_config = service_settings_config("publication")
 
     province_endpoints: list[ProvinceEndpoint] = Field(default_factory=_default_endpoints)
     push_interval_seconds: float = Field(default=2.0, gt=0)
@@ -59,18 +59,3 @@ class PublicationConfig(BaseSettings):
         return any(
             e.secret.get_secret_value() == DEV_PROVINCE_SECRET for e in self.province_endpoints
         )
-
-
-ID_HASH_KEY_ENV = "HOUSING_ID_HASH_KEY"
-DEV_ID_HASH_KEY = "dev-only-id-hash-key"
-
-
-def contact_hash_key() -> str:
-    """Key of the objector's contact hash: the platform's id-hash key (``HOUSING_ID_HASH_KEY``,
-    the same variable intake and credit read); production refuses the development default."""
-    import os
-
-    key = os.environ.get(ID_HASH_KEY_ENV) or DEV_ID_HASH_KEY
-    if key == DEV_ID_HASH_KEY and os.environ.get("HOUSING_ENVIRONMENT") == "production":
-        raise RuntimeError(f"{ID_HASH_KEY_ENV} must be set in production")
-    return key

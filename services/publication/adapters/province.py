@@ -15,6 +15,7 @@ make a late duplicate harmless; a strict cross-producer order is not claimed.
 
 A tick holds its transaction (and the scheduler's advisory lock) while it sends: at most
 ``push_batch`` requests per round, 16 at a time, each bounded by ``push_timeout_seconds``.
+The HTTP client is built once per pusher (on its first tick) and reused by every tick.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.publication import domain
-from services.publication.config import ProvinceEndpoint, PublicationConfig
+from services.publication.settings import ProvinceEndpoint, PublicationSettings
 from services.publication.tables import push_log
 from shared import correlation
 from shared.clock import now
@@ -143,7 +144,7 @@ class Pusher:
     """Sends due stream heads to their endpoints; one ``sweep`` per scheduler tick."""
 
     def __init__(
-        self, config: PublicationConfig, *, transport: httpx.AsyncBaseTransport | None = None
+        self, config: PublicationSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.config = config
         self.endpoints = {e.name: e for e in config.province_endpoints}
@@ -151,6 +152,20 @@ class Pusher:
         # The sending city, set from the runtime's city configuration when the job starts.
         self.city: str | None = None
         self._concurrency = asyncio.Semaphore(16)
+        self._client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        """The one HTTP client of this pusher, built on first use (inside the event loop)."""
+        if self._client is None:
+            self._client = correlation.http_client(
+                timeout=self.config.push_timeout_seconds, transport=self.transport
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def sweep(self, uow: UnitOfWork, *, max_rounds: int = 20) -> int:
         """Deliver what is due; returns how many pushes were acknowledged.
@@ -159,58 +174,56 @@ class Pusher:
         event without waiting a whole interval.
         """
         delivered = 0
-        async with correlation.http_client(
-            timeout=self.config.push_timeout_seconds, transport=self.transport
-        ) as client:
-            for _ in range(max_rounds):
-                heads = (
-                    await uow.conn.execute(
-                        _HEADS,
+        client = self.client()
+        for _ in range(max_rounds):
+            heads = (
+                await uow.conn.execute(
+                    _HEADS,
+                    {
+                        "endpoints": list(self.endpoints),
+                        "now": now(),
+                        "limit": self.config.push_batch,
+                    },
+                )
+            ).all()
+            if not heads:
+                break
+            results = await asyncio.gather(*(self._send(client, row) for row in heads))
+            acked = [row.id for row, error in zip(heads, results, strict=True) if error is None]
+            failed = [(row, error) for row, error in zip(heads, results, strict=True) if error]
+            at = now()
+            if acked:
+                await uow.conn.execute(
+                    push_log.update()
+                    .where(push_log.c.id.in_(acked))
+                    .values(acked_at=at, attempts=push_log.c.attempts + 1, last_error=None)
+                )
+                delivered += len(acked)
+            if failed:
+                await uow.conn.execute(
+                    push_log.update()
+                    .where(push_log.c.id == sa.bindparam("row_id"))
+                    .values(
+                        attempts=push_log.c.attempts + 1,
+                        next_attempt_at=sa.bindparam("retry_at"),
+                        last_error=sa.bindparam("error"),
+                    ),
+                    [
                         {
-                            "endpoints": list(self.endpoints),
-                            "now": now(),
-                            "limit": self.config.push_batch,
-                        },
-                    )
-                ).all()
-                if not heads:
-                    break
-                results = await asyncio.gather(*(self._send(client, row) for row in heads))
-                acked = [row.id for row, error in zip(heads, results, strict=True) if error is None]
-                failed = [(row, error) for row, error in zip(heads, results, strict=True) if error]
-                at = now()
-                if acked:
-                    await uow.conn.execute(
-                        push_log.update()
-                        .where(push_log.c.id.in_(acked))
-                        .values(acked_at=at, attempts=push_log.c.attempts + 1, last_error=None)
-                    )
-                    delivered += len(acked)
-                if failed:
-                    await uow.conn.execute(
-                        push_log.update()
-                        .where(push_log.c.id == sa.bindparam("row_id"))
-                        .values(
-                            attempts=push_log.c.attempts + 1,
-                            next_attempt_at=sa.bindparam("retry_at"),
-                            last_error=sa.bindparam("error"),
-                        ),
-                        [
-                            {
-                                "row_id": row.id,
-                                "retry_at": at
-                                + domain.backoff(
-                                    row.attempts + 1,
-                                    self.config.push_backoff_seconds,
-                                    self.config.push_backoff_max_seconds,
-                                ),
-                                "error": error[:500],
-                            }
-                            for row, error in failed
-                        ],
-                    )
-                if not acked:
-                    break
+                            "row_id": row.id,
+                            "retry_at": at
+                            + domain.backoff(
+                                row.attempts + 1,
+                                self.config.push_backoff_seconds,
+                                self.config.push_backoff_max_seconds,
+                            ),
+                            "error": error[:500],
+                        }
+                        for row, error in failed
+                    ],
+                )
+            if not acked:
+                break
         await self.update_gauges(uow.conn)
         return delivered
 

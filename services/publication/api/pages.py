@@ -1,0 +1,142 @@
+"""Server-rendered Chinese HTML pages for citizens on a phone (Jinja2, autoescaped).
+
+They render the same public read models as the JSON API, so they show exactly what the API
+shows: masked entries, conclusions, disclosures, the agency blacklist and the progress query
+(rate limited by the same token bucket as ``GET /public/progress``).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from services.publication import queries
+from services.publication.context import Ctx, PublicationContext
+from shared.clock import SHANGHAI
+from shared.pagination import PageDep, PageParams
+from shared.problems import PROBLEM_RESPONSES, TooManyRequests
+
+TEMPLATES = Path(__file__).parent.parent / "data" / "templates"
+
+_TRACKING_NO = re.compile(r"[A-Za-z0-9-]{4,40}")
+_ID_TAIL = re.compile(r"[0-9]{3}[0-9Xx]")
+
+
+def _day(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["day"] = _day
+    return env
+
+
+router = APIRouter(
+    prefix="/public/pages", tags=["public pages 公开网页"], responses=PROBLEM_RESPONSES
+)
+_env = environment()
+
+
+def render(
+    ctx: PublicationContext, name: str, title: str, status: int = 200, **context: Any
+) -> HTMLResponse:
+    html = _env.get_template(name).render(title=title, city_name=ctx.city.city.name, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+@router.get("", response_class=HTMLResponse, summary="信息公开首页")
+async def index(ctx: Ctx) -> HTMLResponse:
+    async with ctx.uow() as uow:
+        open_page = await queries.list_notices(
+            uow.conn, ctx.city, PageParams(limit=20, offset=0), status="open"
+        )
+        sections = await queries.section_counts(uow.conn, ctx.city)
+    return render(
+        ctx, "index.html", "住房保障信息公开", open_notices=open_page.items, sections=sections
+    )
+
+
+@router.get("/notices", response_class=HTMLResponse, summary="公示公告")
+async def notices_page(ctx: Ctx, page: PageDep) -> HTMLResponse:
+    async with ctx.uow() as uow:
+        found = await queries.list_notices(uow.conn, ctx.city, page)
+    return render(ctx, "notices.html", "公示公告", page=found)
+
+
+@router.get("/notices/{notice_id}", response_class=HTMLResponse, summary="公示详情")
+async def notice_page(notice_id: uuid.UUID, ctx: Ctx, page: PageDep) -> HTMLResponse:
+    async with ctx.uow() as uow:
+        detail = await queries.notice_detail(uow.conn, ctx.city, notice_id, page)
+    return render(ctx, "notice.html", detail.title, n=detail)
+
+
+@router.get("/disclosures", response_class=HTMLResponse, summary="六公开")
+async def disclosures_page(ctx: Ctx) -> HTMLResponse:
+    async with ctx.uow() as uow:
+        sections = await queries.section_counts(uow.conn, ctx.city)
+    return render(ctx, "disclosures.html", "六公开", sections=sections)
+
+
+@router.get("/disclosures/{section}", response_class=HTMLResponse, summary="六公开栏目")
+async def disclosure_page(section: str, ctx: Ctx, page: PageDep) -> HTMLResponse:
+    async with ctx.uow() as uow:
+        found = await queries.section(uow.conn, ctx.city, section, page)
+    return render(ctx, "disclosure.html", found.title, s=found)
+
+
+@router.get("/blacklist", response_class=HTMLResponse, summary="黑中介名单")
+async def blacklist_page(ctx: Ctx, page: PageDep) -> HTMLResponse:
+    async with ctx.uow() as uow:
+        found = await queries.blacklist_page(uow.conn, page)
+    return render(ctx, "blacklist.html", "黑中介名单", page=found)
+
+
+@router.get("/progress", response_class=HTMLResponse, summary="申请进度查询")
+async def progress_page(
+    request: Request, ctx: Ctx, tracking_no: str | None = None, id_tail: str | None = None
+) -> HTMLResponse:
+    title = "申请进度查询"
+    if not tracking_no and not id_tail:
+        return render(ctx, "progress.html", title)
+    if not (
+        tracking_no
+        and id_tail
+        and _TRACKING_NO.fullmatch(tracking_no)
+        and _ID_TAIL.fullmatch(id_tail)
+    ):
+        return render(
+            ctx, "progress.html", title, 422, message="请填写正确的查询编号和身份证号后四位。"
+        )
+    try:
+        ctx.limiter.check(request)
+    except TooManyRequests as exc:
+        response = render(ctx, "progress.html", title, 429, message=exc.detail)
+        response.headers.update(exc.headers())
+        return response
+    async with ctx.uow() as uow:
+        found = await queries.progress(uow.conn, tracking_no, id_tail)
+    if found is None:
+        return render(
+            ctx,
+            "progress.html",
+            title,
+            404,
+            tracking_no=tracking_no,
+            message="未查询到相符的申请，请核对查询编号和身份证号后四位。",
+        )
+    return render(ctx, "progress.html", title, tracking_no=tracking_no, p=found)

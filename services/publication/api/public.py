@@ -1,0 +1,111 @@
+"""Public endpoints (no login): notices, objections, progress, disclosures, blacklist.
+
+Nothing here returns a full resident ID, full name or mobile number; the integration tests scan
+every route under ``/public`` for them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from services.publication import commands, domain, queries
+from services.publication.context import Ctx
+from services.publication.schemas import (
+    BlacklistEntry,
+    DisclosureSection,
+    DisclosureSectionInfo,
+    NoticeDetail,
+    NoticeSummary,
+    ObjectionIn,
+    ObjectionReceipt,
+    Progress,
+    PublicObjection,
+)
+from shared.idempotency import IdempotencyDep
+from shared.pagination import Page, PageDep
+from shared.problems import PROBLEM_RESPONSES
+
+NoticeKindQuery = Annotated[
+    domain.NoticeKind | None, Query(description="类型：qualification、acceptance…")
+]
+StatusQuery = Annotated[
+    str | None, Query(pattern="^(open|closed)$", description="状态：open 公示中，closed 已结束")
+]
+TrackingNoQuery = Annotated[
+    str, Query(pattern=r"^[A-Za-z0-9-]{4,40}$", description="查询编号（受理回执上）")
+]
+IdTailQuery = Annotated[
+    str, Query(pattern=r"^[0-9]{3}[0-9Xx]$", description="申请人身份证号后四位")
+]
+
+
+async def progress_limit(request: Request, ctx: Ctx) -> None:
+    """The per-client token bucket of the progress query."""
+    ctx.limiter.check(request)
+
+
+router = APIRouter(prefix="/public", tags=["public 公开"], responses=PROBLEM_RESPONSES)
+
+
+@router.get("/notices", summary="公示与公告列表")
+async def list_notices(
+    ctx: Ctx, page: PageDep, kind: NoticeKindQuery = None, status: StatusQuery = None
+) -> Page[NoticeSummary]:
+    async with ctx.uow() as uow:
+        return await queries.list_notices(uow.conn, ctx.city, page, kind=kind, status=status)
+
+
+@router.get("/notices/{notice_id}", summary="公示详情（条目已脱敏）")
+async def get_notice(notice_id: uuid.UUID, ctx: Ctx, page: PageDep) -> NoticeDetail:
+    async with ctx.uow() as uow:
+        return await queries.notice_detail(uow.conn, ctx.city, notice_id, page)
+
+
+@router.post(
+    "/objections",
+    status_code=201,
+    response_model=ObjectionReceipt,
+    summary="对公示条目提出异议",
+)
+async def file_objection(body: ObjectionIn, ctx: Ctx, idem: IdempotencyDep) -> Response:
+    return await idem.run(
+        ctx.uow, lambda uow: commands.file_objection(ctx, uow, body), status_code=201
+    )
+
+
+@router.get("/objections/{objection_id}", summary="异议办理情况与核查结论")
+async def get_objection(objection_id: uuid.UUID, ctx: Ctx) -> PublicObjection:
+    async with ctx.uow() as uow:
+        return await queries.public_objection(uow.conn, objection_id)
+
+
+@router.get(
+    "/progress",
+    summary="申请进度查询（查询编号 + 身份证号后四位）",
+    dependencies=[Depends(progress_limit)],
+)
+async def get_progress(ctx: Ctx, tracking_no: TrackingNoQuery, id_tail: IdTailQuery) -> Progress:
+    async with ctx.uow() as uow:
+        return await queries.public_progress(uow.conn, tracking_no, id_tail)
+
+
+@router.get("/disclosures", summary="六公开栏目")
+async def list_disclosures(ctx: Ctx, page: PageDep) -> Page[DisclosureSectionInfo]:
+    async with ctx.uow() as uow:
+        items = await queries.section_counts(uow.conn, ctx.city)
+    return Page.of(items[page.offset : page.offset + page.limit], len(items), page)
+
+
+@router.get("/disclosures/{section}", summary="六公开栏目内容")
+async def get_disclosure(section: str, ctx: Ctx, page: PageDep) -> DisclosureSection:
+    async with ctx.uow() as uow:
+        return await queries.section(uow.conn, ctx.city, section, page)
+
+
+@router.get("/blacklist", summary="黑中介名单")
+async def get_blacklist(ctx: Ctx, page: PageDep) -> Page[BlacklistEntry]:
+    async with ctx.uow() as uow:
+        return await queries.blacklist_page(uow.conn, page)

@@ -1,0 +1,70 @@
+"""Composition root of the publication service: what it handles, serves and runs on a clock.
+
+The only module that reads configuration: the publication settings (``PublicationSettings``,
+``HOUSING_PUBLICATION_*``) are read once here, the province pusher and the progress limiter are
+built from them, and ``build_context`` hands all of it to endpoints, handlers and sweeps.
+"""
+
+from __future__ import annotations
+
+from services.publication import sweeps
+from services.publication.adapters.limiter import ProgressLimiter
+from services.publication.adapters.province import Pusher
+from services.publication.api import pages, public, staff
+from services.publication.context import PublicationContext
+from services.publication.handlers import HANDLERS
+from services.publication.settings import PublicationSettings
+from services.publication.tables import metadata
+from shared.context import base_fields
+from shared.runtime import BackgroundJob, Runtime, ServiceDefinition
+from shared.scheduler import sweep_job
+
+
+def pusher_job(interval: float) -> BackgroundJob:
+    tick = sweep_job("province-push", interval, sweeps.province_push)
+
+    async def job(runtime: Runtime) -> None:
+        ctx: PublicationContext = runtime.context
+        if not runtime.settings.is_development and ctx.settings.uses_dev_secret():
+            # Stops the job (readiness then reports it) rather than pushing with a known key.
+            raise RuntimeError(
+                "HOUSING_PUBLICATION_PROVINCE_ENDPOINTS uses the development secret; "
+                "configure the provincial endpoint and its real secret"
+            )
+        ctx.pusher.city = runtime.city.city.code
+        try:
+            await tick(runtime)
+        finally:
+            await ctx.pusher.aclose()
+
+    job.__name__ = "periodic:province-push"
+    return job
+
+
+def definition(settings: PublicationSettings | None = None) -> ServiceDefinition:
+    settings = settings or PublicationSettings()
+    pusher = Pusher(settings)
+    limiter = ProgressLimiter(settings.progress_burst, settings.progress_per_minute)
+
+    def build_context(runtime: Runtime) -> PublicationContext:
+        return PublicationContext(
+            **base_fields(runtime), settings=settings, pusher=pusher, limiter=limiter
+        )
+
+    return ServiceDefinition(
+        name="publication",
+        title="Publication 信息公开",
+        description=(
+            "Publicity notices (公示) and objections, public progress query, the six "
+            "disclosures (六公开), the agency blacklist, and the real-time push to the "
+            "provincial supervision platform (省监管系统)."
+        ),
+        metadata=metadata,
+        handlers=HANDLERS,
+        routers=(public.router, pages.router, staff.router),
+        background=(
+            sweep_job("notice-sweep", settings.notice_sweep_seconds, sweeps.notice_sweep),
+            pusher_job(settings.push_interval_seconds),
+        ),
+        context=build_context,
+    )
