@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from services.alerting import domain
+from services.alerting.context import RuleConfig
 from services.alerting.evaluation import AlertDraft, clear_alerts, of_condition, raise_alerts
 from services.alerting.tables import alerts, applications, notices, objections, signatures, stages
 from shared.clock import now
@@ -25,21 +25,10 @@ from shared.events import catalogue as ev
 from shared.events.base import payload_model
 from shared.events.envelope import Envelope
 from shared.pii import scrub
-from shared.workdays import WorkdayCalendar
 
 Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 
 MIN_PUBLICITY = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class RuleConfig:
-    """What the rules need besides events: the calendar, the city, the configurable limits."""
-
-    calendar: WorkdayCalendar
-    city: str
-    materials_grace_working_days: int = 1  # Y2
-    publish_within_working_days: int = 5  # F3
 
 
 class Handlers:
@@ -272,7 +261,9 @@ class Handlers:
             "status": "open",
             "started_at": e.started_at,
             "due_at": e.due_at,
-            "warn_at": domain.warning_time(e.due_at, self.cfg.calendar),
+            # Review publishes the Y3 threshold it computed; only events from before it did
+            # (no ``yellow_at``) have it computed here, with the same calendar rule.
+            "warn_at": e.yellow_at or domain.warning_time(e.due_at, self.cfg.calendar),
             "time_limit_working_days": e.time_limit_working_days,
             "calendar_fallback": e.calendar_fallback,
             "completed_at": None,
@@ -368,6 +359,8 @@ class Handlers:
             .values(
                 status="open",
                 due_at=e.due_at,
+                # review.stage_resumed carries no yellow_at (yet): the moved deadline's
+                # threshold is computed with review's rule (WorkdayCalendar.warning_starts).
                 warn_at=domain.warning_time(e.due_at, self.cfg.calendar),
             )
         )

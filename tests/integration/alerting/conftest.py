@@ -20,7 +20,7 @@ import aio_pika
 import pytest
 import sqlalchemy as sa
 
-from services.alerting.service import rule_config
+from services.alerting.bootstrap import rule_config
 from services.alerting.sweeps import clock_sweep
 from shared.clock import clock, now
 from shared.events.base import EventPayload
