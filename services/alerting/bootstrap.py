@@ -11,7 +11,7 @@ from services.alerting import sweeps
 from services.alerting.adapters.notifier import HttpSmsNotifier, LogNotifier, Notifier
 from services.alerting.api import router
 from services.alerting.context import AlertingContext, RuleConfig
-from services.alerting.handlers import Handlers
+from services.alerting.handlers import HANDLERS
 from services.alerting.rules import catalogue
 from services.alerting.settings import AlertingSettings
 from services.alerting.tables import metadata
@@ -77,7 +77,7 @@ def definition(settings: AlertingSettings | None = None) -> ServiceDefinition:
         description="Supervision rules, red and yellow lights, tickets and the cockpit.",
         metadata=metadata,
         bindings=EXTRA_BINDINGS,
-        handlers=Handlers(cfg).mapping(),
+        handlers=HANDLERS,
         routers=(router,),
         background=(
             sweep_job("alerting-clock-sweep", settings.sweep_seconds, sweeps.clock),
