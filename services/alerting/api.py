@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from services.alerting import domain
-from services.alerting import tickets as ticket_ops
+from services.alerting import commands, domain, queries
+from services.alerting.context import Ctx
 from services.alerting.rules import catalogue, rule
 from services.alerting.schemas import (
     AlertOut,
@@ -27,7 +27,6 @@ from services.alerting.schemas import (
     NotificationOut,
     ReportIn,
     RuleOut,
-    TicketEventOut,
     TicketOut,
     YellowTicketIn,
 )
@@ -56,7 +55,6 @@ from shared.clock import now
 from shared.idempotency import IdempotencyDep
 from shared.pagination import Page, PageDep
 from shared.problems import NotFound, ValidationProblem
-from shared.workdays import default_calendar
 
 router = APIRouter(tags=["alerting"])
 
@@ -194,36 +192,6 @@ async def get_alert(alert_id: uuid.UUID, runtime: RuntimeDep, principal: Reader)
 # -- tickets -------------------------------------------------------------------------------------
 
 
-async def _ticket_out(conn: Any, row: Any, *, full: bool) -> TicketOut:
-    at = now()
-    out = TicketOut(
-        **{k: getattr(row, k) for k in TicketOut.model_fields if hasattr(row, k)},
-        overdue=row.closed_at is None and row.due_at is not None and row.due_at < at,
-    )
-    if full:
-        out.alert_ids = list(
-            (
-                await conn.execute(
-                    sa.select(ticket_alerts.c.alert_id).where(
-                        ticket_alerts.c.ticket_id == row.ticket_id
-                    )
-                )
-            ).scalars()
-        )
-        events = (
-            await conn.execute(
-                sa.select(*ticket_events.c)
-                .where(ticket_events.c.ticket_id == row.ticket_id)
-                .order_by(ticket_events.c.id)
-            )
-        ).all()
-        out.events = [
-            TicketEventOut(**{k: getattr(e, k) for k in TicketEventOut.model_fields})
-            for e in events
-        ]
-    return out
-
-
 @router.get("/tickets", summary="督办单列表")
 async def list_tickets(
     runtime: RuntimeDep,
@@ -262,7 +230,7 @@ async def list_tickets(
                 .offset(page.offset)
             )
         ).all()
-        items = [await _ticket_out(conn, r, full=False) for r in rows]
+        items = [await queries.ticket_out(conn, r, full=False) for r in rows]
     return Page.of(items, int(total or 0), page)
 
 
@@ -275,89 +243,95 @@ async def get_ticket(ticket_id: TicketId, runtime: RuntimeDep, principal: Reader
         if row is None:
             raise NotFound("督办单不存在", field="ticket_id")
         ensure_can_read(principal, row.unit)
-        return await _ticket_out(conn, row, full=True)
+        return await queries.ticket_out(conn, row, full=True)
 
 
-async def _after_op(uow: Any, ticket_id: uuid.UUID, idem: Any, status: int) -> Response:
-    """Answer with the ticket as it now stands, remembered for Idempotency-Key, and commit."""
-    row = (
-        await uow.conn.execute(sa.select(*tickets.c).where(tickets.c.ticket_id == ticket_id))
-    ).one()
-    body = await _ticket_out(uow.conn, row, full=True)
-    response = await idem.remember(uow.conn, status, body.model_dump(mode="json"))
-    await uow.commit()
-    return response
-
-
-@router.post("/tickets", status_code=201, summary="开具黄灯预警督办单（红灯自动开具）")
+@router.post(
+    "/tickets",
+    response_model=TicketOut,
+    status_code=201,
+    summary="开具黄灯预警督办单（红灯自动开具）",
+)
 async def open_ticket(
-    body: YellowTicketIn, runtime: RuntimeDep, principal: Supervisor, idem: IdempotencyDep
-) -> TicketOut:
-    async with runtime.uow() as uow:
-        if (replay := await idem.replay(uow.conn)) is not None:
-            return replay  # type: ignore[return-value]
-        ticket_id = await ticket_ops.open_yellow(uow, principal, body, default_calendar())
-        return await _after_op(uow, ticket_id, idem, 201)  # type: ignore[return-value]
+    body: YellowTicketIn, ctx: Ctx, principal: Supervisor, idem: IdempotencyDep
+) -> Response:
+    return await idem.run(
+        ctx.uow,
+        lambda uow: commands.open_ticket(ctx, uow, principal, body),
+        status_code=201,
+    )
 
 
-@router.post("/tickets/{ticket_id}/handle", summary="办理（红灯须填原因及处理意见）")
+@router.post(
+    "/tickets/{ticket_id}/handle",
+    response_model=TicketOut,
+    summary="办理（红灯须填原因及处理意见）",
+)
 async def handle_ticket(
     ticket_id: TicketId,
     body: HandleIn,
-    runtime: RuntimeDep,
+    ctx: Ctx,
     principal: Handler,
     idem: IdempotencyDep,
-) -> TicketOut:
-    async with runtime.uow() as uow:
-        if (replay := await idem.replay(uow.conn)) is not None:
-            return replay  # type: ignore[return-value]
-        await ticket_ops.handle(uow, principal, ticket_id, body, default_calendar())
-        return await _after_op(uow, ticket_id, idem, 200)  # type: ignore[return-value]
+) -> Response:
+    return await idem.run(
+        ctx.uow,
+        lambda uow: commands.handle_ticket(ctx, uow, principal, ticket_id, body),
+        status_code=200,
+    )
 
 
-@router.post("/tickets/{ticket_id}/report", summary="逐级书面报告（街道/区→市中心→市保障办→省）")
+@router.post(
+    "/tickets/{ticket_id}/report",
+    response_model=TicketOut,
+    summary="逐级书面报告（街道/区→市中心→市保障办→省）",
+)
 async def report_ticket(
     ticket_id: TicketId,
     body: ReportIn,
-    runtime: RuntimeDep,
+    ctx: Ctx,
     principal: Handler,
     idem: IdempotencyDep,
-) -> TicketOut:
-    async with runtime.uow() as uow:
-        if (replay := await idem.replay(uow.conn)) is not None:
-            return replay  # type: ignore[return-value]
-        await ticket_ops.report(uow, principal, ticket_id, body, default_calendar())
-        return await _after_op(uow, ticket_id, idem, 200)  # type: ignore[return-value]
+) -> Response:
+    return await idem.run(
+        ctx.uow,
+        lambda uow: commands.report_ticket(ctx, uow, principal, ticket_id, body),
+        status_code=200,
+    )
 
 
-@router.post("/tickets/{ticket_id}/escalate", summary="人工升级督办")
+@router.post("/tickets/{ticket_id}/escalate", response_model=TicketOut, summary="人工升级督办")
 async def escalate_ticket(
     ticket_id: TicketId,
     body: EscalateIn,
-    runtime: RuntimeDep,
+    ctx: Ctx,
     principal: Supervisor,
     idem: IdempotencyDep,
-) -> TicketOut:
-    async with runtime.uow() as uow:
-        if (replay := await idem.replay(uow.conn)) is not None:
-            return replay  # type: ignore[return-value]
-        await ticket_ops.escalate(uow, principal, ticket_id, body, default_calendar())
-        return await _after_op(uow, ticket_id, idem, 200)  # type: ignore[return-value]
+) -> Response:
+    return await idem.run(
+        ctx.uow,
+        lambda uow: commands.escalate_ticket(ctx, uow, principal, ticket_id, body),
+        status_code=200,
+    )
 
 
-@router.post("/tickets/{ticket_id}/confirm", summary="督察人员确认预警消失并关闭督办单")
+@router.post(
+    "/tickets/{ticket_id}/confirm",
+    response_model=TicketOut,
+    summary="督察人员确认预警消失并关闭督办单",
+)
 async def confirm_ticket(
     ticket_id: TicketId,
     body: ConfirmIn,
-    runtime: RuntimeDep,
+    ctx: Ctx,
     principal: Supervisor,
     idem: IdempotencyDep,
-) -> TicketOut:
-    async with runtime.uow() as uow:
-        if (replay := await idem.replay(uow.conn)) is not None:
-            return replay  # type: ignore[return-value]
-        await ticket_ops.confirm(uow, principal, ticket_id, body)
-        return await _after_op(uow, ticket_id, idem, 200)  # type: ignore[return-value]
+) -> Response:
+    return await idem.run(
+        ctx.uow,
+        lambda uow: commands.confirm_ticket(ctx, uow, principal, ticket_id, body),
+        status_code=200,
+    )
 
 
 # -- notifications -------------------------------------------------------------------------------
@@ -627,7 +601,9 @@ async def _case_detail(
             for s in stage_rows
         ],
         "alerts": [_alert_out(r).model_dump() for r in alert_rows],
-        "tickets": [(await _ticket_out(conn, r, full=True)).model_dump() for r in ticket_rows],
+        "tickets": [
+            (await queries.ticket_out(conn, r, full=True)).model_dump() for r in ticket_rows
+        ],
     }
 
 
