@@ -50,6 +50,7 @@ from shared.auth import (
     is_unit_code,
     require_roles,
     unit_level,
+    within,
 )
 from shared.clock import now
 from shared.idempotency import IdempotencyDep
@@ -75,9 +76,7 @@ TicketId = Annotated[uuid.UUID, Path(description="督办单ID")]
 def _visible(principal: Principal, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
     if principal.has_role(*GLOBAL_READ_ROLES):
         return sa.true()
-    if not is_unit_code(principal.org):
-        return sa.false()
-    return column.like(domain.scope_prefix(principal.org) + "%")
+    return within(column, principal.org)
 
 
 def _unit_param(principal: Principal, unit: str | None) -> str | None:
@@ -146,7 +145,7 @@ async def list_alerts(
     if rule_id:
         cond.append(alerts.c.rule_id == rule_id)
     if unit:
-        cond.append(alerts.c.unit.like(domain.scope_prefix(unit) + "%"))
+        cond.append(within(alerts.c.unit, unit))
     if application_id:
         cond.append(alerts.c.application_id == application_id)
     where = sa.and_(*cond)
@@ -215,7 +214,7 @@ async def list_tickets(
     if escalated is not None:
         cond.append(t.escalation_level > 0 if escalated else t.escalation_level == 0)
     if unit:
-        cond.append(t.unit.like(domain.scope_prefix(unit) + "%"))
+        cond.append(within(t.unit, unit))
     if application_id:
         cond.append(t.application_id == application_id)
     where = sa.and_(*cond)
@@ -393,7 +392,7 @@ async def cockpit(
     unit = _unit_param(principal, unit)
     assert unit is not None
     a = alerts.c
-    cond = [a.unit.like(domain.scope_prefix(unit) + "%")]
+    cond = [within(a.unit, unit)]
     if application_id:
         cond.append(a.application_id == application_id)
     if stage:
@@ -463,7 +462,7 @@ async def cockpit(
             )
         ).all()
         t = tickets.c
-        tick_where = [t.unit.like(domain.scope_prefix(unit) + "%")]
+        tick_where = [within(t.unit, unit)]
         if application_id:
             tick_where.append(t.application_id == application_id)
         if rule_id:
