@@ -1,8 +1,7 @@
 """HTTP API of the alerting service: rules, alerts, tickets, notifications, cockpit, reports.
 
-Visibility (DESIGN §1.5): a caller sees what belongs to their unit and every unit below it,
-expressed as a ``LIKE 'prefix%'`` on the unit code (division codes nest by prefix); discipline
-inspectors and admins see everything. Aggregates are SQL ``GROUP BY``s.
+Each endpoint authorises (its role dependency) and calls a query (``queries.py``) or, for a
+POST, a command (``commands.py``) through ``Idempotency.run``.
 """
 
 from __future__ import annotations
