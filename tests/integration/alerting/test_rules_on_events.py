@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from services.alerting.rules import catalogue
 from services.alerting.tables import alerts, notifications, tickets
 from shared.events import catalogue as ev
-from shared.events.envelope import Envelope
+from tests.harness import event_tap
 from tests.integration.alerting.builders import (
     T0,
     accepted,
@@ -455,18 +455,10 @@ async def test_openapi_documents_the_api(harness: Harness) -> None:
 
 
 async def test_lights_and_tickets_reach_the_broker(harness: Harness) -> None:
-    queue = await harness.channel.declare_queue(exclusive=True)
-    for key in ("alert.#", "ticket.#"):
-        await queue.bind(harness.exchange, routing_key=key)
     app = accepted("350203009", receipt_no=None)
-    await harness.publish(app)
-    seen: list[tuple[str, str]] = []
-    async with queue.iterator(timeout=20) as messages:
-        async for message in messages:
-            async with message.process():
-                envelope = Envelope.from_bytes(message.body)
-                if envelope.data.get("application_id") == str(app.application_id):
-                    seen.append((envelope.type, envelope.producer))
-            if len(seen) == 2:
-                break
+    async with event_tap(harness.infra, harness.alerting, ("alert.#", "ticket.#")) as tap:
+        await harness.publish(app)
+        raised = await tap.wait_for("alert.raised", app.application_id)
+        opened = await tap.wait_for("ticket.opened", app.application_id)
+    seen = [(raised.type, raised.producer), (opened.type, opened.producer)]
     assert sorted(seen) == [("alert.raised", "alerting"), ("ticket.opened", "alerting")]
