@@ -169,6 +169,20 @@ async def test_f1_boilerplate_opinion_raised_then_cleared_by_a_specific_one(
     assert await lights(harness, case_id=case_id) == [("F1", "cleared")]
 
 
+async def test_y3_lights_at_the_yellow_at_review_published(harness: Harness) -> None:
+    app_id, case_id = uuid.uuid4(), uuid.uuid4()
+    # Due Friday 2026-11-20; review says yellow from Wednesday 00:00 in Xiamen, a day before
+    # alerting's own rule would light it (Thursday): the published threshold wins.
+    started = stage_started(
+        app_id, case_id, unit="350205002", due_at=end_of_day_utc(2026, 11, 20)
+    ).model_copy(update={"yellow_at": datetime(2026, 11, 17, 16, 0, tzinfo=UTC)})
+    await harness.publish(started)
+    await harness.sweep(datetime(2026, 11, 17, 15, 0, tzinfo=UTC))  # Tuesday 23:00
+    assert await lights(harness, case_id=case_id) == []
+    await harness.sweep(datetime(2026, 11, 18, 8, 0, tzinfo=UTC))  # Wednesday 16:00
+    assert await lights(harness, case_id=case_id) == [("Y3", "open")]
+
+
 async def test_stage_clock_y3_then_r8_then_cleared_by_completion(harness: Harness) -> None:
     app_id, case_id = uuid.uuid4(), uuid.uuid4()
     unit = "350205001"
