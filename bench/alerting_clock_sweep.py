@@ -29,7 +29,7 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from services.alerting.service import rule_config
+from services.alerting.bootstrap import rule_config
 from services.alerting.sweeps import clock_sweep
 from shared.clock import clock
 from shared.db import UnitOfWork, create_engine

@@ -1,4 +1,4 @@
-from services.alerting.service import definition
+from services.alerting.bootstrap import definition
 from shared.service_main import main
 
 main("alerting", definition)

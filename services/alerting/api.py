@@ -1,24 +1,20 @@
 """HTTP API of the alerting service: rules, alerts, tickets, notifications, cockpit, reports.
 
-Visibility (DESIGN §1.5): a caller sees what belongs to their unit and every unit below it,
-expressed as a ``LIKE 'prefix%'`` on the unit code (division codes nest by prefix); discipline
-inspectors and admins see everything. Aggregates are SQL ``GROUP BY``s.
+Each endpoint authorises (its role dependency) and calls a query (``queries.py``) or, for a
+POST, a command (``commands.py``) through ``Idempotency.run``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from services.alerting import domain
-from services.alerting import tickets as ticket_ops
-from services.alerting.rules import catalogue, rule
+from services.alerting import commands, queries
+from services.alerting.context import Ctx
+from services.alerting.rules import catalogue
 from services.alerting.schemas import (
     AlertOut,
     ConfirmIn,
@@ -27,36 +23,19 @@ from services.alerting.schemas import (
     NotificationOut,
     ReportIn,
     RuleOut,
-    TicketEventOut,
     TicketOut,
     YellowTicketIn,
-)
-from services.alerting.tables import (
-    alerts,
-    applications,
-    notifications,
-    stages,
-    ticket_alerts,
-    ticket_events,
-    tickets,
 )
 from shared.app import RuntimeDep
 from shared.auth import (
     CASEWORK_ROLES,
     DISCIPLINE_INSPECTOR,
-    GLOBAL_READ_ROLES,
     SUPERVISOR,
     Principal,
-    ensure_can_read,
-    is_unit_code,
     require_roles,
-    unit_level,
 )
-from shared.clock import now
 from shared.idempotency import IdempotencyDep
 from shared.pagination import Page, PageDep
-from shared.problems import NotFound, ValidationProblem
-from shared.workdays import default_calendar
 
 router = APIRouter(tags=["alerting"])
 
@@ -74,23 +53,6 @@ Supervisor = Annotated[Principal, Depends(require_roles(SUPERVISOR))]
 TicketId = Annotated[uuid.UUID, Path(description="督办单ID")]
 
 
-def _visible(principal: Principal, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
-    if principal.has_role(*GLOBAL_READ_ROLES):
-        return sa.true()
-    if not is_unit_code(principal.org):
-        return sa.false()
-    return column.like(domain.scope_prefix(principal.org) + "%")
-
-
-def _unit_param(principal: Principal, unit: str | None) -> str | None:
-    if unit is None:
-        return None
-    if not is_unit_code(unit):
-        raise ValidationProblem("单位代码应为6位或9位行政区划代码", field="unit")
-    ensure_can_read(principal, unit)
-    return unit
-
-
 # -- rules ---------------------------------------------------------------------------------------
 
 
@@ -100,30 +62,6 @@ async def list_rules() -> list[RuleOut]:
 
 
 # -- alerts --------------------------------------------------------------------------------------
-
-
-def _alert_out(row: Any) -> AlertOut:
-    return AlertOut(
-        alert_id=row.alert_id,
-        rule_id=row.rule_id,
-        colour=row.colour,
-        title=rule(row.rule_id).title,
-        application_id=row.application_id,
-        tracking_no=getattr(row, "tracking_no", None),
-        case_id=row.case_id,
-        stage=row.stage,
-        department=row.department,
-        unit=row.unit,
-        raised_at=row.raised_at,
-        source=row.source,
-        details=row.details or {},
-        status="open" if row.cleared_at is None else "cleared",
-        cleared_at=row.cleared_at,
-        cleared_by=row.cleared_by,
-        clear_reason=row.clear_reason,
-        clear_source=row.clear_source,
-        cleared_actor=row.cleared_actor,
-    )
 
 
 @router.get("/alerts", summary="预警列表（按辖区可见）")
@@ -137,91 +75,24 @@ async def list_alerts(
     unit: Annotated[str | None, Query(description="单位代码（含下级）")] = None,
     application_id: Annotated[uuid.UUID | None, Query(description="申请ID")] = None,
 ) -> Page[AlertOut]:
-    unit = _unit_param(principal, unit)
-    cond = [_visible(principal, alerts.c.unit)]
-    if status == "open":
-        cond.append(alerts.c.cleared_at.is_(None))
-    elif status == "cleared":
-        cond.append(alerts.c.cleared_at.is_not(None))
-    if colour:
-        cond.append(alerts.c.colour == colour)
-    if rule_id:
-        cond.append(alerts.c.rule_id == rule_id)
-    if unit:
-        cond.append(alerts.c.unit.like(domain.scope_prefix(unit) + "%"))
-    if application_id:
-        cond.append(alerts.c.application_id == application_id)
-    where = sa.and_(*cond)
-    async with runtime.engine.connect() as conn:
-        total = await conn.scalar(sa.select(sa.func.count()).select_from(alerts).where(where))
-        rows = (
-            await conn.execute(
-                sa.select(*alerts.c, applications.c.tracking_no)
-                .select_from(
-                    alerts.outerjoin(
-                        applications, applications.c.application_id == alerts.c.application_id
-                    )
-                )
-                .where(where)
-                .order_by(alerts.c.raised_at.desc(), alerts.c.alert_id)
-                .limit(page.limit)
-                .offset(page.offset)
-            )
-        ).all()
-    return Page.of([_alert_out(r) for r in rows], int(total or 0), page)
+    return await queries.list_alerts(
+        runtime=runtime,
+        principal=principal,
+        page=page,
+        status=status,
+        colour=colour,
+        rule_id=rule_id,
+        unit=unit,
+        application_id=application_id,
+    )
 
 
 @router.get("/alerts/{alert_id}", summary="预警详情")
 async def get_alert(alert_id: uuid.UUID, runtime: RuntimeDep, principal: Reader) -> AlertOut:
-    async with runtime.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                sa.select(*alerts.c, applications.c.tracking_no)
-                .select_from(
-                    alerts.outerjoin(
-                        applications, applications.c.application_id == alerts.c.application_id
-                    )
-                )
-                .where(alerts.c.alert_id == alert_id)
-            )
-        ).first()
-    if row is None:
-        raise NotFound("预警不存在", field="alert_id")
-    ensure_can_read(principal, row.unit)
-    return _alert_out(row)
+    return await queries.get_alert(alert_id=alert_id, runtime=runtime, principal=principal)
 
 
 # -- tickets -------------------------------------------------------------------------------------
-
-
-async def _ticket_out(conn: Any, row: Any, *, full: bool) -> TicketOut:
-    at = now()
-    out = TicketOut(
-        **{k: getattr(row, k) for k in TicketOut.model_fields if hasattr(row, k)},
-        overdue=row.closed_at is None and row.due_at is not None and row.due_at < at,
-    )
-    if full:
-        out.alert_ids = list(
-            (
-                await conn.execute(
-                    sa.select(ticket_alerts.c.alert_id).where(
-                        ticket_alerts.c.ticket_id == row.ticket_id
-                    )
-                )
-            ).scalars()
-        )
-        events = (
-            await conn.execute(
-                sa.select(*ticket_events.c)
-                .where(ticket_events.c.ticket_id == row.ticket_id)
-                .order_by(ticket_events.c.id)
-            )
-        ).all()
-        out.events = [
-            TicketEventOut(**{k: getattr(e, k) for k in TicketEventOut.model_fields})
-            for e in events
-        ]
-    return out
 
 
 @router.get("/tickets", summary="督办单列表")
@@ -235,129 +106,109 @@ async def list_tickets(
     unit: Annotated[str | None, Query(description="单位代码（含下级）")] = None,
     application_id: Annotated[uuid.UUID | None, Query(description="申请ID")] = None,
 ) -> Page[TicketOut]:
-    unit = _unit_param(principal, unit)
-    t = tickets.c
-    cond = [_visible(principal, t.unit)]
-    if status == "open":
-        cond.append(t.closed_at.is_(None))
-    elif status == "closed":
-        cond.append(t.closed_at.is_not(None))
-    if colour:
-        cond.append(t.colour == colour)
-    if escalated is not None:
-        cond.append(t.escalation_level > 0 if escalated else t.escalation_level == 0)
-    if unit:
-        cond.append(t.unit.like(domain.scope_prefix(unit) + "%"))
-    if application_id:
-        cond.append(t.application_id == application_id)
-    where = sa.and_(*cond)
-    async with runtime.engine.connect() as conn:
-        total = await conn.scalar(sa.select(sa.func.count()).select_from(tickets).where(where))
-        rows = (
-            await conn.execute(
-                sa.select(*tickets.c)
-                .where(where)
-                .order_by(t.opened_at.desc(), t.ticket_id)
-                .limit(page.limit)
-                .offset(page.offset)
-            )
-        ).all()
-        items = [await _ticket_out(conn, r, full=False) for r in rows]
-    return Page.of(items, int(total or 0), page)
+    return await queries.list_tickets(
+        runtime=runtime,
+        principal=principal,
+        page=page,
+        status=status,
+        colour=colour,
+        escalated=escalated,
+        unit=unit,
+        application_id=application_id,
+    )
 
 
 @router.get("/tickets/{ticket_id}", summary="督办单详情（含办理、报告、升级记录）")
 async def get_ticket(ticket_id: TicketId, runtime: RuntimeDep, principal: Reader) -> TicketOut:
-    async with runtime.engine.connect() as conn:
-        row = (
-            await conn.execute(sa.select(*tickets.c).where(tickets.c.ticket_id == ticket_id))
-        ).first()
-        if row is None:
-            raise NotFound("督办单不存在", field="ticket_id")
-        ensure_can_read(principal, row.unit)
-        return await _ticket_out(conn, row, full=True)
+    return await queries.get_ticket(ticket_id=ticket_id, runtime=runtime, principal=principal)
 
 
-async def _after_op(uow: Any, ticket_id: uuid.UUID, idem: Any, status: int) -> Response:
-    """Answer with the ticket as it now stands, remembered for Idempotency-Key, and commit."""
-    row = (
-        await uow.conn.execute(sa.select(*tickets.c).where(tickets.c.ticket_id == ticket_id))
-    ).one()
-    body = await _ticket_out(uow.conn, row, full=True)
-    response = await idem.remember(uow.conn, status, body.model_dump(mode="json"))
-    await uow.commit()
-    return response
-
-
-@router.post("/tickets", status_code=201, summary="开具黄灯预警督办单（红灯自动开具）")
+@router.post(
+    "/tickets",
+    response_model=TicketOut,
+    status_code=201,
+    summary="开具黄灯预警督办单（红灯自动开具）",
+)
 async def open_ticket(
-    body: YellowTicketIn, runtime: RuntimeDep, principal: Supervisor, idem: IdempotencyDep
-) -> TicketOut:
-    async with runtime.uow() as uow:
-        if (replay := await idem.replay(uow.conn)) is not None:
-            return replay  # type: ignore[return-value]
-        ticket_id = await ticket_ops.open_yellow(uow, principal, body, default_calendar())
-        return await _after_op(uow, ticket_id, idem, 201)  # type: ignore[return-value]
+    body: YellowTicketIn, ctx: Ctx, principal: Supervisor, idem: IdempotencyDep
+) -> Response:
+    return await idem.run(
+        ctx.uow,
+        lambda uow: commands.open_ticket(ctx, uow, principal, body),
+        status_code=201,
+    )
 
 
-@router.post("/tickets/{ticket_id}/handle", summary="办理（红灯须填原因及处理意见）")
+@router.post(
+    "/tickets/{ticket_id}/handle",
+    response_model=TicketOut,
+    summary="办理（红灯须填原因及处理意见）",
+)
 async def handle_ticket(
     ticket_id: TicketId,
     body: HandleIn,
-    runtime: RuntimeDep,
+    ctx: Ctx,
     principal: Handler,
     idem: IdempotencyDep,
-) -> TicketOut:
-    async with runtime.uow() as uow:
-        if (replay := await idem.replay(uow.conn)) is not None:
-            return replay  # type: ignore[return-value]
-        await ticket_ops.handle(uow, principal, ticket_id, body, default_calendar())
-        return await _after_op(uow, ticket_id, idem, 200)  # type: ignore[return-value]
+) -> Response:
+    return await idem.run(
+        ctx.uow,
+        lambda uow: commands.handle_ticket(ctx, uow, principal, ticket_id, body),
+        status_code=200,
+    )
 
 
-@router.post("/tickets/{ticket_id}/report", summary="逐级书面报告（街道/区→市中心→市保障办→省）")
+@router.post(
+    "/tickets/{ticket_id}/report",
+    response_model=TicketOut,
+    summary="逐级书面报告（街道/区→市中心→市保障办→省）",
+)
 async def report_ticket(
     ticket_id: TicketId,
     body: ReportIn,
-    runtime: RuntimeDep,
+    ctx: Ctx,
     principal: Handler,
     idem: IdempotencyDep,
-) -> TicketOut:
-    async with runtime.uow() as uow:
-        if (replay := await idem.replay(uow.conn)) is not None:
-            return replay  # type: ignore[return-value]
-        await ticket_ops.report(uow, principal, ticket_id, body, default_calendar())
-        return await _after_op(uow, ticket_id, idem, 200)  # type: ignore[return-value]
+) -> Response:
+    return await idem.run(
+        ctx.uow,
+        lambda uow: commands.report_ticket(ctx, uow, principal, ticket_id, body),
+        status_code=200,
+    )
 
 
-@router.post("/tickets/{ticket_id}/escalate", summary="人工升级督办")
+@router.post("/tickets/{ticket_id}/escalate", response_model=TicketOut, summary="人工升级督办")
 async def escalate_ticket(
     ticket_id: TicketId,
     body: EscalateIn,
-    runtime: RuntimeDep,
+    ctx: Ctx,
     principal: Supervisor,
     idem: IdempotencyDep,
-) -> TicketOut:
-    async with runtime.uow() as uow:
-        if (replay := await idem.replay(uow.conn)) is not None:
-            return replay  # type: ignore[return-value]
-        await ticket_ops.escalate(uow, principal, ticket_id, body, default_calendar())
-        return await _after_op(uow, ticket_id, idem, 200)  # type: ignore[return-value]
+) -> Response:
+    return await idem.run(
+        ctx.uow,
+        lambda uow: commands.escalate_ticket(ctx, uow, principal, ticket_id, body),
+        status_code=200,
+    )
 
 
-@router.post("/tickets/{ticket_id}/confirm", summary="督察人员确认预警消失并关闭督办单")
+@router.post(
+    "/tickets/{ticket_id}/confirm",
+    response_model=TicketOut,
+    summary="督察人员确认预警消失并关闭督办单",
+)
 async def confirm_ticket(
     ticket_id: TicketId,
     body: ConfirmIn,
-    runtime: RuntimeDep,
+    ctx: Ctx,
     principal: Supervisor,
     idem: IdempotencyDep,
-) -> TicketOut:
-    async with runtime.uow() as uow:
-        if (replay := await idem.replay(uow.conn)) is not None:
-            return replay  # type: ignore[return-value]
-        await ticket_ops.confirm(uow, principal, ticket_id, body)
-        return await _after_op(uow, ticket_id, idem, 200)  # type: ignore[return-value]
+) -> Response:
+    return await idem.run(
+        ctx.uow,
+        lambda uow: commands.confirm_ticket(ctx, uow, principal, ticket_id, body),
+        status_code=200,
+    )
 
 
 # -- notifications -------------------------------------------------------------------------------
@@ -373,30 +224,8 @@ async def list_notifications(
     ] = None,
     kind: Annotated[str | None, Query(description="类型", max_length=32)] = None,
 ) -> Page[NotificationOut]:
-    n = notifications.c
-    cond = [_visible(principal, n.unit)]
-    if status:
-        cond.append(n.status == status)
-    if kind:
-        cond.append(n.kind == kind)
-    where = sa.and_(*cond)
-    async with runtime.engine.connect() as conn:
-        total = await conn.scalar(
-            sa.select(sa.func.count()).select_from(notifications).where(where)
-        )
-        rows = (
-            await conn.execute(
-                sa.select(*notifications.c)
-                .where(where)
-                .order_by(n.created_at.desc(), n.notification_id)
-                .limit(page.limit)
-                .offset(page.offset)
-            )
-        ).all()
-    return Page.of(
-        [NotificationOut(**{k: getattr(r, k) for k in NotificationOut.model_fields}) for r in rows],
-        int(total or 0),
-        page,
+    return await queries.list_notifications(
+        runtime=runtime, principal=principal, page=page, status=status, kind=kind
     )
 
 
@@ -414,256 +243,19 @@ async def cockpit(
     colour: Annotated[Literal["yellow", "red"] | None, Query(description="颜色")] = None,
     status: Annotated[Literal["open", "cleared", "all"], Query(description="状态")] = "all",
 ) -> dict[str, Any]:
-    if unit is None:
-        unit = principal.org if is_unit_code(principal.org) else runtime.city.city.code
-    unit = _unit_param(principal, unit)
-    assert unit is not None
-    a = alerts.c
-    cond = [a.unit.like(domain.scope_prefix(unit) + "%")]
-    if application_id:
-        cond.append(a.application_id == application_id)
-    if stage:
-        cond.append(a.stage == stage)
-    if rule_id:
-        cond.append(a.rule_id == rule_id)
-    if colour:
-        cond.append(a.colour == colour)
-    if status == "open":
-        cond.append(a.cleared_at.is_(None))
-    elif status == "cleared":
-        cond.append(a.cleared_at.is_not(None))
-    where = sa.and_(*cond)
-    is_open = a.cleared_at.is_(None)
-
-    def counts(*cols: Any) -> list[Any]:
-        return [
-            *cols,
-            sa.func.count().label("total"),
-            sa.func.count().filter(is_open).label("open"),
-            sa.func.count().filter(is_open, a.colour == "red").label("red_open"),
-            sa.func.count().filter(is_open, a.colour == "yellow").label("yellow_open"),
-            sa.func.count().filter(~is_open).label("cleared"),
-        ]
-
-    child = sa.func.substr(a.unit, 1, domain.child_unit_length(unit)).label("unit")
-    async with runtime.engine.connect() as conn:
-        totals = (
-            await conn.execute(
-                sa.select(
-                    a.colour,
-                    sa.case((is_open, "open"), else_="cleared").label("status"),
-                    sa.func.count().label("count"),
-                )
-                .where(where)
-                .group_by(a.colour, sa.text("status"))
-                .order_by(a.colour, sa.text("status"))
-            )
-        ).all()
-        by_unit = (
-            await conn.execute(
-                sa.select(*counts(child)).where(where).group_by(child).order_by(child)
-            )
-        ).all()
-        by_rule = (
-            await conn.execute(
-                sa.select(*counts(a.rule_id, a.colour))
-                .where(where)
-                .group_by(a.rule_id, a.colour)
-                .order_by(a.rule_id)
-            )
-        ).all()
-        by_case = (
-            await conn.execute(
-                sa.select(*counts(a.application_id, applications.c.tracking_no))
-                .select_from(
-                    alerts.outerjoin(
-                        applications, applications.c.application_id == a.application_id
-                    )
-                )
-                .where(where, a.application_id.is_not(None))
-                .group_by(a.application_id, applications.c.tracking_no)
-                .order_by(
-                    sa.func.count().filter(is_open, a.colour == "red").desc(), a.application_id
-                )
-                .limit(50)
-            )
-        ).all()
-        t = tickets.c
-        tick_where = [t.unit.like(domain.scope_prefix(unit) + "%")]
-        if application_id:
-            tick_where.append(t.application_id == application_id)
-        if rule_id:
-            tick_where.append(t.rule_id == rule_id)
-        ticket_counts = (
-            await conn.execute(
-                sa.select(
-                    sa.func.count().label("total"),
-                    sa.func.count().filter(t.closed_at.is_(None)).label("open"),
-                    sa.func.count()
-                    .filter(t.closed_at.is_(None), t.due_at < now())
-                    .label("overdue"),
-                    sa.func.count().filter(t.escalation_level > 0).label("escalated"),
-                    sa.func.count().filter(t.closed_at.is_not(None)).label("closed"),
-                ).where(*tick_where)
-            )
-        ).one()
-        case: dict[str, Any] | None = None
-        if application_id:
-            case = await _case_detail(conn, principal, application_id, stage, rule_id)
-    units = runtime.city
-
-    def name(code: str) -> str | None:
-        u = units.unit(code) if len(code) in (6, 9) else None
-        return u.name if u else None
-
-    def row_counts(r: Any) -> dict[str, int]:
-        return {
-            k: int(getattr(r, k)) for k in ("total", "open", "red_open", "yellow_open", "cleared")
-        }
-
-    return {
-        "scope": {"unit": unit, "level": unit_level(unit), "name": name(unit)},
-        "filters": {
-            "application_id": application_id,
-            "stage": stage,
-            "rule_id": rule_id,
-            "colour": colour,
-            "status": status,
-        },
-        "totals": [{"colour": r.colour, "status": r.status, "count": int(r.count)} for r in totals],
-        "by_unit": [{"unit": r.unit, "name": name(r.unit), **row_counts(r)} for r in by_unit],
-        "by_rule": [
-            {
-                "rule_id": r.rule_id,
-                "colour": r.colour,
-                "title": rule(r.rule_id).title,
-                **row_counts(r),
-            }
-            for r in by_rule
-        ],
-        "by_case": [
-            {"application_id": r.application_id, "tracking_no": r.tracking_no, **row_counts(r)}
-            for r in by_case
-        ],
-        "tickets": {
-            k: int(getattr(ticket_counts, k))
-            for k in ("total", "open", "overdue", "escalated", "closed")
-        },
-        "case": case,
-    }
-
-
-async def _case_detail(
-    conn: Any,
-    principal: Principal,
-    application_id: uuid.UUID,
-    stage: str | None,
-    rule_id: str | None,
-) -> dict[str, Any]:
-    app = (
-        await conn.execute(
-            sa.select(*applications.c).where(applications.c.application_id == application_id)
-        )
-    ).first()
-    if app is not None and app.street:
-        ensure_can_read(principal, app.street)
-    st = stages.c
-    stage_rows = (
-        await conn.execute(
-            sa.select(*stages.c)
-            .where(st.application_id == application_id, *([st.stage == stage] if stage else []))
-            .order_by(st.started_at)
-        )
-    ).all()
-    a = alerts.c
-    alert_cond = [a.application_id == application_id]
-    if stage:
-        alert_cond.append(a.stage == stage)
-    if rule_id:
-        alert_cond.append(a.rule_id == rule_id)
-    alert_rows = (
-        await conn.execute(sa.select(*alerts.c).where(*alert_cond).order_by(a.raised_at))
-    ).all()
-    alert_ids = [r.alert_id for r in alert_rows]
-    ticket_rows = (
-        await conn.execute(
-            sa.select(*tickets.c)
-            .where(
-                tickets.c.ticket_id.in_(
-                    sa.select(ticket_alerts.c.ticket_id).where(
-                        ticket_alerts.c.alert_id.in_(alert_ids)
-                    )
-                )
-            )
-            .order_by(tickets.c.opened_at)
-        )
-    ).all()
-    return {
-        "application": None
-        if app is None
-        else {
-            "application_id": app.application_id,
-            "tracking_no": app.tracking_no,
-            "street": app.street,
-            "district": app.district,
-            "category": app.category,
-            "status": app.status,
-            "batch": app.batch,
-            "accepted_at": app.accepted_at,
-        },
-        "stages": [
-            {
-                "stage": s.stage,
-                "level": s.level,
-                "unit": s.unit,
-                "status": s.status,
-                "started_at": s.started_at,
-                "due_at": s.due_at,
-                "completed_at": s.completed_at,
-                "working_days_used": s.working_days_used,
-                "overdue": s.overdue,
-                "calendar_fallback": s.calendar_fallback,
-            }
-            for s in stage_rows
-        ],
-        "alerts": [_alert_out(r).model_dump() for r in alert_rows],
-        "tickets": [(await _ticket_out(conn, r, full=True)).model_dump() for r in ticket_rows],
-    }
+    return await queries.cockpit(
+        runtime=runtime,
+        principal=principal,
+        unit=unit,
+        application_id=application_id,
+        stage=stage,
+        rule_id=rule_id,
+        colour=colour,
+        status=status,
+    )
 
 
 # -- batch reports -------------------------------------------------------------------------------
-
-BATCH_HELP = "批次：受理月份（YYYY-MM，按北京时间计）或公示批次标签（publicity.opened 的 batch）"
-_UNIT_COLUMNS = [
-    "unit",
-    "name",
-    "stages",
-    "completed",
-    "completed_on_time",
-    "completed_late",
-    "open",
-    "open_overdue",
-    "avg_working_days",
-]
-_RED_COLUMNS = [
-    "alert_id",
-    "rule_id",
-    "title",
-    "unit",
-    "tracking_no",
-    "stage",
-    "raised_at",
-    "cleared_at",
-    "cleared_by",
-    "ticket_no",
-    "ticket_step",
-    "cause",
-    "handling_opinion",
-    "handled_at",
-    "confirmed_by",
-    "closed_at",
-    "auto_escalations",
-]
 
 
 @router.get("/reports/batches/{batch}", summary="批次通报：进度、各单位时效、红灯及处理结果")
@@ -671,140 +263,17 @@ async def batch_report(
     request: Request,
     runtime: RuntimeDep,
     principal: Reader,
-    batch: Annotated[str, Path(description=BATCH_HELP, pattern=r"^[A-Za-z0-9_.\-]{1,64}$")],
+    batch: Annotated[str, Path(description=queries.BATCH_HELP, pattern=r"^[A-Za-z0-9_.\-]{1,64}$")],
     format: Annotated[Literal["json", "csv"] | None, Query(description="json 或 csv")] = None,
     part: Annotated[
         Literal["units", "red_lights"], Query(description="CSV 内容：各单位时效或红灯清单")
     ] = "red_lights",
 ) -> Any:
-    ap = applications.c
-    in_batch = sa.and_(
-        sa.or_(ap.batch == batch, ap.publicity_batch == batch),
-        _visible(principal, sa.func.coalesce(ap.street, ap.district, ap.city, "")),
+    return await queries.batch_report(
+        accept=request.headers.get("accept", ""),
+        runtime=runtime,
+        principal=principal,
+        batch=batch,
+        format=format,
+        part=part,
     )
-    batch_apps = sa.select(ap.application_id).where(in_batch)
-    st = stages.c
-    completed = st.status == "completed"
-    unit_col = st.unit.label("unit")
-    async with runtime.engine.connect() as conn:
-        progress = (
-            await conn.execute(
-                sa.select(ap.status, sa.func.count().label("count"))
-                .where(in_batch)
-                .group_by(ap.status)
-                .order_by(ap.status)
-            )
-        ).all()
-        units = (
-            await conn.execute(
-                sa.select(
-                    unit_col,
-                    sa.func.count().label("stages"),
-                    sa.func.count().filter(completed).label("completed"),
-                    sa.func.count()
-                    .filter(completed, st.overdue.is_(False))
-                    .label("completed_on_time"),
-                    sa.func.count().filter(completed, st.overdue.is_(True)).label("completed_late"),
-                    sa.func.count().filter(st.status.in_(["open", "suspended"])).label("open"),
-                    sa.func.count()
-                    .filter(st.status.in_(["open", "suspended"]), st.due_at < now())
-                    .label("open_overdue"),
-                    sa.func.round(sa.func.avg(st.working_days_used).filter(completed), 1).label(
-                        "avg_working_days"
-                    ),
-                )
-                .where(st.application_id.in_(batch_apps))
-                .group_by(st.unit)
-                .order_by(st.unit)
-            )
-        ).all()
-        a, t = alerts.c, tickets.c
-        auto_escalations = (
-            sa.select(sa.func.count())
-            .where(
-                ticket_events.c.ticket_id == t.ticket_id,
-                ticket_events.c.action == "escalated",
-                ticket_events.c.automatic.is_(True),
-            )
-            .scalar_subquery()
-        )
-        reds = (
-            await conn.execute(
-                sa.select(
-                    a.alert_id,
-                    a.rule_id,
-                    a.unit,
-                    ap.tracking_no,
-                    a.stage,
-                    a.raised_at,
-                    a.cleared_at,
-                    a.cleared_by,
-                    t.ticket_no,
-                    t.step.label("ticket_step"),
-                    t.cause,
-                    t.handling_opinion,
-                    t.handled_at,
-                    t.confirmed_by,
-                    t.closed_at,
-                    auto_escalations.label("auto_escalations"),
-                )
-                .select_from(
-                    alerts.join(applications, ap.application_id == a.application_id)
-                    .outerjoin(ticket_alerts, ticket_alerts.c.alert_id == a.alert_id)
-                    .outerjoin(tickets, t.ticket_id == ticket_alerts.c.ticket_id)
-                )
-                .where(a.colour == "red", in_batch)
-                .order_by(a.raised_at, a.alert_id)
-            )
-        ).all()
-    city = runtime.city
-
-    def name(code: str) -> str | None:
-        u = city.unit(code) if code and len(code) in (6, 9) else None
-        return u.name if u else None
-
-    unit_rows = [
-        {
-            "unit": r.unit,
-            "name": name(r.unit),
-            "stages": r.stages,
-            "completed": r.completed,
-            "completed_on_time": r.completed_on_time,
-            "completed_late": r.completed_late,
-            "open": r.open,
-            "open_overdue": r.open_overdue,
-            "avg_working_days": float(r.avg_working_days)
-            if r.avg_working_days is not None
-            else None,
-        }
-        for r in units
-    ]
-    red_rows = [
-        {**{k: getattr(r, k) for k in _RED_COLUMNS if k != "title"}, "title": rule(r.rule_id).title}
-        for r in reds
-    ]
-    wants_csv = format == "csv" or (
-        format is None and "text/csv" in request.headers.get("accept", "")
-    )
-    if wants_csv:
-        columns, rows = (_UNIT_COLUMNS, unit_rows) if part == "units" else (_RED_COLUMNS, red_rows)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-        # BOM: Excel, which most offices open CSVs with, then reads UTF-8 Chinese correctly.
-        return Response(
-            content="\ufeff" + buffer.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="batch-{batch}-{part}.csv"'},
-        )
-    return {
-        "batch": batch,
-        "definition": BATCH_HELP,
-        "generated_at": now(),
-        "progress": {r.status: int(r.count) for r in progress},
-        "applications": sum(int(r.count) for r in progress),
-        "units": unit_rows,
-        "red_lights": red_rows,
-    }

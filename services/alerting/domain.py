@@ -95,17 +95,6 @@ def acceptance_batch(accepted_at: datetime) -> str:
 # -- visibility ---------------------------------------------------------------------------------
 
 
-def scope_prefix(org: str) -> str:
-    """SQL ``LIKE`` prefix of every unit code at or below ``org`` (division codes nest by
-    prefix: province 35, city 3502, district 350203, street 350203001)."""
-    level = unit_level(org)
-    if level == "province":
-        return org[:2]
-    if level == "city":
-        return org[:4]
-    return org
-
-
 def child_unit_length(org: str) -> int:
     """Length of the code prefix that names the units one level below ``org`` (drill-down)."""
     level = unit_level(org)

@@ -1,562 +1,41 @@
-"""Event handlers: keep the per-case timeline read models and evaluate the event rules.
+"""Event entrypoints of the alerting service: each validates its payload (``shared.handlers``),
+serialises events about one application, and calls its reaction in ``commands.py``.
 
-Each handler runs in the consumer's unit of work (the inbox row, the read-model change, the
-alerts and their events commit together). Payloads are validated with the catalogue model, so
-a malformed event fails and goes the retry / dead-letter way instead of half-applying.
+A malformed event fails and goes the retry / dead-letter way instead of half-applying. The
+bindings are derived from ``HANDLERS``; alerting's catch-all ``#`` is declared in bootstrap.
 """
 
 from __future__ import annotations
 
-import uuid
+import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 
-from services.alerting import domain
-from services.alerting.evaluation import AlertDraft, clear_alerts, of_condition, raise_alerts
-from services.alerting.tables import alerts, applications, notices, objections, signatures, stages
-from shared.clock import now
+from services.alerting import commands
+from services.alerting.context import AlertingContext
 from shared.db import UnitOfWork
 from shared.events import catalogue as ev
-from shared.events.base import payload_model
+from shared.events.base import EventPayload, payload_model
 from shared.events.envelope import Envelope
-from shared.pii import scrub
-from shared.workdays import WorkdayCalendar
+from shared.handlers import handler_map, handles
 
-Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
-
-MIN_PUBLICITY = timedelta(days=7)
+P = TypeVar("P", bound=EventPayload)
+Reaction = Callable[[AlertingContext, UnitOfWork, P, Envelope], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class RuleConfig:
-    """What the rules need besides events: the calendar, the city, the configurable limits."""
-
-    calendar: WorkdayCalendar
-    city: str
-    materials_grace_working_days: int = 1  # Y2
-    publish_within_working_days: int = 5  # F3
-
-
-class Handlers:
-    def __init__(self, cfg: RuleConfig) -> None:
-        self.cfg = cfg
-
-    def mapping(self) -> dict[str, Handler]:
-        h: dict[str, Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]] = {
-            "application.submitted": self.on_submitted,
-            "application.accepted": self.on_accepted,
-            "application.materials_uploaded": self.on_materials_uploaded,
-            "application.withdrawn": self.on_withdrawn,
-            "application.qualified": self.on_qualified,
-            "application.rejected": self.on_rejected,
-            "verification.answer_empty": self.on_answer_empty,
-            "verification.parameters_changed": self.on_parameters_changed,
-            "review.case_opened": self.on_case_opened,
-            "review.stage_started": self.on_stage_started,
-            "review.stage_completed": self.on_stage_completed,
-            "review.stage_suspended": self.on_stage_suspended,
-            "review.stage_resumed": self.on_stage_resumed,
-            "review.stage_overdue": self.on_stage_overdue,
-            "review.opinion_signed": self.on_opinion_signed,
-            "publicity.opened": self.on_publicity_opened,
-            "publicity.closed": self.on_publicity_closed,
-            "objection.filed": self.on_objection_filed,
-            "objection.concluded": self.on_objection_concluded,
-        }
-        return {event_type: _typed(event_type, fn) for event_type, fn in h.items()}
-
-    async def _raise(self, uow: UnitOfWork, env: Envelope, *drafts: AlertDraft) -> None:
-        await raise_alerts(
-            uow, drafts, source=env.type, source_event_id=env.id, calendar=self.cfg.calendar
-        )
-
-    async def _clear(
-        self,
-        env: Envelope,
-        uow: UnitOfWork,
-        condition: sa.ColumnElement[bool],
-        *,
-        reason: str,
-        actor: str | None = None,
-    ) -> None:
-        await clear_alerts(uow, condition, reason=reason, source=env.type, actor=actor)
-
-    async def _application_unit(self, uow: UnitOfWork, application_id: uuid.UUID) -> str:
-        """The street responsible for an application; the city when it is not known yet."""
-        street = await uow.conn.scalar(
-            sa.select(applications.c.street).where(applications.c.application_id == application_id)
-        )
-        return street or self.cfg.city
-
-    # -- intake -------------------------------------------------------------------------------
-
-    async def on_submitted(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ApplicationSubmitted
-    ) -> None:
-        await _upsert_application(
-            uow,
-            e.application_id,
-            tracking_no=e.tracking_no,
-            city=e.city,
-            district=e.district,
-            street=e.street,
-            category=e.category,
-            status="submitted",
-        )
-
-    async def on_accepted(self, uow: UnitOfWork, env: Envelope, e: ev.ApplicationAccepted) -> None:
-        await _upsert_application(
-            uow,
-            e.application_id,
-            tracking_no=e.tracking_no,
-            city=e.city,
-            district=e.district,
-            street=e.street,
-            category=e.category,
-            accepted_at=e.accepted_at,
-            batch=domain.acceptance_batch(e.accepted_at),
-            materials_due_at=self.cfg.calendar.add_workdays(
-                e.accepted_at, self.cfg.materials_grace_working_days
-            ).at,
-            status="accepted",
-        )
-        drafts = []
-        if not e.materials_complete:
-            # Free text written by a clerk: scrubbed in case it quotes an ID or a mobile.
-            reason = e.incomplete_reason
-            details = {"incomplete_reason": scrub(reason)} if reason else {}
-            drafts.append(AlertDraft("Y1", e.street, e.application_id, details=details))
-        if e.receipt_no is None:
-            drafts.append(AlertDraft("R1", e.street, e.application_id))
-        await self._raise(uow, env, *drafts)
-
-    async def on_materials_uploaded(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ApplicationMaterialsUploaded
-    ) -> None:
-        scope = f"material:{e.material_type}"
-        if e.size_bytes == 0:
-            unit = await self._application_unit(uow, e.application_id)
-            details = {"material_type": e.material_type, "material_id": str(e.material_id)}
-            await self._raise(
-                uow, env, AlertDraft("R2", unit, e.application_id, scope=scope, details=details)
-            )
-            return
-        await _upsert_application(uow, e.application_id, materials_delta=1)
-        reason = "已上传申请材料"
-        await self._clear(
-            env,
-            uow,
-            of_condition(["Y1", "Y2"], application_id=e.application_id),
-            reason=reason,
-            actor=e.uploaded_by,
-        )
-        await self._clear(
-            env,
-            uow,
-            of_condition("R2", application_id=e.application_id, scope=scope),
-            reason=reason,
-            actor=e.uploaded_by,
-        )
-
-    async def on_withdrawn(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ApplicationWithdrawn
-    ) -> None:
-        await _upsert_application(uow, e.application_id, status="withdrawn")
-        await uow.conn.execute(
-            stages.update()
-            .where(stages.c.application_id == e.application_id, stages.c.status != "completed")
-            .values(status="withdrawn")
-        )
-        # Clock conditions end with the application; past facts (R1, R3...) stay until
-        # confirmed on their ticket.
-        await self._clear(
-            env,
-            uow,
-            sa.and_(
-                alerts.c.application_id == e.application_id,
-                alerts.c.rule_id.in_(["Y2", "Y3", "R8", "F3"]),
-            ),
-            reason="申请已撤回",
-            actor=e.withdrawn_by,
-        )
-
-    async def on_qualified(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ApplicationQualified
-    ) -> None:
-        await _upsert_application(
-            uow,
-            e.application_id,
-            tracking_no=e.tracking_no,
-            city=e.city,
-            district=e.district,
-            street=e.street,
-            category=e.category,
-            case_id=e.case_id,
-            status="qualified",
-            qualified_at=e.qualified_at,
-            publish_due_at=self.cfg.calendar.add_workdays(
-                e.qualified_at, self.cfg.publish_within_working_days
-            ).at,
-        )
-
-    async def on_rejected(self, uow: UnitOfWork, env: Envelope, e: ev.ApplicationRejected) -> None:
-        await _upsert_application(uow, e.application_id, case_id=e.case_id, status="rejected")
-
-    # -- verification -------------------------------------------------------------------------
-
-    async def on_answer_empty(
-        self, uow: UnitOfWork, env: Envelope, e: ev.VerificationAnswerEmpty
-    ) -> None:
-        # Departments answer to the city centre (市住房保障管理中心), which supervises them.
-        city = await uow.conn.scalar(
-            sa.select(applications.c.city).where(applications.c.application_id == e.application_id)
-        )
-        draft = AlertDraft(
-            "R6",
-            city or self.cfg.city,
-            e.application_id,
-            case_id=None,
-            department=e.department,
-            scope=f"request:{e.request_id}",
-            details={"department": e.department, "request_id": str(e.request_id)},
-        )
-        await self._raise(uow, env, draft)
-
-    async def on_parameters_changed(
-        self, uow: UnitOfWork, env: Envelope, e: ev.VerificationParametersChanged
-    ) -> None:
-        scope = f"category:{e.category}"
-        if e.approved:
-            await self._clear(
-                env,
-                uow,
-                of_condition("F2", scope=scope),
-                reason=f"第{e.version}版准入参数已经审批生效",
-                actor=e.approved_by,
-            )
-            return
-        details = {
-            "category": e.category,
-            "version": e.version,
-            "parameters": [c.name for c in e.changes],
-        }
-        await self._raise(uow, env, AlertDraft("F2", e.city, scope=scope, details=details))
-
-    # -- review -------------------------------------------------------------------------------
-
-    async def on_case_opened(self, uow: UnitOfWork, env: Envelope, e: ev.ReviewCaseOpened) -> None:
-        await _upsert_application(
-            uow,
-            e.application_id,
-            tracking_no=e.tracking_no,
-            city=e.city,
-            district=e.district,
-            street=e.street,
-            category=e.category,
-            case_id=e.case_id,
-            status="in_review",
-        )
-
-    async def on_stage_started(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ReviewStageStarted
-    ) -> None:
-        values = {
-            "application_id": e.application_id,
-            "level": e.level,
-            "unit": e.unit,
-            "status": "open",
-            "started_at": e.started_at,
-            "due_at": e.due_at,
-            "warn_at": domain.warning_time(e.due_at, self.cfg.calendar),
-            "time_limit_working_days": e.time_limit_working_days,
-            "calendar_fallback": e.calendar_fallback,
-            "completed_at": None,
-            "working_days_used": None,
-            "overdue": False,
-        }
-        stmt = insert(stages).values(case_id=e.case_id, stage=e.stage, **values)
-        # A stage restarted after a return reopens; a start older than the recorded completion
-        # (events out of order) only fills in the deadline and leaves the stage completed.
-        reopen = sa.or_(
-            stages.c.completed_at.is_(None), stages.c.completed_at < stmt.excluded.started_at
-        )
-        update = {
-            **values,
-            **{
-                col: sa.case((reopen, stmt.excluded[col]), else_=stages.c[col])
-                for col in ("status", "completed_at", "working_days_used", "overdue")
-            },
-        }
-        await uow.conn.execute(
-            stmt.on_conflict_do_update(index_elements=["case_id", "stage"], set_=update)
-        )
-
-    async def on_stage_completed(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ReviewStageCompleted
-    ) -> None:
-        done = {
-            "status": "completed",
-            "completed_at": e.completed_at,
-            "working_days_used": e.working_days_used,
-        }
-        # Upsert: a completion seen before its start still marks the stage done. The deadline
-        # columns get the completion time until the start event fills them in.
-        stmt = insert(stages).values(
-            case_id=e.case_id,
-            stage=e.stage,
-            application_id=e.application_id,
-            level=e.level,
-            unit=e.unit,
-            started_at=e.completed_at,
-            due_at=e.completed_at,
-            warn_at=e.completed_at,
-            time_limit_working_days=0,
-            overdue=e.overdue,
-            **done,
-        )
-        await uow.conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["case_id", "stage"],
-                set_={**done, "overdue": stages.c.overdue | e.overdue},
-            )
-        )
-        key = {"application_id": e.application_id, "case_id": e.case_id, "stage": e.stage}
-        if e.overdue:
-            # Completed late before any sweep saw it: the breach still gets its light and its
-            # red ticket (the reporting chain is owed), and the light goes out at once.
-            seen = await uow.conn.scalar(
-                sa.select(sa.func.count()).select_from(alerts).where(of_condition("R8", **key))
-            )
-            if not seen:
-                await self._raise(uow, env, AlertDraft("R8", e.unit, **key))
-        await self._clear(env, uow, of_condition(["Y3", "R8"], **key), reason="环节已办结")
-
-    async def on_stage_suspended(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ReviewStageSuspended
-    ) -> None:
-        await uow.conn.execute(
-            stages.update()
-            .where(
-                stages.c.case_id == e.case_id, stages.c.stage == e.stage, stages.c.status == "open"
-            )
-            .values(status="suspended")
-        )
-        key = {"application_id": e.application_id, "case_id": e.case_id, "stage": e.stage}
-        await self._clear(
-            env,
-            uow,
-            of_condition("Y3", **key),
-            reason="补件挂起，办理时限暂停计算",
-            actor=e.suspended_by,
-        )
-
-    async def on_stage_resumed(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ReviewStageResumed
-    ) -> None:
-        await uow.conn.execute(
-            stages.update()
-            .where(
-                stages.c.case_id == e.case_id,
-                stages.c.stage == e.stage,
-                stages.c.status == "suspended",
-            )
-            .values(
-                status="open",
-                due_at=e.due_at,
-                warn_at=domain.warning_time(e.due_at, self.cfg.calendar),
-            )
-        )
-
-    async def on_stage_overdue(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ReviewStageOverdue
-    ) -> None:
-        await uow.conn.execute(
-            stages.update()
-            .where(stages.c.case_id == e.case_id, stages.c.stage == e.stage)
-            .values(overdue=True)
-        )
-        key = {"application_id": e.application_id, "case_id": e.case_id, "stage": e.stage}
-        await self._clear(env, uow, of_condition("Y3", **key), reason="已超出时限，转为红灯")
-        details = {"due_at": e.due_at.isoformat()}
-        await self._raise(uow, env, AlertDraft("R8", e.unit, **key, details=details))
-
-    async def on_opinion_signed(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ReviewOpinionSigned
-    ) -> None:
-        await uow.conn.execute(
-            insert(signatures)
-            .values(
-                event_id=env.id,
-                case_id=e.case_id,
-                stage=e.stage,
-                role=e.role,
-                decision=e.decision,
-                signer=e.signer,
-                signed_at=e.signed_at,
-                opinion_quality=e.opinion_quality,
-            )
-            .on_conflict_do_nothing()
-        )
-        rows = (
-            await uow.conn.execute(
-                sa.select(signatures.c.role, signatures.c.signed_at, signatures.c.decision).where(
-                    signatures.c.case_id == e.case_id, signatures.c.stage == e.stage
-                )
-            )
-        ).all()
-        key = {"application_id": e.application_id, "case_id": e.case_id, "stage": e.stage}
-        drafts = []
-        if domain.signature_order_broken(
-            domain.Signature(r.role, r.signed_at, r.decision) for r in rows
-        ):
-            drafts.append(AlertDraft(domain.ORDER_RULE_BY_LEVEL[e.level], e.unit, **key))
-        role_scope = f"role:{e.role}"
-        if e.opinion_quality in ("boilerplate", "empty"):
-            details = {"role": e.role, "opinion_quality": e.opinion_quality}
-            drafts.append(AlertDraft("F1", e.unit, **key, scope=role_scope, details=details))
-        else:
-            await self._clear(
-                env,
-                uow,
-                of_condition("F1", **key, scope=role_scope),
-                reason="已重新出具具体审核意见",
-                actor=e.signer,
-            )
-        await self._raise(uow, env, *drafts)
-
-    # -- publication --------------------------------------------------------------------------
-
-    async def on_publicity_opened(
-        self, uow: UnitOfWork, env: Envelope, e: ev.PublicityOpened
-    ) -> None:
-        values = {
-            "kind": e.kind,
-            "unit": e.unit,
-            "batch": e.batch,
-            "opened_at": e.opened_at,
-            "closes_at": e.closes_at,
-            "planned_days": e.planned_days,
-        }
-        await uow.conn.execute(
-            insert(notices)
-            .values(notice_id=e.notice_id, **values)
-            .on_conflict_do_update(index_elements=["notice_id"], set_=values)
-        )
-        if e.kind == "qualification":
-            await uow.conn.execute(
-                applications.update()
-                .where(applications.c.application_id.in_(e.application_ids))
-                .values(
-                    published_at=sa.func.coalesce(applications.c.published_at, e.opened_at),
-                    publicity_batch=e.batch,
-                    status=sa.case(
-                        # On public notice implies qualified, whatever this read model
-                        # heard before (events of other services may arrive late).
-                        (applications.c.status.notin_(["withdrawn", "rejected"]), "published"),
-                        else_=applications.c.status,
-                    ),
-                    updated_at=now(),
-                )
-            )
-            await self._clear(
-                env,
-                uow,
-                sa.and_(alerts.c.rule_id == "F3", alerts.c.application_id.in_(e.application_ids)),
-                reason="资格认定结果已公示",
-            )
-        if e.planned_days < 7 or e.closes_at - e.opened_at < MIN_PUBLICITY:
-            details = {"notice_id": str(e.notice_id), "planned_days": e.planned_days}
-            await self._raise(
-                uow, env, AlertDraft("R7", e.unit, scope=f"notice:{e.notice_id}", details=details)
-            )
-
-    async def on_publicity_closed(
-        self, uow: UnitOfWork, env: Envelope, e: ev.PublicityClosed
-    ) -> None:
-        unit = await uow.conn.scalar(
-            sa.update(notices)
-            .where(notices.c.notice_id == e.notice_id)
-            .values(closed_at=e.closed_at, closed_early=e.closed_early)
-            .returning(notices.c.unit)
-        )
-        if unit is None:  # opened before this service listened: keep what the close tells
-            unit = self.cfg.city
-            await uow.conn.execute(
-                insert(notices)
-                .values(
-                    notice_id=e.notice_id,
-                    kind=e.kind,
-                    unit=unit,
-                    opened_at=e.opened_at,
-                    closed_at=e.closed_at,
-                    closed_early=e.closed_early,
-                )
-                .on_conflict_do_nothing()
-            )
-        if e.closed_early or e.closed_at - e.opened_at < MIN_PUBLICITY:
-            details = {
-                "notice_id": str(e.notice_id),
-                "closed_early": e.closed_early,
-                "hours_published": int((e.closed_at - e.opened_at).total_seconds() // 3600),
-            }
-            await self._raise(
-                uow, env, AlertDraft("R7", unit, scope=f"notice:{e.notice_id}", details=details)
-            )
-
-    async def on_objection_filed(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ObjectionFiled
-    ) -> None:
-        unit = await uow.conn.scalar(
-            sa.select(notices.c.unit).where(notices.c.notice_id == e.notice_id)
-        ) or await self._application_unit(uow, e.application_id)
-        await uow.conn.execute(
-            insert(objections)
-            .values(
-                objection_id=e.objection_id,
-                notice_id=e.notice_id,
-                application_id=e.application_id,
-                unit=unit,
-                filed_at=e.filed_at,
-                conclude_due_at=domain.end_of_day(e.conclude_by) if e.conclude_by else None,
-            )
-            .on_conflict_do_nothing()
-        )
-
-    async def on_objection_concluded(
-        self, uow: UnitOfWork, env: Envelope, e: ev.ObjectionConcluded
-    ) -> None:
-        await uow.conn.execute(
-            objections.update()
-            .where(objections.c.objection_id == e.objection_id)
-            .values(concluded_at=e.concluded_at)
-        )
-        await self._clear(
-            env,
-            uow,
-            of_condition(
-                "F5", application_id=e.application_id, scope=f"objection:{e.objection_id}"
-            ),
-            reason="异议调查结论已公布",
-            actor=e.concluded_by,
-        )
-
-
-def _typed(event_type: str, fn: Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]) -> Handler:
-    async def handler(uow: UnitOfWork, env: Envelope) -> None:
-        payload_cls = payload_model(env.type, env.version)
-        if payload_cls is None:  # a version this code does not know: fail loudly, retry later
-            raise ValueError(f"no payload model for {env.type} v{env.version}")
-        payload = payload_cls.model_validate(env.data)
+def _serialised(fn: Reaction[P]) -> Reaction[P]:
+    @functools.wraps(fn)
+    async def entry(ctx: AlertingContext, uow: UnitOfWork, e: P, envelope: Envelope) -> None:
+        if payload_model(envelope.type, envelope.version) is None:
+            # A version this code does not know: fail loudly, retry later.
+            raise ValueError(f"no payload model for {envelope.type} v{envelope.version}")
         # The consumer handles several messages at once. Events about one application (two
         # signatures of a stage, a stage's start and end) must see each other's effects, or
         # an order breach between two concurrent transactions would go unnoticed: serialise
         # them on a transaction-scoped advisory lock named after the application.
-        subject = getattr(payload, "application_id", None) or getattr(payload, "notice_id", None)
+        subject: Any = getattr(e, "application_id", None) or getattr(e, "notice_id", None)
         if subject is not None:
             await uow.conn.execute(
                 sa.select(
@@ -565,57 +44,181 @@ def _typed(event_type: str, fn: Callable[[UnitOfWork, Envelope, Any], Awaitable[
                     )
                 )
             )
-        await fn(uow, env, payload)
+        await fn(ctx, uow, e, envelope)
 
-    handler.__name__ = f"on_{event_type.replace('.', '_')}"
-    return handler
-
-
-# The order an application's status moves in. Events of different services overtake each other
-# on the broker (an acceptance may come after the case it opened), so a late event must never
-# move the status back: a withdrawn application read as "accepted" again would get Y2, a
-# qualified one read as "in_review" again would never get F3. Withdrawn and rejected end it.
-STATUS_ORDER = {
-    "submitted": 0,
-    "accepted": 1,
-    "in_review": 2,
-    "qualified": 3,
-    "published": 4,
-    "withdrawn": 5,
-    "rejected": 5,
-}
+    return entry
 
 
-def _status_rank(status: Any) -> sa.ColumnElement[int]:
-    return sa.case(STATUS_ORDER, value=status, else_=-1)
-
-
-async def _upsert_application(
-    uow: UnitOfWork,
-    application_id: uuid.UUID,
-    *,
-    materials_delta: int = 0,
-    **values: Any,
+@handles(ev.ApplicationSubmitted)
+@_serialised
+async def on_application_submitted(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationSubmitted, envelope: Envelope
 ) -> None:
-    """Create or update the application's read-model row with the fields an event knows; the
-    status only moves forward (``STATUS_ORDER``)."""
-    at = now()
-    insert_values = {
-        "status": "submitted",
-        **values,
-        "materials_uploaded": max(materials_delta, 0),
-        "updated_at": at,
-    }
-    stmt = insert(applications).values(application_id=application_id, **insert_values)
-    update_values: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
-    update_values["updated_at"] = at
-    if "status" in update_values:
-        forward = _status_rank(stmt.excluded.status) > _status_rank(applications.c.status)
-        update_values["status"] = sa.case(
-            (forward, stmt.excluded.status), else_=applications.c.status
-        )
-    if materials_delta:
-        update_values["materials_uploaded"] = applications.c.materials_uploaded + materials_delta
-    await uow.conn.execute(
-        stmt.on_conflict_do_update(index_elements=["application_id"], set_=update_values)
-    )
+    await commands.application_submitted(ctx, uow, e, envelope)
+
+
+@handles(ev.ApplicationAccepted)
+@_serialised
+async def on_application_accepted(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationAccepted, envelope: Envelope
+) -> None:
+    await commands.application_accepted(ctx, uow, e, envelope)
+
+
+@handles(ev.ApplicationMaterialsUploaded)
+@_serialised
+async def on_application_materials_uploaded(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationMaterialsUploaded, envelope: Envelope
+) -> None:
+    await commands.application_materials_uploaded(ctx, uow, e, envelope)
+
+
+@handles(ev.ApplicationWithdrawn)
+@_serialised
+async def on_application_withdrawn(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationWithdrawn, envelope: Envelope
+) -> None:
+    await commands.application_withdrawn(ctx, uow, e, envelope)
+
+
+@handles(ev.ApplicationQualified)
+@_serialised
+async def on_application_qualified(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationQualified, envelope: Envelope
+) -> None:
+    await commands.application_qualified(ctx, uow, e, envelope)
+
+
+@handles(ev.ApplicationRejected)
+@_serialised
+async def on_application_rejected(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationRejected, envelope: Envelope
+) -> None:
+    await commands.application_rejected(ctx, uow, e, envelope)
+
+
+@handles(ev.VerificationAnswerEmpty)
+@_serialised
+async def on_verification_answer_empty(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationAnswerEmpty, envelope: Envelope
+) -> None:
+    await commands.verification_answer_empty(ctx, uow, e, envelope)
+
+
+@handles(ev.VerificationParametersChanged)
+@_serialised
+async def on_verification_parameters_changed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationParametersChanged, envelope: Envelope
+) -> None:
+    await commands.verification_parameters_changed(ctx, uow, e, envelope)
+
+
+@handles(ev.ReviewCaseOpened)
+@_serialised
+async def on_review_case_opened(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ReviewCaseOpened, envelope: Envelope
+) -> None:
+    await commands.review_case_opened(ctx, uow, e, envelope)
+
+
+@handles(ev.ReviewStageStarted)
+@_serialised
+async def on_review_stage_started(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ReviewStageStarted, envelope: Envelope
+) -> None:
+    await commands.review_stage_started(ctx, uow, e, envelope)
+
+
+@handles(ev.ReviewStageCompleted)
+@_serialised
+async def on_review_stage_completed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ReviewStageCompleted, envelope: Envelope
+) -> None:
+    await commands.review_stage_completed(ctx, uow, e, envelope)
+
+
+@handles(ev.ReviewStageSuspended)
+@_serialised
+async def on_review_stage_suspended(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ReviewStageSuspended, envelope: Envelope
+) -> None:
+    await commands.review_stage_suspended(ctx, uow, e, envelope)
+
+
+@handles(ev.ReviewStageResumed)
+@_serialised
+async def on_review_stage_resumed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ReviewStageResumed, envelope: Envelope
+) -> None:
+    await commands.review_stage_resumed(ctx, uow, e, envelope)
+
+
+@handles(ev.ReviewStageOverdue)
+@_serialised
+async def on_review_stage_overdue(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ReviewStageOverdue, envelope: Envelope
+) -> None:
+    await commands.review_stage_overdue(ctx, uow, e, envelope)
+
+
+@handles(ev.ReviewOpinionSigned)
+@_serialised
+async def on_review_opinion_signed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ReviewOpinionSigned, envelope: Envelope
+) -> None:
+    await commands.review_opinion_signed(ctx, uow, e, envelope)
+
+
+@handles(ev.PublicityOpened)
+@_serialised
+async def on_publicity_opened(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.PublicityOpened, envelope: Envelope
+) -> None:
+    await commands.publicity_opened(ctx, uow, e, envelope)
+
+
+@handles(ev.PublicityClosed)
+@_serialised
+async def on_publicity_closed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.PublicityClosed, envelope: Envelope
+) -> None:
+    await commands.publicity_closed(ctx, uow, e, envelope)
+
+
+@handles(ev.ObjectionFiled)
+@_serialised
+async def on_objection_filed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ObjectionFiled, envelope: Envelope
+) -> None:
+    await commands.objection_filed(ctx, uow, e, envelope)
+
+
+@handles(ev.ObjectionConcluded)
+@_serialised
+async def on_objection_concluded(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ObjectionConcluded, envelope: Envelope
+) -> None:
+    await commands.objection_concluded(ctx, uow, e, envelope)
+
+
+HANDLERS = handler_map(
+    on_application_submitted,
+    on_application_accepted,
+    on_application_materials_uploaded,
+    on_application_withdrawn,
+    on_application_qualified,
+    on_application_rejected,
+    on_verification_answer_empty,
+    on_verification_parameters_changed,
+    on_review_case_opened,
+    on_review_stage_started,
+    on_review_stage_completed,
+    on_review_stage_suspended,
+    on_review_stage_resumed,
+    on_review_stage_overdue,
+    on_review_opinion_signed,
+    on_publicity_opened,
+    on_publicity_closed,
+    on_objection_filed,
+    on_objection_concluded,
+)

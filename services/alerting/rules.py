@@ -1,4 +1,4 @@
-"""The supervision rule catalogue (监督规则目录), loaded from ``rules.yaml``.
+"""The supervision rule catalogue (监督规则目录), loaded from ``data/rules.yaml``.
 
 The catalogue is data: ids are stable (Y1-Y3, R1-R8 after Xiamen art. 8 and 9; F1-F5 after
 Fujian's rules; N1-N7 reminders) and every other module refers to rules by these ids, so a
@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-RULES_PATH = Path(__file__).with_name("rules.yaml")
+RULES_PATH = Path(__file__).parent / "data" / "rules.yaml"
 
 
 class Rule(BaseModel):

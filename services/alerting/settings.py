@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from shared.settings import service_settings_config
 
 
 class AlertingSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HOUSING_ALERTING_", extra="ignore", frozen=True)
+    model_config = service_settings_config("alerting")
 
     # How often the clock rules and ticket deadlines are checked.
     sweep_seconds: float = Field(default=60.0, gt=0)

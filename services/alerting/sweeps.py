@@ -17,8 +17,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 
 from services.alerting import domain
+from services.alerting.adapters.notifier import dispatch_pending
+from services.alerting.context import AlertingContext, RuleConfig
 from services.alerting.evaluation import after_raised, clear_alerts, queue_notifications
-from services.alerting.handlers import RuleConfig
 from services.alerting.rules import rule
 from services.alerting.tables import (
     alerts,
@@ -113,6 +114,16 @@ def _alert_select(
         sa.literal("clock"),
         details,
     ]
+
+
+async def clock(ctx: AlertingContext, uow: UnitOfWork) -> None:
+    """The scheduled clock sweep (``clock_sweep`` with the service's rule configuration)."""
+    await clock_sweep(uow, ctx.rules)
+
+
+async def notify(ctx: AlertingContext, uow: UnitOfWork) -> None:
+    """The scheduled notification dispatcher: sends pending notifications by the notifier."""
+    await dispatch_pending(uow, ctx.notifier)
 
 
 async def clock_sweep(uow: UnitOfWork, cfg: RuleConfig) -> dict[str, int]:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from services.alerting.service import rule_config
+from services.alerting.bootstrap import rule_config
 from services.alerting.sweeps import clock_sweep
 from services.publication.sweeps import notice_sweep
 from shared.audit import verify

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from services.alerting.service import rule_config
+from services.alerting.bootstrap import rule_config
 from services.alerting.sweeps import clock_sweep as alerting_sweep
 from services.review.sweeps import clock as review_clock
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS

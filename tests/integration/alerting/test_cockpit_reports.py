@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.alerting.notifier import LogNotifier, dispatch_pending
+from services.alerting.adapters.notifier import LogNotifier, dispatch_pending
 from tests.integration.alerting.builders import (
     accepted,
     end_of_day_utc,

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from services.alerting.rules import catalogue
 from services.alerting.tables import alerts, notifications, tickets
 from shared.events import catalogue as ev
-from shared.events.envelope import Envelope
+from tests.harness import event_tap
 from tests.integration.alerting.builders import (
     T0,
     accepted,
@@ -167,6 +167,20 @@ async def test_f1_boilerplate_opinion_raised_then_cleared_by_a_specific_one(
         )
     )
     assert await lights(harness, case_id=case_id) == [("F1", "cleared")]
+
+
+async def test_y3_lights_at_the_yellow_at_review_published(harness: Harness) -> None:
+    app_id, case_id = uuid.uuid4(), uuid.uuid4()
+    # Due Friday 2026-11-20; review says yellow from Wednesday 00:00 in Xiamen, a day before
+    # alerting's own rule would light it (Thursday): the published threshold wins.
+    started = stage_started(
+        app_id, case_id, unit="350205002", due_at=end_of_day_utc(2026, 11, 20)
+    ).model_copy(update={"yellow_at": datetime(2026, 11, 17, 16, 0, tzinfo=UTC)})
+    await harness.publish(started)
+    await harness.sweep(datetime(2026, 11, 17, 15, 0, tzinfo=UTC))  # Tuesday 23:00
+    assert await lights(harness, case_id=case_id) == []
+    await harness.sweep(datetime(2026, 11, 18, 8, 0, tzinfo=UTC))  # Wednesday 16:00
+    assert await lights(harness, case_id=case_id) == [("Y3", "open")]
 
 
 async def test_stage_clock_y3_then_r8_then_cleared_by_completion(harness: Harness) -> None:
@@ -455,18 +469,10 @@ async def test_openapi_documents_the_api(harness: Harness) -> None:
 
 
 async def test_lights_and_tickets_reach_the_broker(harness: Harness) -> None:
-    queue = await harness.channel.declare_queue(exclusive=True)
-    for key in ("alert.#", "ticket.#"):
-        await queue.bind(harness.exchange, routing_key=key)
     app = accepted("350203009", receipt_no=None)
-    await harness.publish(app)
-    seen: list[tuple[str, str]] = []
-    async with queue.iterator(timeout=20) as messages:
-        async for message in messages:
-            async with message.process():
-                envelope = Envelope.from_bytes(message.body)
-                if envelope.data.get("application_id") == str(app.application_id):
-                    seen.append((envelope.type, envelope.producer))
-            if len(seen) == 2:
-                break
+    async with event_tap(harness.infra, harness.alerting, ("alert.#", "ticket.#")) as tap:
+        await harness.publish(app)
+        raised = await tap.wait_for("alert.raised", app.application_id)
+        opened = await tap.wait_for("ticket.opened", app.application_id)
+    seen = [(raised.type, raised.producer), (opened.type, opened.producer)]
     assert sorted(seen) == [("alert.raised", "alerting"), ("ticket.opened", "alerting")]

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import sqlalchemy as sa
 
-from services.alerting.notifier import HttpSmsNotifier, Message, dispatch_pending
+from services.alerting.adapters.notifier import HttpSmsNotifier, Message, dispatch_pending
 from services.alerting.tables import notifications
 from shared.clock import now
 from tests.integration.alerting.conftest import Harness

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.alerting import domain
+from shared.auth import unit_prefix
 from shared.clock import SHANGHAI
 from shared.workdays import WorkdayCalendar
 
@@ -68,8 +69,8 @@ def test_condition_key_names_every_part() -> None:
         ("350203001", "350203001", 9),
     ],
 )
-def test_scope_prefix_and_drill_down(org: str, prefix: str, child: int) -> None:
-    assert domain.scope_prefix(org) == prefix
+def test_unit_prefix_and_drill_down(org: str, prefix: str, child: int) -> None:
+    assert unit_prefix(org) == prefix
     assert domain.child_unit_length(org) == child
 
 

@@ -2,28 +2,32 @@
 
 It hears every event on ``housing.events`` (binding ``#``), keeps its own timelines, and runs
 two periodic jobs: the clock sweep (clock rules, ticket escalation, reminders) and the
-notification dispatcher.
+notification dispatcher. The only module that reads configuration.
 """
 
 from __future__ import annotations
 
+from services.alerting import sweeps
+from services.alerting.adapters.notifier import HttpSmsNotifier, LogNotifier, Notifier
 from services.alerting.api import router
-from services.alerting.handlers import Handlers, RuleConfig
-from services.alerting.notifier import HttpSmsNotifier, LogNotifier, Notifier, dispatch_pending
+from services.alerting.context import AlertingContext, RuleConfig
+from services.alerting.handlers import HANDLERS
 from services.alerting.rules import catalogue
 from services.alerting.settings import AlertingSettings
-from services.alerting.sweeps import clock_sweep
 from services.alerting.tables import metadata
 from shared.amqp.topology import Binding
 from shared.city import city_config
-from shared.db import UnitOfWork
-from shared.runtime import ServiceDefinition
-from shared.scheduler import periodic
+from shared.context import base_fields
+from shared.runtime import Runtime, ServiceDefinition
+from shared.scheduler import sweep_job
 from shared.settings import settings_for
 from shared.workdays import default_calendar
 
-# Routing keys on housing.events (and housing.verification where marked) this service hears.
-BINDINGS = (Binding("#"),)
+# The one binding declared by hand (the handled types' bindings are derived from the handler
+# map): supervision watches the whole stream, and this catch-all gives every event type a
+# route, so the relay's mandatory publish never meets an event nobody receives (it would be
+# retried as unroutable).
+EXTRA_BINDINGS = (Binding("#"),)
 
 
 def rule_config(settings: AlertingSettings | None = None, city: str | None = None) -> RuleConfig:
@@ -58,26 +62,26 @@ def build_notifier(settings: AlertingSettings) -> Notifier:
 
 def definition(settings: AlertingSettings | None = None) -> ServiceDefinition:
     settings = settings or AlertingSettings()
-    catalogue()  # a broken rules.yaml stops the service at start
+    catalogue()  # a broken data/rules.yaml stops the service at start
     cfg = rule_config(settings)
     notifier = build_notifier(settings)
 
-    async def sweep(uow: UnitOfWork) -> None:
-        await clock_sweep(uow, cfg)
-
-    async def dispatch(uow: UnitOfWork) -> None:
-        await dispatch_pending(uow, notifier)
+    def build_context(runtime: Runtime) -> AlertingContext:
+        return AlertingContext(
+            **base_fields(runtime), settings=settings, rules=cfg, notifier=notifier
+        )
 
     return ServiceDefinition(
         name="alerting",
         title="Alerting 预警督办",
         description="Supervision rules, red and yellow lights, tickets and the cockpit.",
         metadata=metadata,
-        bindings=BINDINGS,
-        handlers=Handlers(cfg).mapping(),
+        bindings=EXTRA_BINDINGS,
+        handlers=HANDLERS,
         routers=(router,),
         background=(
-            periodic("alerting-clock-sweep", settings.sweep_seconds, sweep),
-            periodic("alerting-notify", settings.dispatch_seconds, dispatch),
+            sweep_job("alerting-clock-sweep", settings.sweep_seconds, sweeps.clock),
+            sweep_job("alerting-notify", settings.dispatch_seconds, sweeps.notify),
         ),
+        context=build_context,
     )

@@ -1,0 +1,1 @@
+"""Outbound clients of the alerting service (the SMS notifiers)."""
