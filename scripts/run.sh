@@ -7,10 +7,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-SERVICES=(intake review verification alerting publication credit)
+SERVICES=(intake review verification alerting publication credit allocation)
 declare -A DEFAULT_PORT=(
     [intake]=8001 [review]=8002 [verification]=8003
-    [alerting]=8004 [publication]=8005 [credit]=8006
+    [alerting]=8004 [publication]=8005 [credit]=8006 [allocation]=8007
 )
 
 for service in "${SERVICES[@]}"; do

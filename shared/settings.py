@@ -24,6 +24,7 @@ SERVICES: tuple[str, ...] = (
     "alerting",
     "publication",
     "credit",
+    "allocation",
 )
 
 DEFAULT_PORTS: dict[str, int] = {
@@ -33,6 +34,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "alerting": 8004,
     "publication": 8005,
     "credit": 8006,
+    "allocation": 8007,
 }
 
 # The development signing key: accepted only outside production (shared.auth re-exports it).
