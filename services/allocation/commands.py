@@ -761,12 +761,13 @@ async def sign_contract(
         ),
         subject=str(contract_id),
     )
-    return _contract_out(row._replace(signed_at=signed_at))
+    return _contract_out({**row._mapping, "signed_at": signed_at})
 
 
 def _contract_out(row: Any) -> ContractOut:
+    data = row if isinstance(row, dict) else dict(row._mapping)
     return ContractOut.model_validate(
-        {k: v for k, v in row._mapping.items() if k in ContractOut.model_fields}
+        {k: v for k, v in data.items() if k in ContractOut.model_fields}
     )
 
 
