@@ -390,17 +390,19 @@ async def freeze_pool(
     data = lottery.pool_file(pool)
     digest = lottery.digest(data)
     if entries:
+        # One statement from arrays: 20,000 households in one round trip, not 20,000.
         await uow.conn.execute(
-            sa.insert(round_pool),
-            [
-                {
-                    "round_id": round_id,
-                    "household_reference": e.household_reference,
-                    "entry_id": e.id,
-                    "priority_tier": ctx.rules.tier(e.priority_group),
-                }
-                for e in entries
-            ],
+            sa.text(
+                "INSERT INTO round_pool (round_id, household_reference, entry_id, priority_tier) "
+                "SELECT :round_id, r, e, t FROM unnest("
+                "CAST(:refs AS text[]), CAST(:ids AS uuid[]), CAST(:tiers AS int[])) AS v(r, e, t)"
+            ),
+            {
+                "round_id": round_id,
+                "refs": [e.household_reference for e in entries],
+                "ids": [e.id for e in entries],
+                "tiers": [ctx.rules.tier(e.priority_group) for e in entries],
+            },
         )
     await uow.conn.execute(
         sa.update(rounds)
@@ -458,13 +460,16 @@ async def draw(
     ranking = lottery.rank(pool, seed)
     if ranking:
         await uow.conn.execute(
-            sa.update(round_pool)
-            .where(
-                round_pool.c.round_id == round_id,
-                round_pool.c.household_reference == sa.bindparam("ref"),
-            )
-            .values(rank=sa.bindparam("r")),
-            [{"ref": r.reference, "r": r.rank} for r in ranking],
+            sa.text(
+                "UPDATE round_pool SET rank = v.k FROM unnest("
+                "CAST(:refs AS text[]), CAST(:ranks AS int[])) AS v(r, k) "
+                "WHERE round_pool.round_id = :round_id AND round_pool.household_reference = v.r"
+            ),
+            {
+                "round_id": round_id,
+                "refs": [r.reference for r in ranking],
+                "ranks": [r.rank for r in ranking],
+            },
         )
     drawn_at = now()
     await uow.conn.execute(
