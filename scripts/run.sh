@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The run command (README: `make run`): local PostgreSQL and RabbitMQ, every service's database
-# migrated, then the six services as local processes under honcho (see Procfile).
+# migrated, then the seven services as local processes under honcho (see Procfile).
 # Ctrl-C stops them all: honcho forwards the signal to every service and waits for them.
 set -euo pipefail
 
@@ -40,7 +40,7 @@ fi
 host=${HOUSING_HOST:-127.0.0.1}
 [ "$host" = 0.0.0.0 ] && host=127.0.0.1
 echo
-echo "[run] starting the six services (Ctrl-C stops them all):"
+echo "[run] starting the seven services (Ctrl-C stops them all):"
 for service in "${SERVICES[@]}"; do
     # HOUSING_<SERVICE>_PORT, as the service itself reads it.
     port_var="HOUSING_${service^^}_PORT"
