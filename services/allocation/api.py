@@ -21,10 +21,12 @@ from services.allocation.schemas import (
     EntryOut,
     FreezeIn,
     ImportReport,
+    OverrideIn,
     PriorityIn,
     RoundIn,
     RoundOut,
     SelectIn,
+    SubsidyChoiceIn,
     SubsidyIn,
     SubsidyOut,
     UnitIn,
@@ -202,6 +204,34 @@ async def select_unit(
         ctx.uow,
         _work(lambda uow: commands.select_unit(ctx, uow, principal, round_id, body)),
         status_code=201,
+    )
+
+
+@router.post("/rounds/{round_id}/overrides", response_model=AllocationOut, status_code=201)
+async def override_order(
+    round_id: uuid.UUID, body: OverrideIn, ctx: Ctx, idem: IdempotencyDep, principal: Leader
+) -> Response:
+    """A leader's allocation out of rank order, with a written reason: announced as
+    ``allocation.order_overridden`` for the queue-jump rule."""
+    select = SelectIn(household_reference=body.household_reference, unit_id=body.unit_id)
+    return await idem.run(
+        ctx.uow,
+        _work(
+            lambda uow: commands.select_unit(
+                ctx, uow, principal, round_id, select, override_reason=body.reason
+            )
+        ),
+        status_code=201,
+    )
+
+
+@router.post("/rounds/{round_id}/subsidy", response_model=SubsidyOut)
+async def choose_subsidy(
+    round_id: uuid.UUID, body: SubsidyChoiceIn, ctx: Ctx, idem: IdempotencyDep, principal: Officer
+) -> Response:
+    """In its turn, the household takes the rental subsidy (city formula) instead of a unit."""
+    return await idem.run(
+        ctx.uow, _work(lambda uow: commands.choose_subsidy(ctx, uow, principal, round_id, body))
     )
 
 

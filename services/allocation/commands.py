@@ -27,6 +27,8 @@ from services.allocation.schemas import (
     RoundIn,
     RowErrorOut,
     SelectIn,
+    SubsidyChoiceIn,
+    SubsidyOut,
     UnitIn,
     UnitOut,
     UnitPatch,
@@ -50,7 +52,9 @@ from shared.db import UnitOfWork
 from shared.events.catalogue import (
     AllocationContractSigned,
     AllocationEntrySuspended,
+    AllocationOrderOverridden,
     AllocationRoundDrawn,
+    AllocationSubsidyChosen,
     AllocationUnitAllocated,
     AllocationWaitingEntered,
     ApplicationQualified,
@@ -511,29 +515,40 @@ async def draw(
 # -- selection -----------------------------------------------------------------------------
 
 
-async def _current(uow: UnitOfWork, round_id: uuid.UUID, reference: str) -> Any:
-    """Lock the round (one selection at a time per round) and check rank order."""
+async def _current(
+    uow: UnitOfWork, round_id: uuid.UUID, reference: str, *, override: bool = False
+) -> tuple[Any, Any, str | None]:
+    """Lock the round (one selection at a time per round) and check rank order.
+
+    Returns the round, the household and whom the rank order names next; with ``override``
+    (a leader's, with a reason) any household of the pool still without an outcome may go.
+    """
     row = await store.round_row(uow.conn, round_id, lock=True)
     if row is None:
         raise NotFound("批次不存在")
     if row.status != "drawn":
         raise domain.RoundStateError("批次尚未摇号")
-    nxt = (
-        await uow.conn.execute(
-            sa.select(round_pool, waiting_entries.c.member_count, waiting_entries.c.declines)
-            .join(waiting_entries, waiting_entries.c.id == round_pool.c.entry_id)
-            .where(
-                round_pool.c.round_id == round_id,
-                round_pool.c.outcome.is_(None),
-                waiting_entries.c.status == "waiting",
-            )
-            .order_by(round_pool.c.rank)
-            .limit(1)
+    open_households = (
+        sa.select(round_pool, waiting_entries.c.member_count, waiting_entries.c.declines)
+        .join(waiting_entries, waiting_entries.c.id == round_pool.c.entry_id)
+        .where(
+            round_pool.c.round_id == round_id,
+            round_pool.c.outcome.is_(None),
+            waiting_entries.c.status == "waiting",
         )
-    ).first()
-    if nxt is None or nxt.household_reference != reference:
+    )
+    nxt = (await uow.conn.execute(open_households.order_by(round_pool.c.rank).limit(1))).first()
+    next_ref = nxt.household_reference if nxt is not None else None
+    if next_ref == reference:
+        return row, nxt, next_ref
+    if not override:
         raise domain.OutOfOrder("未轮到该家庭选房（须按摇号顺序）")
-    return row, nxt
+    household = (
+        await uow.conn.execute(open_households.where(round_pool.c.household_reference == reference))
+    ).first()
+    if household is None:
+        raise domain.OutOfOrder("该家庭不在本批次待选名单中")
+    return row, household, next_ref
 
 
 async def select_unit(
@@ -542,8 +557,12 @@ async def select_unit(
     principal: Principal,
     round_id: uuid.UUID,
     body: SelectIn,
+    *,
+    override_reason: str | None = None,
 ) -> AllocationOut:
-    row, household = await _current(uow, round_id, body.household_reference)
+    row, household, next_ref = await _current(
+        uow, round_id, body.household_reference, override=override_reason is not None
+    )
     if body.unit_id not in row.unit_ids:
         raise domain.UnitTaken("该房源不在本批次")
     unit = await store.unit(uow.conn, body.unit_id)
@@ -597,6 +616,27 @@ async def select_unit(
         ),
         subject=str(allocation_id),
     )
+    if override_reason is not None and next_ref != body.household_reference:
+        await audit.record(
+            uow.conn,
+            **principal.audit_actor(),
+            action="selection.order_overridden",
+            subject_type="allocation",
+            subject_id=allocation_id,
+            details={"reason": override_reason, "next_in_order": next_ref},
+        )
+        uow.emit(
+            AllocationOrderOverridden(
+                allocation_id=allocation_id,
+                round_id=round_id,
+                household_reference=body.household_reference,
+                rank=household.rank,
+                next_in_order=next_ref,
+                leader=principal.sub,
+                reason=override_reason,
+            ),
+            subject=str(allocation_id),
+        )
     return AllocationOut(
         id=allocation_id,
         round_id=round_id,
@@ -615,7 +655,7 @@ async def decline(
     body: DeclineIn,
 ) -> DeclineOut:
     """A decline or no-show counts against the limit; at the limit the entry is suspended."""
-    _, household = await _current(uow, round_id, body.household_reference)
+    _, household, _ = await _current(uow, round_id, body.household_reference)
     declines = household.declines + 1
     until = domain.after_decline(ctx.rules, declines, now().date())
     values: dict[str, Any] = {"declines": declines}
@@ -650,6 +690,44 @@ async def decline(
     return DeclineOut(
         household_reference=body.household_reference, declines=declines, suspended_until=until
     )
+
+
+async def choose_subsidy(
+    ctx: AllocationContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    round_id: uuid.UUID,
+    body: SubsidyChoiceIn,
+) -> SubsidyOut:
+    """In its turn, the household takes the rental subsidy instead of a unit."""
+    _, household, _ = await _current(uow, round_id, body.household_reference)
+    amount = domain.subsidy(ctx.rules, household.member_count, body.income_band)
+    await _outcome(uow, round_id, body.household_reference, "subsidy")
+    await uow.conn.execute(
+        sa.update(waiting_entries)
+        .where(waiting_entries.c.id == household.entry_id)
+        .values(status="subsidised")
+    )
+    await audit.record(
+        uow.conn,
+        **principal.audit_actor(),
+        action="selection.subsidy_chosen",
+        subject_type="waiting_entry",
+        subject_id=household.entry_id,
+        details={"income_band": body.income_band, "monthly_amount": str(amount)},
+    )
+    uow.emit(
+        AllocationSubsidyChosen(
+            round_id=round_id,
+            household_reference=body.household_reference,
+            member_count=household.member_count,
+            income_band=body.income_band,
+            monthly_amount=amount,
+            chosen_at=now(),
+        ),
+        subject=str(household.entry_id),
+    )
+    return SubsidyOut(monthly_amount=amount)
 
 
 async def _outcome(uow: UnitOfWork, round_id: uuid.UUID, reference: str, outcome: str) -> None:

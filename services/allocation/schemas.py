@@ -116,6 +116,17 @@ class SelectIn(_In):
     unit_id: uuid.UUID
 
 
+class OverrideIn(_In):
+    household_reference: str = Field(min_length=1, max_length=40)
+    unit_id: uuid.UUID
+    reason: str = Field(min_length=5, max_length=500)
+
+
+class SubsidyChoiceIn(_In):
+    household_reference: str = Field(min_length=1, max_length=40)
+    income_band: str = CodeStr
+
+
 class DeclineIn(_In):
     household_reference: str = Field(min_length=1, max_length=40)
     no_show: bool = False

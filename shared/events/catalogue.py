@@ -1477,3 +1477,35 @@ class TenancyUnitVacated(_TenancyEvent):
     unit_id: uuid.UUID
     vacated_on: date
     recovered: bool = Field(default=False, description="Recovered early (提前收回).")
+
+
+@register
+class AllocationOrderOverridden(_AllocationEvent):
+    """A leader let a household choose out of rank order, with a written reason: the
+    queue-jump rule's input (a red light and a ticket for supervision)."""
+
+    event_type: ClassVar[str] = "allocation.order_overridden"
+    summary: ClassVar[str] = "A unit was allocated out of rank order by a leader's override."
+
+    allocation_id: uuid.UUID
+    round_id: uuid.UUID
+    household_reference: DocNo
+    rank: int = Field(ge=1)
+    next_in_order: DocNo | None = Field(description="Whom the rank order named instead.")
+    leader: str = Field(min_length=1, max_length=200)
+    reason: ChineseText
+
+
+@register
+class AllocationSubsidyChosen(_AllocationEvent):
+    """A household chose the rental subsidy (租赁补贴) instead of a unit; tenancy pays it."""
+
+    event_type: ClassVar[str] = "allocation.subsidy_chosen"
+    summary: ClassVar[str] = "A household chose a rental subsidy instead of a unit."
+
+    round_id: uuid.UUID
+    household_reference: DocNo
+    member_count: int = Field(ge=1, le=30)
+    income_band: Code
+    monthly_amount: Money
+    chosen_at: AwareDatetime

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from services.allocation.domain import CSV_FIELDS
 from services.allocation.tables import round_pool
 from shared.events.catalogue import CreditBanImposed, TenancyUnitVacated
-from tests.harness import publish_and_handle
+from tests.harness import emitted, publish_and_handle
 from tests.integration.allocation.conftest import (
     LEADER,
     NOTARY,
@@ -272,3 +272,44 @@ async def test_stock_import_is_all_or_nothing(allocation: RunningService) -> Non
         "/stock/import", headers=OFFICER, content=f"{header}\n{good}\n".encode()
     )
     assert r.status_code == 201 and r.json()["imported"] == 1
+
+
+async def test_out_of_order_needs_a_leaders_override_with_a_reason(
+    allocation: RunningService,
+) -> None:
+    category = new_category()
+    await qualify(allocation, category, 3)
+    units = await add_units(allocation, 1)
+    round_id = await drawn_round(allocation, category, units)
+    order = await ranking(allocation, round_id)
+    body = {
+        "household_reference": order[2],
+        "unit_id": units[0],
+        "reason": "重大疾病特殊困难，经研究同意",
+    }
+    r = await post(allocation, f"/rounds/{round_id}/overrides", OFFICER, body)
+    assert r.status_code == 403  # an officer cannot override
+    r = await post(allocation, f"/rounds/{round_id}/overrides", LEADER, body)
+    assert r.status_code == 201, r.text
+    [event] = await emitted(allocation, "allocation.order_overridden", r.json()["id"])
+    assert event["next_in_order"] == order[0] and event["rank"] == 3
+    assert event["reason"] == body["reason"] and event["leader"] == "leader-1"
+
+
+async def test_a_household_may_take_the_rental_subsidy_instead(
+    allocation: RunningService,
+) -> None:
+    category = new_category()
+    await qualify(allocation, category, 2, members=3)
+    round_id = await drawn_round(allocation, category, await add_units(allocation, 1))
+    first = (await ranking(allocation, round_id))[0]
+    r = await post(
+        allocation,
+        f"/rounds/{round_id}/subsidy",
+        OFFICER,
+        {"household_reference": first, "income_band": "low"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["monthly_amount"] == "900.00"  # 15 m² × 3 persons × 20 元
+    entry = (await allocation.client.get(f"/waiting/{first}", headers=OFFICER)).json()
+    assert entry["status"] == "subsidised"
