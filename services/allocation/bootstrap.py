@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from services.allocation import api
+from services.allocation import api, sweeps
 from services.allocation.context import AllocationContext
 from services.allocation.handlers import HANDLERS
 from services.allocation.settings import AllocationSettings, load_clauses, load_rules
 from services.allocation.tables import metadata
 from shared.context import base_fields
 from shared.runtime import Runtime, ServiceDefinition
+from shared.scheduler import sweep_job
 
 
 def definition(settings: AllocationSettings | None = None) -> ServiceDefinition:
@@ -33,5 +34,10 @@ def definition(settings: AllocationSettings | None = None) -> ServiceDefinition:
         metadata=metadata,
         handlers=HANDLERS,
         routers=(api.router,),
+        background=(
+            sweep_job(
+                "allocation-contract-deadlines", own.sweep_seconds, sweeps.contract_deadlines
+            ),
+        ),
         context=build_context,
     )

@@ -81,3 +81,5 @@ class AllocationSettings(BaseSettings):
     contract_sign_days: int = Field(default=7, ge=1)
     # The lessor named in contracts.
     lessor: str = "厦门市住房保障中心"
+    # How often the contract-deadline sweep runs.
+    sweep_seconds: float = Field(default=300.0, gt=0)

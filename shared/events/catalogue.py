@@ -1509,3 +1509,16 @@ class AllocationSubsidyChosen(_AllocationEvent):
     income_band: Code
     monthly_amount: Money
     chosen_at: AwareDatetime
+
+
+@register
+class AllocationContractOverdue(_AllocationEvent):
+    """A contract was not signed by its deadline (签约期限): the light of the signing rule."""
+
+    event_type: ClassVar[str] = "allocation.contract_overdue"
+    summary: ClassVar[str] = "A tenancy contract was not signed by its deadline."
+
+    contract_id: uuid.UUID
+    allocation_id: uuid.UUID
+    household_reference: DocNo
+    sign_by: date

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from services.allocation import sweeps
 from services.allocation.domain import CSV_FIELDS
 from services.allocation.tables import round_pool
+from shared.clock import clock
 from shared.events.catalogue import CreditBanImposed, TenancyUnitVacated
 from tests.harness import emitted, publish_and_handle
 from tests.integration.allocation.conftest import (
@@ -313,3 +316,36 @@ async def test_a_household_may_take_the_rental_subsidy_instead(
     assert r.json()["monthly_amount"] == "900.00"  # 15 m² × 3 persons × 20 元
     entry = (await allocation.client.get(f"/waiting/{first}", headers=OFFICER)).json()
     assert entry["status"] == "subsidised"
+
+
+async def test_a_contract_unsigned_past_its_deadline_is_announced_once(
+    allocation: RunningService,
+) -> None:
+    category = new_category()
+    await qualify(allocation, category, 1)
+    units = await add_units(allocation, 1)
+    round_id = await drawn_round(allocation, category, units)
+    [first] = await ranking(allocation, round_id)
+    r = await post(
+        allocation,
+        f"/rounds/{round_id}/selections",
+        OFFICER,
+        {"household_reference": first, "unit_id": units[0]},
+    )
+    r = await post(allocation, f"/allocations/{r.json()['id']}/contract", OFFICER)
+    contract = r.json()
+    runtime = allocation.runtime
+    clock.set(
+        datetime.combine(date.fromisoformat(contract["sign_by"]), time(12), UTC) + timedelta(days=1)
+    )
+    try:
+        for _ in range(2):
+            async with runtime.uow() as uow:
+                await sweeps.contract_deadlines(runtime.context, uow)
+                await uow.commit()
+        overdue = await emitted(allocation, "allocation.contract_overdue", contract["id"])
+        assert [e["household_reference"] for e in overdue] == [first]
+        r = await post(allocation, f"/contracts/{contract['id']}/sign", OFFICER)
+        assert r.status_code == 409
+    finally:
+        clock.reset()

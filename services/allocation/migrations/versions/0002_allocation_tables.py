@@ -138,6 +138,8 @@ def upgrade() -> None:
         sa.Column("starts_on", sa.Date, nullable=False),
         sa.Column("sign_by", sa.Date, nullable=False),
         sa.Column("signed_at", sa.DateTime(timezone=True)),
+        # When the overdue sweep announced the missed deadline (once).
+        sa.Column("overdue_at", sa.DateTime(timezone=True)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
 
