@@ -42,6 +42,7 @@ from services.allocation.settings import AllocationSettings, load_clauses, load_
 from services.allocation.tables import buildings, projects, units, waiting_entries
 from shared.auth import Principal
 from shared.city import city_config
+from shared.clock import clock
 from shared.db import UnitOfWork, create_engine
 from shared.migrations import upgrade
 from shared.settings import settings_for
@@ -157,7 +158,9 @@ async def main(households: int, n_units: int) -> None:
         )
         await step("commit", lambda uow: commands.publish_commitment(ctx, uow, OFFICER, round_id))
         drawn = DrawIn(public_input="2026-12-01 福彩3D 417 / 体彩排列五 90316")
+        clock.set(datetime.now(UTC) + timedelta(days=30))  # past the objection period
         await step("draw", lambda uow: commands.draw(ctx, uow, NOTARY, round_id, drawn))
+        clock.reset()
         t = time.perf_counter()
         files = {
             name: (await queries.round_file(ctx, round_id, name)).body

@@ -411,7 +411,13 @@ async def freeze_pool(
     await uow.conn.execute(
         sa.update(rounds)
         .where(rounds.c.id == round_id)
-        .values(status="frozen", cut_off=cut_off, pool_file=data, pool_digest=digest)
+        .values(
+            status="frozen",
+            cut_off=cut_off,
+            pool_file=data,
+            pool_digest=digest,
+            objection_until=now() + timedelta(days=ctx.rules.pool_objection_days),
+        )
     )
     await _audit_round(
         uow, principal, round_id, "round.pool_frozen", {"households": len(pool), "digest": digest}
@@ -445,6 +451,10 @@ async def draw(
         raise domain.LotteryRefused("本批次已摇号")
     if row.status != "committed" or row.commitment is None:
         raise domain.LotteryRefused("摇号前须先公布承诺值（commitment）")
+    if row.objection_until is not None and now() < row.objection_until:
+        raise domain.LotteryRefused(
+            f"入围名单异议期至 {row.objection_until.isoformat()}，期满方可摇号"
+        )
     pool = [
         (p.household_reference, p.priority_tier) for p in await store.pool_rows(uow.conn, round_id)
     ]

@@ -38,6 +38,7 @@ class AllocationRules(_Rule):
     priority_groups: tuple[PriorityGroup, ...] = Field(min_length=1)
     default_priority_group: str
     unit_size_rules: tuple[UnitSizeRule, ...] = Field(min_length=1)
+    pool_objection_days: int = Field(ge=0, le=60)
     decline_limit: int = Field(ge=1)
     suspension_days: int = Field(ge=1)
     subsidy: Subsidy

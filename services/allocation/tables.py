@@ -91,6 +91,8 @@ rounds = sa.Table(
     sa.Column("cut_off", sa.DateTime(timezone=True)),
     sa.Column("pool_file", sa.LargeBinary),
     sa.Column("pool_digest", sa.Text),
+    # The pool is open to objection until then; no draw before.
+    sa.Column("objection_until", sa.DateTime(timezone=True)),
     sa.Column("secret", sa.Text),
     sa.Column("commitment", sa.Text),
     sa.Column("committed_at", sa.DateTime(timezone=True)),

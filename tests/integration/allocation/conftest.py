@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from shared.clock import clock
 from shared.events.catalogue import ApplicationQualified, ApplicationSubmitted
 from tests.conftest import Infra
 from tests.harness import publish_and_handle
@@ -131,14 +132,20 @@ async def drawn_round(
     round_id = await frozen_round(svc, category, unit_ids)
     r = await post(svc, f"/rounds/{round_id}/commitment", OFFICER)
     assert r.status_code == 200, r.text
-    r = await post(
-        svc,
-        f"/rounds/{round_id}/draw",
-        NOTARY,
-        {"public_input": public_input or f"{date.today()} {uuid.uuid4().hex[:8]}"},
+    r = await draw_after_objections(
+        svc, round_id, public_input or f"{date.today()} {uuid.uuid4().hex[:8]}"
     )
     assert r.status_code == 200, r.text
     return round_id
+
+
+async def draw_after_objections(svc: RunningService, round_id: str, public_input: str) -> Any:
+    """The notary's draw once the pool's objection period (rules.yaml) has passed."""
+    clock.set(datetime.now(UTC) + timedelta(days=6))
+    try:
+        return await post(svc, f"/rounds/{round_id}/draw", NOTARY, {"public_input": public_input})
+    finally:
+        clock.reset()
 
 
 async def ranking(svc: RunningService, round_id: str) -> list[str]:

@@ -20,6 +20,7 @@ from tests.integration.allocation.conftest import (
     OFFICER,
     OFFICER_B,
     add_units,
+    draw_after_objections,
     drawn_round,
     frozen_round,
     id_hash,
@@ -103,6 +104,18 @@ async def test_draw_without_commitment_is_refused(allocation: RunningService) ->
     assert r.status_code == 409 and "承诺" in r.json()["detail"]
 
 
+async def test_no_draw_while_the_pool_is_open_to_objection(allocation: RunningService) -> None:
+    category = new_category()
+    await qualify(allocation, category, 2)
+    round_id = await frozen_round(allocation, category, await add_units(allocation, 1))
+    assert (await post(allocation, f"/rounds/{round_id}/commitment", OFFICER)).status_code == 200
+    r = await post(
+        allocation, f"/rounds/{round_id}/draw", NOTARY, {"public_input": uuid.uuid4().hex}
+    )
+    assert r.status_code == 409 and "异议期" in r.json()["detail"]
+    assert (await draw_after_objections(allocation, round_id, uuid.uuid4().hex)).status_code == 200
+
+
 async def test_tampered_pool_is_refused(allocation: RunningService) -> None:
     category = new_category()
     refs = await qualify(allocation, category, 3)
@@ -114,9 +127,7 @@ async def test_tampered_pool_is_refused(allocation: RunningService) -> None:
             .where(round_pool.c.household_reference == refs[2])
             .values(priority_tier=1)
         )
-    r = await post(
-        allocation, f"/rounds/{round_id}/draw", NOTARY, {"public_input": uuid.uuid4().hex}
-    )
+    r = await draw_after_objections(allocation, round_id, uuid.uuid4().hex)
     assert r.status_code == 409 and "改动" in r.json()["detail"]
 
 
@@ -129,7 +140,7 @@ async def test_replayed_public_input_is_refused(allocation: RunningService) -> N
     await qualify(allocation, other, 2)
     round_id = await frozen_round(allocation, other, await add_units(allocation, 1))
     assert (await post(allocation, f"/rounds/{round_id}/commitment", OFFICER)).status_code == 200
-    r = await post(allocation, f"/rounds/{round_id}/draw", NOTARY, {"public_input": public_input})
+    r = await draw_after_objections(allocation, round_id, public_input)
     assert r.status_code == 409 and "重复" in r.json()["detail"]
 
 
