@@ -14,6 +14,7 @@ from services.allocation.context import Ctx
 from services.allocation.problems import translated
 from services.allocation.schemas import (
     AllocationOut,
+    ConfirmationNoticeIn,
     ContractOut,
     DeclineIn,
     DeclineOut,
@@ -111,6 +112,25 @@ async def set_priority(
 ) -> Response:
     return await idem.run(
         ctx.uow, _work(lambda uow: commands.set_priority(ctx, uow, principal, reference, body))
+    )
+
+
+@router.post("/waiting/confirmation-notices")
+async def request_confirmations(
+    body: ConfirmationNoticeIn, ctx: Ctx, idem: IdempotencyDep, principal: Officer
+) -> Response:
+    """The annual confirmation of need: every waiting household of the category is asked."""
+    return await idem.run(
+        ctx.uow, _work(lambda uow: commands.request_confirmations(ctx, uow, principal, body))
+    )
+
+
+@router.post("/waiting/{reference}/confirm")
+async def confirm_need(
+    reference: str, ctx: Ctx, idem: IdempotencyDep, principal: Officer
+) -> Response:
+    return await idem.run(
+        ctx.uow, _work(lambda uow: commands.confirm_need(ctx, uow, principal, reference))
     )
 
 

@@ -38,6 +38,7 @@ def definition(settings: AllocationSettings | None = None) -> ServiceDefinition:
             sweep_job(
                 "allocation-contract-deadlines", own.sweep_seconds, sweeps.contract_deadlines
             ),
+            sweep_job("allocation-unconfirmed", own.sweep_seconds, sweeps.unconfirmed_entries),
         ),
         context=build_context,
     )

@@ -17,6 +17,7 @@ from services.allocation import domain, lottery, store
 from services.allocation.context import AllocationContext
 from services.allocation.schemas import (
     AllocationOut,
+    ConfirmationNoticeIn,
     ContractOut,
     DeclineIn,
     DeclineOut,
@@ -50,6 +51,7 @@ from shared.auth import Principal
 from shared.clock import now
 from shared.db import UnitOfWork
 from shared.events.catalogue import (
+    AllocationConfirmationRequested,
     AllocationContractSigned,
     AllocationEntrySuspended,
     AllocationOrderOverridden,
@@ -319,6 +321,72 @@ async def suspend_for_ban(ctx: AllocationContext, uow: UnitOfWork, ban: CreditBa
             ),
             subject=str(row.id),
         )
+
+
+async def request_confirmations(
+    ctx: AllocationContext, uow: UnitOfWork, principal: Principal, body: ConfirmationNoticeIn
+) -> dict[str, Any]:
+    """Every household waiting in the category is asked to confirm its need by the deadline."""
+    if body.confirm_by <= now().date():
+        raise ValidationProblem("确认期限须在今天之后", field="confirm_by")
+    rows = (
+        await uow.conn.execute(
+            sa.update(waiting_entries)
+            .where(
+                waiting_entries.c.category == body.category,
+                waiting_entries.c.status == "waiting",
+            )
+            .values(confirm_by=body.confirm_by, confirmed_at=None)
+            .returning(
+                waiting_entries.c.id,
+                waiting_entries.c.application_id,
+                waiting_entries.c.household_reference,
+            )
+        )
+    ).all()
+    for row in rows:
+        uow.emit(
+            AllocationConfirmationRequested(
+                entry_id=row.id,
+                application_id=row.application_id,
+                household_reference=row.household_reference,
+                confirm_by=body.confirm_by,
+            ),
+            subject=str(row.id),
+        )
+    await audit.record(
+        uow.conn,
+        **principal.audit_actor(),
+        action="waiting.confirmation_requested",
+        subject_type="waiting_list",
+        subject_id=body.category,
+        details={"households": len(rows), "confirm_by": body.confirm_by.isoformat()},
+    )
+    return {"households": len(rows), "confirm_by": body.confirm_by.isoformat()}
+
+
+async def confirm_need(
+    ctx: AllocationContext, uow: UnitOfWork, principal: Principal, reference: str
+) -> dict[str, Any]:
+    entry_id = await uow.conn.scalar(
+        sa.update(waiting_entries)
+        .where(
+            waiting_entries.c.household_reference == reference,
+            waiting_entries.c.confirm_by.is_not(None),
+        )
+        .values(confirm_by=None, confirmed_at=now())
+        .returning(waiting_entries.c.id)
+    )
+    if entry_id is None:
+        raise NotFound("该家庭没有待确认的轮候资格")
+    await audit.record(
+        uow.conn,
+        **principal.audit_actor(),
+        action="waiting.need_confirmed",
+        subject_type="waiting_entry",
+        subject_id=entry_id,
+    )
+    return {"household_reference": reference, "confirmed": True}
 
 
 # -- rounds and the lottery ----------------------------------------------------------------

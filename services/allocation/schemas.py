@@ -67,6 +67,11 @@ class PriorityIn(_In):
     reason: str = Field(min_length=2, max_length=500)
 
 
+class ConfirmationNoticeIn(_In):
+    category: str = CodeStr
+    confirm_by: date
+
+
 class EntryOut(BaseModel):
     id: uuid.UUID
     household_reference: str
@@ -78,6 +83,7 @@ class EntryOut(BaseModel):
     suspended_reason: str | None
     suspended_until: date | None
     declines: int
+    confirm_by: date | None = None
     position: int | None = None
 
 

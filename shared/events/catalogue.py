@@ -1402,15 +1402,15 @@ class AllocationWaitingEntered(_AllocationEvent):
 
 @register
 class AllocationEntrySuspended(_AllocationEvent):
-    """A waiting entry was suspended: an integrity ban, or declines and no-shows past the
-    limit (then ``until`` says when it waits again)."""
+    """A waiting entry was suspended: an integrity ban, declines and no-shows past the
+    limit (then ``until`` says when it waits again), or no annual confirmation of need."""
 
     event_type: ClassVar[str] = "allocation.entry_suspended"
     summary: ClassVar[str] = "A waiting-list entry was suspended."
 
     entry_id: uuid.UUID
     household_reference: DocNo
-    reason: Literal["credit_ban", "declines"]
+    reason: Literal["credit_ban", "declines", "unconfirmed"]
     until: date | None = None
 
 
@@ -1522,3 +1522,17 @@ class AllocationContractOverdue(_AllocationEvent):
     allocation_id: uuid.UUID
     household_reference: DocNo
     sign_by: date
+
+
+@register
+class AllocationConfirmationRequested(_AllocationEvent):
+    """The annual confirmation of continued need (年度轮候确认): the household is asked to
+    confirm by ``confirm_by`` or its entry is suspended (the notice goes out from this)."""
+
+    event_type: ClassVar[str] = "allocation.confirmation_requested"
+    summary: ClassVar[str] = "A waiting household was asked to confirm its continued need."
+
+    entry_id: uuid.UUID
+    application_id: uuid.UUID
+    household_reference: DocNo
+    confirm_by: date

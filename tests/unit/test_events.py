@@ -217,6 +217,7 @@ def test_registry_holds_the_catalogue_of_design_section_2() -> None:
         "allocation.waiting_entered", "allocation.entry_suspended", "allocation.round_drawn",
         "allocation.unit_allocated", "allocation.contract_signed", "tenancy.unit_vacated",
         "allocation.order_overridden", "allocation.subsidy_chosen", "allocation.contract_overdue",
+        "allocation.confirmation_requested",
     }  # fmt: skip
     assert {event_type for event_type, _ in REGISTRY} == expected
     assert all(cls.summary and cls.__doc__ for cls in REGISTRY.values())

@@ -360,3 +360,29 @@ async def test_a_contract_unsigned_past_its_deadline_is_announced_once(
         assert r.status_code == 409
     finally:
         clock.reset()
+
+
+async def test_the_annual_confirmation_keeps_the_list_true(allocation: RunningService) -> None:
+    category = new_category()
+    confirmed, silent = await qualify(allocation, category, 2)
+    deadline = datetime.now(UTC).date() + timedelta(days=30)
+    r = await post(
+        allocation,
+        "/waiting/confirmation-notices",
+        OFFICER,
+        {"category": category, "confirm_by": deadline.isoformat()},
+    )
+    assert r.status_code == 200 and r.json()["households"] == 2
+    assert len(await emitted(allocation, "allocation.confirmation_requested")) >= 2
+    assert (await post(allocation, f"/waiting/{confirmed}/confirm", OFFICER)).status_code == 200
+    clock.set(datetime.combine(deadline, time(12), UTC) + timedelta(days=1))
+    try:
+        async with allocation.runtime.uow() as uow:
+            await sweeps.unconfirmed_entries(allocation.runtime.context, uow)
+            await uow.commit()
+    finally:
+        clock.reset()
+    get = allocation.client.get
+    assert (await get(f"/waiting/{confirmed}", headers=OFFICER)).json()["status"] == "waiting"
+    entry = (await get(f"/waiting/{silent}", headers=OFFICER)).json()
+    assert entry["status"] == "suspended" and entry["suspended_reason"] == "unconfirmed"

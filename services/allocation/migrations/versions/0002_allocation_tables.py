@@ -71,6 +71,9 @@ def upgrade() -> None:
         sa.Column("suspended_reason", sa.Text),
         sa.Column("suspended_until", sa.Date),
         sa.Column("declines", sa.Integer, nullable=False, server_default="0"),
+        # The annual confirmation of need: asked for by confirm_by, answered at confirmed_at.
+        sa.Column("confirm_by", sa.Date),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True)),
         sa.Index("waiting_entries_category_status", "category", "status"),
     )
     op.create_table(
