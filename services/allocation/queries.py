@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from services.allocation import domain, store
 from services.allocation.context import AllocationContext
 from services.allocation.schemas import EntryOut, RoundOut, UnitOut
-from services.allocation.tables import round_pool, units, waiting_entries
+from services.allocation.tables import allocations, round_pool, rounds, units, waiting_entries
 from shared.problems import NotFound
 
 
@@ -94,12 +94,26 @@ async def statistics(ctx: AllocationContext) -> list[dict[str, Any]]:
                 ).group_by(waiting_entries.c.category)
             )
         ).all()
+        quarter = sa.func.to_char(
+            sa.func.timezone("Asia/Shanghai", allocations.c.allocated_at), 'YYYY"Q"Q'
+        ).label("quarter")
+        per_quarter = (
+            await uow.conn.execute(
+                sa.select(rounds.c.category, quarter, sa.func.count().label("n"))
+                .select_from(allocations.join(rounds))
+                .group_by(rounds.c.category, quarter)
+            )
+        ).all()
+    quarters: dict[str, dict[str, int]] = {}
+    for q in per_quarter:
+        quarters.setdefault(q.category, {})[q.quarter] = q.n
     return [
         {
             "category": r.category,
             "households_waiting": r.waiting,
             "allocated": r.allocated,
             "average_waiting_days": round(float(r.avg_days or 0), 1),
+            "allocations_per_quarter": quarters.get(r.category, {}),
         }
         for r in rows
     ]

@@ -77,6 +77,10 @@ async def test_qualified_family_reaches_a_signed_contract(allocation: RunningSer
     assert r.json()["signed_at"] is not None
     stock = (await allocation.client.get("/units?status=let", headers=OFFICER)).json()
     assert units[0] in [u["id"] for u in stock]
+    stats = (await allocation.client.get("/public/waiting-statistics")).json()
+    [mine] = [s for s in stats if s["category"] == category]
+    assert mine["households_waiting"] == 4 and mine["allocated"] == 1
+    assert sum(mine["allocations_per_quarter"].values()) == 1
 
 
 async def test_four_eyes_on_round_approval(allocation: RunningService) -> None:
