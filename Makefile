@@ -8,7 +8,7 @@ ORG ?= 350203001
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-run: ## local PostgreSQL + RabbitMQ, migrations, all six services (Ctrl-C stops them)
+run: ## local PostgreSQL + RabbitMQ, migrations, all seven services (Ctrl-C stops them)
 	bash scripts/run.sh
 
 test: ## all test tiers against real PostgreSQL and RabbitMQ; pytest options in ARGS="..."

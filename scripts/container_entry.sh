@@ -5,9 +5,9 @@
 set -euo pipefail
 
 case "${SERVICE:-}" in
-    intake | review | verification | alerting | publication | credit) ;;
+    intake | review | verification | alerting | publication | credit | allocation) ;;
     *)
-        echo "SERVICE must be one of intake, review, verification, alerting, publication, credit" \
+        echo "SERVICE must be one of intake, review, verification, alerting, publication, credit, allocation" \
             "(got '${SERVICE:-}')" >&2
         exit 2
         ;;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The run command (README: `make run`): local PostgreSQL and RabbitMQ, every service's database
-# migrated, then the six services as local processes under honcho (see Procfile).
+# migrated, then the seven services as local processes under honcho (see Procfile).
 # Ctrl-C stops them all: honcho forwards the signal to every service and waits for them.
 set -euo pipefail
 
@@ -12,10 +12,10 @@ cd "$ROOT"
 export HOUSING_ENVIRONMENT="${HOUSING_ENVIRONMENT:-development}"
 echo "[run] HOUSING_ENVIRONMENT=$HOUSING_ENVIRONMENT"
 
-SERVICES=(intake review verification alerting publication credit)
+SERVICES=(intake review verification alerting publication credit allocation)
 declare -A DEFAULT_PORT=(
     [intake]=8001 [review]=8002 [verification]=8003
-    [alerting]=8004 [publication]=8005 [credit]=8006
+    [alerting]=8004 [publication]=8005 [credit]=8006 [allocation]=8007
 )
 
 for service in "${SERVICES[@]}"; do
@@ -45,7 +45,7 @@ fi
 host=${HOUSING_HOST:-127.0.0.1}
 [ "$host" = 0.0.0.0 ] && host=127.0.0.1
 echo
-echo "[run] starting the six services (Ctrl-C stops them all):"
+echo "[run] starting the seven services (Ctrl-C stops them all):"
 for service in "${SERVICES[@]}"; do
     # HOUSING_<SERVICE>_PORT, as the service itself reads it.
     port_var="HOUSING_${service^^}_PORT"

@@ -27,6 +27,7 @@ SERVICES: tuple[str, ...] = (
     "alerting",
     "publication",
     "credit",
+    "allocation",
 )
 
 DEFAULT_PORTS: dict[str, int] = {
@@ -36,6 +37,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "alerting": 8004,
     "publication": 8005,
     "credit": 8006,
+    "allocation": 8007,
 }
 
 __all__ = ["DEV_ID_HASH_KEY", "DEV_SIGNING_KEY", "ServiceSettings", "settings_for"]

@@ -7,3 +7,4 @@ CREATE DATABASE housing_verification;
 CREATE DATABASE housing_alerting;
 CREATE DATABASE housing_publication;
 CREATE DATABASE housing_credit;
+CREATE DATABASE housing_allocation;

@@ -21,6 +21,8 @@ __all__ = [
     "DISTRICT_REVIEWER",
     "FIXED_ROLES",
     "GLOBAL_READ_ROLES",
+    "HOUSING_OFFICER",
+    "NOTARY",
     "PORTAL",
     "SERVICE",
     "STREET_CLERK",
@@ -45,6 +47,8 @@ CITY_LEADER = "city_leader"
 SUPERVISOR = "supervisor"
 CREDIT_OFFICER = "credit_officer"
 DISCIPLINE_INSPECTOR = "discipline_inspector"  # 纪检监察: reads, never acts
+HOUSING_OFFICER = "housing_officer"  # 房管/配租经办: stock, rounds, selection
+NOTARY = "notary"  # 公证员: enters the public random input of a lottery
 ADMIN = "admin"
 SERVICE = "service"  # service-to-service calls
 DEPARTMENT_ROLE_PREFIX = "department:"
@@ -63,6 +67,8 @@ FIXED_ROLES: frozenset[str] = frozenset(
         SUPERVISOR,
         CREDIT_OFFICER,
         DISCIPLINE_INSPECTOR,
+        HOUSING_OFFICER,
+        NOTARY,
         ADMIN,
         SERVICE,
     }

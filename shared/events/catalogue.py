@@ -1368,3 +1368,172 @@ class CreditAgencyBlacklisted(_CreditEvent):
     behaviour: DishonestBehaviour
     listed_on: date
     until: date | None = Field(default=None, description="Last day listed; null until lifted.")
+
+
+# ================================================================================================
+# allocation (轮候配租) and the tenancy events it hears
+# ================================================================================================
+
+
+class _AllocationEvent(EventPayload):
+    producer: ClassVar[str] = "allocation"
+
+
+class _TenancyEvent(EventPayload):
+    producer: ClassVar[str] = "tenancy"
+
+
+LotteryHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+@register
+class AllocationWaitingEntered(_AllocationEvent):
+    """A qualified household entered the waiting list (轮候) of its category."""
+
+    event_type: ClassVar[str] = "allocation.waiting_entered"
+    summary: ClassVar[str] = "A household entered the waiting list."
+
+    entry_id: uuid.UUID
+    application_id: uuid.UUID
+    household_reference: DocNo
+    category: Code
+    priority_group: Code
+    qualified_at: AwareDatetime
+
+
+@register
+class AllocationEntrySuspended(_AllocationEvent):
+    """A waiting entry was suspended: an integrity ban, declines and no-shows past the
+    limit (then ``until`` says when it waits again), or no annual confirmation of need."""
+
+    event_type: ClassVar[str] = "allocation.entry_suspended"
+    summary: ClassVar[str] = "A waiting-list entry was suspended."
+
+    entry_id: uuid.UUID
+    household_reference: DocNo
+    reason: Literal["credit_ban", "declines", "unconfirmed"]
+    until: date | None = None
+
+
+@register
+class AllocationRoundDrawn(_AllocationEvent):
+    """A round's lottery (摇号) was drawn; the published files let anyone re-run it."""
+
+    event_type: ClassVar[str] = "allocation.round_drawn"
+    summary: ClassVar[str] = "An allocation round's lottery was drawn and published."
+
+    round_id: uuid.UUID
+    category: Code
+    pool_digest: LotteryHash
+    commitment: LotteryHash
+    public_input: str = Field(min_length=1, max_length=200)
+    secret: LotteryHash
+    seed: LotteryHash
+    households: int = Field(ge=0)
+    drawn_at: AwareDatetime
+
+
+@register
+class AllocationUnitAllocated(_AllocationEvent):
+    """A household chose a unit in rank order: the allocation result (配租结果) to publish."""
+
+    event_type: ClassVar[str] = "allocation.unit_allocated"
+    summary: ClassVar[str] = "A unit was allocated to a household."
+
+    allocation_id: uuid.UUID
+    round_id: uuid.UUID
+    household_reference: DocNo
+    unit_id: uuid.UUID
+    unit_code: str = Field(min_length=1, max_length=80)
+    rank: int = Field(ge=1)
+    allocated_at: AwareDatetime
+
+
+@register
+class AllocationContractSigned(_AllocationEvent):
+    """The tenancy contract (租赁合同) was signed; tenancy opens the lease from it."""
+
+    event_type: ClassVar[str] = "allocation.contract_signed"
+    summary: ClassVar[str] = "A tenancy contract was signed."
+
+    contract_id: uuid.UUID
+    allocation_id: uuid.UUID
+    household_reference: DocNo
+    unit_id: uuid.UUID
+    monthly_rent: Money
+    starts_on: date
+    recovery_clauses: list[Code] = Field(
+        description="Codes of the early-recovery clauses (提前收回情形) tenancy can cite."
+    )
+    signed_at: AwareDatetime
+
+
+@register
+class TenancyUnitVacated(_TenancyEvent):
+    """A let unit was vacated (退租, recovered); allocation returns it to the stock."""
+
+    event_type: ClassVar[str] = "tenancy.unit_vacated"
+    summary: ClassVar[str] = "A tenant left a unit."
+
+    unit_id: uuid.UUID
+    vacated_on: date
+    recovered: bool = Field(default=False, description="Recovered early (提前收回).")
+
+
+@register
+class AllocationOrderOverridden(_AllocationEvent):
+    """A leader let a household choose out of rank order, with a written reason: the
+    queue-jump rule's input (a red light and a ticket for supervision)."""
+
+    event_type: ClassVar[str] = "allocation.order_overridden"
+    summary: ClassVar[str] = "A unit was allocated out of rank order by a leader's override."
+
+    allocation_id: uuid.UUID
+    round_id: uuid.UUID
+    household_reference: DocNo
+    rank: int = Field(ge=1)
+    next_in_order: DocNo | None = Field(description="Whom the rank order named instead.")
+    leader: str = Field(min_length=1, max_length=200)
+    reason: ChineseText
+
+
+@register
+class AllocationSubsidyChosen(_AllocationEvent):
+    """A household chose the rental subsidy (租赁补贴) instead of a unit; tenancy pays it."""
+
+    event_type: ClassVar[str] = "allocation.subsidy_chosen"
+    summary: ClassVar[str] = "A household chose a rental subsidy instead of a unit."
+
+    round_id: uuid.UUID
+    household_reference: DocNo
+    member_count: int = Field(ge=1, le=30)
+    income_band: Code
+    monthly_amount: Money
+    chosen_at: AwareDatetime
+
+
+@register
+class AllocationContractOverdue(_AllocationEvent):
+    """A contract was not signed by its deadline (签约期限): the light of the signing rule."""
+
+    event_type: ClassVar[str] = "allocation.contract_overdue"
+    summary: ClassVar[str] = "A tenancy contract was not signed by its deadline."
+
+    contract_id: uuid.UUID
+    allocation_id: uuid.UUID
+    household_reference: DocNo
+    sign_by: date
+
+
+@register
+class AllocationConfirmationRequested(_AllocationEvent):
+    """The annual confirmation of continued need (年度轮候确认): the household is asked to
+    confirm by ``confirm_by`` or its entry is suspended (the notice goes out from this)."""
+
+    event_type: ClassVar[str] = "allocation.confirmation_requested"
+    summary: ClassVar[str] = "A waiting household was asked to confirm its continued need."
+
+    entry_id: uuid.UUID
+    application_id: uuid.UUID
+    household_reference: DocNo
+    confirm_by: date

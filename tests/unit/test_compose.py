@@ -25,6 +25,7 @@ EXPECTED_PORTS = {
     "alerting": 8004,
     "publication": 8005,
     "credit": 8006,
+    "allocation": 8007,
 }
 
 # Reference simulators beside the six services: compose service -> (port, module), and the

@@ -214,6 +214,10 @@ def test_registry_holds_the_catalogue_of_design_section_2() -> None:
         "alert.raised", "alert.cleared", "ticket.opened", "ticket.escalated", "ticket.closed",
         "credit.ban_imposed", "credit.ban_lifted", "credit.record_created", "credit.notice_step",
         "credit.agency_blacklisted",
+        "allocation.waiting_entered", "allocation.entry_suspended", "allocation.round_drawn",
+        "allocation.unit_allocated", "allocation.contract_signed", "tenancy.unit_vacated",
+        "allocation.order_overridden", "allocation.subsidy_chosen", "allocation.contract_overdue",
+        "allocation.confirmation_requested",
     }  # fmt: skip
     assert {event_type for event_type, _ in REGISTRY} == expected
     assert all(cls.summary and cls.__doc__ for cls in REGISTRY.values())

@@ -1,0 +1,166 @@
+"""Read side of allocation: stock, waiting list and positions, rounds and their files."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi.responses import Response
+
+from services.allocation import domain, store
+from services.allocation.context import AllocationContext
+from services.allocation.schemas import EntryOut, RoundOut, UnitOut
+from services.allocation.tables import allocations, round_pool, rounds, units, waiting_entries
+from shared.problems import NotFound
+
+
+async def list_units(ctx: AllocationContext, status: str | None) -> list[UnitOut]:
+    query = store.UNIT_VIEW
+    if status is not None:
+        query = query.where(units.c.status == status)
+    async with ctx.uow() as uow:
+        rows = (await uow.conn.execute(query)).all()
+    return [UnitOut.model_validate(dict(r._mapping)) for r in rows]
+
+
+async def entry(ctx: AllocationContext, reference: str) -> EntryOut:
+    """The household's entry with its position among those waiting in its category."""
+    async with ctx.uow() as uow:
+        row = (
+            await uow.conn.execute(
+                sa.select(waiting_entries).where(waiting_entries.c.household_reference == reference)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("轮候家庭不存在")
+        position = None
+        if row.status == "waiting":
+            position = await uow.conn.scalar(
+                sa.select(sa.func.count()).where(
+                    waiting_entries.c.category == row.category,
+                    waiting_entries.c.status == "waiting",
+                    sa.tuple_(waiting_entries.c.qualified_at, waiting_entries.c.household_reference)
+                    <= sa.tuple_(sa.literal(row.qualified_at), sa.literal(reference)),
+                )
+            )
+    return EntryOut.model_validate({**row._mapping, "position": position})
+
+
+async def public_list(ctx: AllocationContext, category: str) -> list[dict[str, Any]]:
+    """The waiting list as the public sees it: masked references and names only."""
+    async with ctx.uow() as uow:
+        rows = (
+            await uow.conn.execute(
+                sa.select(
+                    waiting_entries.c.household_reference,
+                    waiting_entries.c.name_masked,
+                    waiting_entries.c.qualified_at,
+                    waiting_entries.c.priority_group,
+                )
+                .where(
+                    waiting_entries.c.category == category, waiting_entries.c.status == "waiting"
+                )
+                .order_by(waiting_entries.c.qualified_at, waiting_entries.c.household_reference)
+            )
+        ).all()
+    return [
+        {
+            "position": i,
+            "household": domain.mask_reference(r.household_reference),
+            "name": r.name_masked,
+            "qualified_on": r.qualified_at.date().isoformat(),
+            "priority_group": r.priority_group,
+        }
+        for i, r in enumerate(rows, start=1)
+    ]
+
+
+async def statistics(ctx: AllocationContext) -> list[dict[str, Any]]:
+    async with ctx.uow() as uow:
+        rows = (
+            await uow.conn.execute(
+                sa.select(
+                    waiting_entries.c.category,
+                    sa.func.count().filter(waiting_entries.c.status == "waiting").label("waiting"),
+                    sa.func.count()
+                    .filter(waiting_entries.c.status == "allocated")
+                    .label("allocated"),
+                    sa.func.avg(
+                        sa.extract("epoch", sa.func.now() - waiting_entries.c.qualified_at) / 86400
+                    )
+                    .filter(waiting_entries.c.status == "waiting")
+                    .label("avg_days"),
+                ).group_by(waiting_entries.c.category)
+            )
+        ).all()
+        quarter = sa.func.to_char(
+            sa.func.timezone("Asia/Shanghai", allocations.c.allocated_at), 'YYYY"Q"Q'
+        ).label("quarter")
+        per_quarter = (
+            await uow.conn.execute(
+                sa.select(rounds.c.category, quarter, sa.func.count().label("n"))
+                .select_from(allocations.join(rounds))
+                .group_by(rounds.c.category, quarter)
+            )
+        ).all()
+    quarters: dict[str, dict[str, int]] = {}
+    for q in per_quarter:
+        quarters.setdefault(q.category, {})[q.quarter] = q.n
+    return [
+        {
+            "category": r.category,
+            "households_waiting": r.waiting,
+            "allocated": r.allocated,
+            "average_waiting_days": round(float(r.avg_days or 0), 1),
+            "allocations_per_quarter": quarters.get(r.category, {}),
+        }
+        for r in rows
+    ]
+
+
+async def round_out(ctx: AllocationContext, round_id: uuid.UUID) -> RoundOut:
+    async with ctx.uow() as uow:
+        row = await store.round_row(uow.conn, round_id)
+        if row is None:
+            raise NotFound("批次不存在")
+        households = await uow.conn.scalar(
+            sa.select(sa.func.count()).where(round_pool.c.round_id == round_id)
+        )
+    data = dict(row._mapping)
+    if row.status != "drawn":
+        data["secret"] = None  # the secret stays hidden until the draw
+    return RoundOut.model_validate({**data, "households": households})
+
+
+FILES = {
+    "pool.csv",
+    "pool_digest.txt",
+    "commitment.txt",
+    "public_input.txt",
+    "secret.txt",
+    "ranking.csv",
+}
+
+
+async def round_file(ctx: AllocationContext, round_id: uuid.UUID, name: str) -> Response:
+    """One published file of a round; each exists once its step has happened."""
+    if name not in FILES:
+        raise NotFound("没有该文件")
+    async with ctx.uow() as uow:
+        row = await store.round_row(uow.conn, round_id)
+    if row is None:
+        raise NotFound("批次不存在")
+    drawn = row.status == "drawn"
+    content: bytes | None = {
+        "pool.csv": row.pool_file,
+        "pool_digest.txt": row.pool_digest and f"{row.pool_digest}\n".encode(),
+        "commitment.txt": row.commitment and f"{row.commitment}\n".encode(),
+        "public_input.txt": (drawn and f"{row.public_input}\n".encode()) or None,
+        "secret.txt": (drawn and f"{row.secret}\n".encode()) or None,
+        "ranking.csv": row.ranking_file,
+    }[name]
+    if not content:
+        raise NotFound("该文件尚未公布")
+    media = "text/csv; charset=utf-8" if name.endswith(".csv") else "text/plain; charset=utf-8"
+    return Response(content=content, media_type=media)

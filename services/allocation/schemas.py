@@ -1,0 +1,173 @@
+"""Request and response bodies of the allocation API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CodeStr = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UnitIn(_In):
+    project_code: str = Field(min_length=1, max_length=40)
+    project_name: str = Field(min_length=1, max_length=200)
+    district: str = Field(pattern=r"^\d{6}$")
+    building_code: str = Field(min_length=1, max_length=40)
+    unit_code: str = Field(min_length=1, max_length=80)
+    address: str = Field(min_length=1, max_length=300)
+    area_m2: Decimal = Field(ge=5, le=100000, decimal_places=2)
+    rooms: int = Field(ge=0, le=10)
+    floor: int = Field(ge=-5, le=200)
+    accessible: bool = False
+    base_rent_per_m2: Decimal = Field(ge=0, le=100000, decimal_places=2)
+
+
+class UnitPatch(_In):
+    status: str | None = None
+    base_rent_per_m2: Decimal | None = Field(default=None, ge=0, le=100000, decimal_places=2)
+    accessible: bool | None = None
+
+
+class UnitOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    project_code: str
+    project_name: str
+    building_code: str
+    district: str
+    address: str
+    area_m2: Decimal
+    rooms: int
+    floor: int
+    accessible: bool
+    base_rent_per_m2: Decimal
+    status: str
+
+
+class RowErrorOut(BaseModel):
+    row: int
+    field: str
+    message: str
+
+
+class ImportReport(BaseModel):
+    imported: int
+    errors: list[RowErrorOut]
+
+
+class PriorityIn(_In):
+    priority_group: str = CodeStr
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class ConfirmationNoticeIn(_In):
+    category: str = CodeStr
+    confirm_by: date
+
+
+class EntryOut(BaseModel):
+    id: uuid.UUID
+    household_reference: str
+    category: str
+    priority_group: str
+    priority_reason: str
+    qualified_at: datetime
+    status: str
+    suspended_reason: str | None
+    suspended_until: date | None
+    declines: int
+    confirm_by: date | None = None
+    position: int | None = None
+
+
+class RoundIn(_In):
+    category: str = CodeStr
+    title: str = Field(min_length=2, max_length=200)
+    unit_ids: list[uuid.UUID] = Field(min_length=1, max_length=20000)
+
+
+class FreezeIn(_In):
+    cut_off: datetime | None = None
+
+
+class DrawIn(_In):
+    public_input: str = Field(min_length=1, max_length=200)
+
+
+class RoundOut(BaseModel):
+    id: uuid.UUID
+    category: str
+    title: str
+    status: str
+    unit_ids: list[uuid.UUID]
+    opened_by: str
+    approved_by: str | None
+    cut_off: datetime | None
+    pool_digest: str | None
+    commitment: str | None
+    public_input: str | None
+    secret: str | None  # revealed only after the draw
+    households: int | None = None
+
+
+class SelectIn(_In):
+    household_reference: str = Field(min_length=1, max_length=40)
+    unit_id: uuid.UUID
+
+
+class OverrideIn(_In):
+    household_reference: str = Field(min_length=1, max_length=40)
+    unit_id: uuid.UUID
+    reason: str = Field(min_length=5, max_length=500)
+
+
+class SubsidyChoiceIn(_In):
+    household_reference: str = Field(min_length=1, max_length=40)
+    income_band: str = CodeStr
+
+
+class DeclineIn(_In):
+    household_reference: str = Field(min_length=1, max_length=40)
+    no_show: bool = False
+
+
+class DeclineOut(BaseModel):
+    household_reference: str
+    declines: int
+    suspended_until: date | None
+
+
+class AllocationOut(BaseModel):
+    id: uuid.UUID
+    round_id: uuid.UUID
+    household_reference: str
+    unit_id: uuid.UUID
+    rank: int
+    allocated_at: datetime
+
+
+class ContractOut(BaseModel):
+    id: uuid.UUID
+    allocation_id: uuid.UUID
+    text: str
+    clauses: list[str]
+    monthly_rent: Decimal
+    starts_on: date
+    sign_by: date
+    signed_at: datetime | None
+
+
+class SubsidyIn(_In):
+    member_count: int = Field(ge=1, le=30)
+    income_band: str = CodeStr
+
+
+class SubsidyOut(BaseModel):
+    monthly_amount: Decimal
