@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from services.verification import parameters as params_repo
 from services.verification.cases import apply_answer
-from services.verification.config import VerificationOptions
+from services.verification.context import Ctx
 from services.verification.domain import parameter_changes
 from services.verification.parameters import ParameterSet
 from services.verification.schemas import (
@@ -232,6 +232,7 @@ async def answer_request(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
     idem: IdempotencyDep,
+    ctx: Ctx,
 ) -> Response:
     _ensure_department(principal, department, runtime)
     async with runtime.uow() as uow:
@@ -247,7 +248,7 @@ async def answer_request(
             reported_answered_at=body.answered_at,
             answered_by=body.answered_by or principal.sub,
             channel="http",
-            serial=VerificationOptions().dispatch == "serial",
+            serial=ctx.serial,
         )
         await record(
             uow.conn,

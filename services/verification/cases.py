@@ -8,8 +8,8 @@ change and the events it causes commit together:
   outbox flush, so the relay publishes them together and the departments work in parallel
   (推送相关、同步核查): verification takes as long as the slowest department, not the sum.
 * :func:`apply_answers` — department answers, from AMQP (a crowd at a time) or HTTP (one).
-* :func:`deadline_sweep` — overdue departments and, by configuration, completion at the last
-  deadline (限时办结).
+* :func:`announce_overdue`, :func:`complete_past_deadline` — overdue departments and, by
+  configuration, completion at the last deadline (限时办结); ``sweeps.deadlines`` runs them.
 * :func:`complete_case` — aggregation, the check against the admission parameters in force on
   the acceptance date, ``verification.completed``.
 """
@@ -29,7 +29,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.verification import parameters
-from services.verification.config import VerificationOptions
 from services.verification.domain import (
     Answer,
     Declared,
@@ -77,7 +76,7 @@ async def start_case(
 ) -> bool:
     """Open the case and ask every department of the category at once.
 
-    With ``serial`` (the benchmark's baseline, ``VerificationOptions.dispatch``) every request
+    With ``serial`` (the benchmark's baseline, ``VerificationSettings.dispatch``) every request
     is stored but only the first department is asked; :func:`apply_answers` asks the next.
     Returns False when the application already has a case (a re-published acceptance): the
     inbox dedups redeliveries of one event, the unique application_id dedups the effect.
@@ -499,17 +498,6 @@ async def complete_case(uow: UnitOfWork, case: sa.Row, city: CityConfig) -> Veri
 
 
 # -- deadlines --------------------------------------------------------------------------------
-
-
-def deadline_sweep(city: CityConfig, options: VerificationOptions):
-    """The sweep for ``shared.scheduler.periodic``: idempotent, bounded per tick."""
-
-    async def sweep(uow: UnitOfWork) -> None:
-        await announce_overdue(uow, batch=options.sweep_batch_size)
-        if options.on_deadline == "complete":
-            await complete_past_deadline(uow, city, batch=options.sweep_batch_size)
-
-    return sweep
 
 
 async def announce_overdue(uow: UnitOfWork, *, batch: int) -> int:

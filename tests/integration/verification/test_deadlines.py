@@ -4,14 +4,15 @@ answer is accepted and flagged."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 
 import orjson
 import pytest
 
-from services.verification.cases import deadline_sweep
-from services.verification.config import VerificationOptions
+from services.verification import sweeps
+from services.verification.settings import VerificationSettings
 from shared.clock import clock
 from shared.scheduler import run_once
 from tests.integration.verification.helpers import (
@@ -46,9 +47,10 @@ async def start_and_answer_all_but(svc: RunningService, silent: str):
 
 
 async def sweep(svc: RunningService, on_deadline: str) -> None:
-    options = VerificationOptions(on_deadline=on_deadline)  # type: ignore[arg-type]
+    settings = VerificationSettings(on_deadline=on_deadline)  # type: ignore[arg-type]
+    ctx = dataclasses.replace(svc.runtime.context, settings=settings)
     assert await run_once(
-        svc.runtime, f"test-sweep-{on_deadline}", deadline_sweep(svc.runtime.city, options)
+        svc.runtime, f"test-sweep-{on_deadline}", lambda uow: sweeps.deadlines(ctx, uow)
     )
 
 

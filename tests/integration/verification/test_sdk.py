@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 import sqlalchemy as sa
 
-from services.verification.department_queues import department_queue_name
+from services.verification.adapters.department_queues import department_queue_name
 from shared.tables import inbox
 from simulators.departments import Behaviour, SimulatedDepartment
 from simulators.sdk import DepartmentClient, answer_event_id
