@@ -62,7 +62,7 @@ class Idempotency:
         uow_factory: Callable[[], UnitOfWork],
         work: Callable[[UnitOfWork], Awaitable[Any]],
         *,
-        status_code: int = 200,
+        status_code: int | Callable[[Any], int] = 200,
     ) -> Response:
         """Replay, or do ``work`` in a fresh unit of work, remember its answer and commit.
 
@@ -74,7 +74,10 @@ class Idempotency:
             if (replay := await self.replay(uow.conn)) is not None:
                 return replay
             body = await work(uow)
-            response = await self.remember(uow.conn, status_code, body)
+            # A status that depends on the outcome (200 for a duplicate answer, 201 for a new
+            # one) is given as a function of the body; it is remembered with the body.
+            code = status_code(body) if callable(status_code) else status_code
+            response = await self.remember(uow.conn, code, body)
             await uow.commit()
         return response
 

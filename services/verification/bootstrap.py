@@ -10,7 +10,7 @@ import aio_pika
 import sqlalchemy as sa
 import structlog
 
-from services.verification import api, parameters, sweeps
+from services.verification import api, store, sweeps
 from services.verification.adapters.department_queues import declare_department_queues
 from services.verification.context import VerificationContext
 from services.verification.handlers import HANDLERS
@@ -41,7 +41,7 @@ def prepare(settings: VerificationSettings) -> BackgroundJob:
             try:
                 if not seeded:
                     async with runtime.engine.begin() as conn:
-                        count = await parameters.seed_from_city(conn, runtime.city)
+                        count = await store.seed_from_city(conn, runtime.city)
                     log.info("admission_parameters_seeded", new=count)
                     seeded = True
                 await runtime.broker.wait_connected()

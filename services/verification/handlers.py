@@ -13,7 +13,7 @@ exchange for the answers).
 
 from __future__ import annotations
 
-from services.verification.cases import IncomingAnswer, apply_answers, start_case
+from services.verification.commands import IncomingAnswer, apply_answers, start_case
 from services.verification.context import VerificationContext
 from shared.amqp.consumer import Delivery
 from shared.db import UnitOfWork

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.verification import cases
+from services.verification import commands
 from services.verification.context import VerificationContext
 from shared.db import UnitOfWork
 
@@ -11,6 +11,6 @@ async def deadlines(ctx: VerificationContext, uow: UnitOfWork) -> None:
     """Light the overdue departments and, with ``on_deadline="complete"``, finish the cases
     whose last deadline has passed (the silent departments listed as missing)."""
     batch = ctx.settings.sweep_batch_size
-    await cases.announce_overdue(uow, batch=batch)
+    await commands.announce_overdue(uow, batch=batch)
     if ctx.settings.on_deadline == "complete":
-        await cases.complete_past_deadline(uow, ctx.city, batch=batch)
+        await commands.complete_past_deadline(uow, ctx.city, batch=batch)

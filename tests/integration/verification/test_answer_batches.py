@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.verification.cases import IncomingAnswer, UnknownRequest, apply_answers
+from services.verification.commands import IncomingAnswer, apply_answers
+from services.verification.problems import UnknownRequest
 from tests.integration.verification.helpers import (
     accepted,
     case_row,

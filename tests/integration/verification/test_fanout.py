@@ -8,7 +8,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from services.verification.cases import start_case
+from services.verification.commands import start_case
 from services.verification.tables import department_requests
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
 from shared.tables import outbox
