@@ -34,7 +34,7 @@ from decimal import Decimal
 import aio_pika
 import orjson
 
-from services.verification.service import definition
+from services.verification.bootstrap import definition
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
 from shared.clock import now
 from shared.events.catalogue import ApplicationAccepted, Household, HouseholdMember

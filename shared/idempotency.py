@@ -49,8 +49,10 @@ idempotency_keys = sa.Table(
 
 @dataclass(frozen=True)
 class Answer:
-    """What ``work`` returns when its status is not ``run``'s ``status_code``: intake answers
-    an upload of a file it already holds with 200 and the stored material, not 201."""
+    """What ``work`` returns when its status is not ``run``'s ``status_code`` (it depends on the
+    outcome): intake answers an upload of a file it already holds with 200 and the stored
+    material, verification a duplicate department answer with 200; the status is remembered
+    with the body."""
 
     body: Any
     status_code: int

@@ -1,4 +1,4 @@
-from services.verification.service import definition
+from services.verification.bootstrap import definition
 from shared.service_main import main
 
 main("verification", definition)

@@ -1,11 +1,9 @@
-"""Helpers for the verification integration tests: feed acceptances, wait, read state."""
+"""Helpers for the verification integration tests: acceptances, department answers over HTTP,
+reading state (publishing and waiting come from ``tests.harness``)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -17,6 +15,7 @@ from shared.events.catalogue import ApplicationAccepted
 from shared.runtime import Runtime
 from shared.tables import outbox
 from tests.examples import accepted_application
+from tests.harness import wait_for
 from tests.services import token
 
 
@@ -46,26 +45,6 @@ async def answer_http(
     )
 
 
-async def publish_accepted(runtime: Runtime, event: ApplicationAccepted) -> None:
-    """Publish application.accepted on the events exchange, as intake's relay does."""
-    async with runtime.uow() as uow:
-        uow.emit(event, subject=str(event.application_id))
-        await uow.commit()
-
-
-async def wait_until(
-    probe: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, interval: float = 0.05
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
-
-
 async def case_row(runtime: Runtime, application_id: uuid.UUID) -> Any:
     async with runtime.engine.connect() as conn:
         return (
@@ -91,7 +70,7 @@ async def requests_of(runtime: Runtime, application_id: uuid.UUID) -> list[Any]:
 
 
 async def wait_for_case(runtime: Runtime, application_id: uuid.UUID, **kw: Any) -> Any:
-    return await wait_until(lambda: case_row(runtime, application_id), **kw)
+    return await wait_for(lambda: case_row(runtime, application_id), **kw)
 
 
 async def wait_completed(runtime: Runtime, application_id: uuid.UUID, **kw: Any) -> Any:
@@ -99,11 +78,13 @@ async def wait_completed(runtime: Runtime, application_id: uuid.UUID, **kw: Any)
         row = await case_row(runtime, application_id)
         return row if row is not None and row.status == "completed" else None
 
-    return await wait_until(done, **kw)
+    return await wait_for(done, **kw)
 
 
 async def events_of(runtime: Runtime, event_type: str, subject: uuid.UUID) -> list[Any]:
-    """Outbox rows (the events this service published) of one type about one application."""
+    """Outbox rows of one type about one application: the whole row, where a test checks the
+    routing key and exchange of a department request (``tests.harness.emitted`` gives only the
+    payloads)."""
     async with runtime.engine.connect() as conn:
         return list(
             (

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from services.verification.cases import IncomingAnswer, UnknownRequest, apply_answers
+from services.verification.commands import IncomingAnswer, apply_answers
+from services.verification.problems import UnknownRequest
+from tests.harness import emitted, publish
 from tests.integration.verification.helpers import (
     accepted,
     case_row,
-    events_of,
-    publish_accepted,
     requests_of,
     wait_for_case,
 )
@@ -35,7 +35,7 @@ def nothing_on_record(request) -> IncomingAnswer:
 async def test_a_batch_of_answers_completes_each_case_once(svc: RunningService) -> None:
     first, second = accepted(), accepted()
     for event in (first, second):
-        await publish_accepted(svc.runtime, event)
+        await publish(svc, event)
         await wait_for_case(svc.runtime, event.application_id)
     a = sorted(await requests_of(svc.runtime, first.application_id), key=lambda r: r.department)
     b = sorted(await requests_of(svc.runtime, second.application_id), key=lambda r: r.department)
@@ -51,7 +51,7 @@ async def test_a_batch_of_answers_completes_each_case_once(svc: RunningService) 
     assert [o.case_completed for o in outcomes] == [False] * 7 + [True] + [False] * 4
     assert (await case_row(svc.runtime, first.application_id)).status == "completed"
     assert (await case_row(svc.runtime, second.application_id)).status == "open"
-    assert len(await events_of(svc.runtime, "verification.completed", first.application_id)) == 1
+    assert len(await emitted(svc, "verification.completed", first.application_id)) == 1
 
     # The rest of the second case, with an answer already applied: completes it, once.
     async with svc.runtime.uow() as uow:
@@ -61,14 +61,14 @@ async def test_a_batch_of_answers_completes_each_case_once(svc: RunningService) 
     assert [o.duplicate for o in outcomes] == [True] + [False] * 5
     assert outcomes[-1].case_completed is True
     assert (await case_row(svc.runtime, second.application_id)).status == "completed"
-    assert len(await events_of(svc.runtime, "verification.completed", second.application_id)) == 1
+    assert len(await emitted(svc, "verification.completed", second.application_id)) == 1
     answered = await requests_of(svc.runtime, second.application_id)
     assert {r.status for r in answered} == {"answered"}
 
 
 async def test_one_unknown_request_leaves_the_whole_batch_unapplied(svc: RunningService) -> None:
     event = accepted()
-    await publish_accepted(svc.runtime, event)
+    await publish(svc, event)
     await wait_for_case(svc.runtime, event.application_id)
     requests = await requests_of(svc.runtime, event.application_id)
     stranger = IncomingAnswer(

@@ -13,17 +13,15 @@ from shared.events.catalogue import VerificationRequested
 from shared.events.envelope import Envelope
 from simulators.sdk import Answer, answer_envelope
 from tests.conftest import Infra
+from tests.harness import emitted, publish, wait_for
 from tests.integration.verification.helpers import (
     accepted,
     answer_http,
     case_row,
     dept_token,
-    events_of,
-    publish_accepted,
     requests_of,
     wait_completed,
     wait_for_case,
-    wait_until,
 )
 from tests.services import RunningService, token
 
@@ -56,14 +54,14 @@ async def parked_answer(
                     return message
             return None
 
-        return await wait_until(parked, timeout=20)
+        return await wait_for(parked, timeout=20)
     finally:
         await connection.close()
 
 
 async def started(svc: RunningService, category: str = "newly_employed"):
     event = accepted(category)
-    await publish_accepted(svc.runtime, event)
+    await publish(svc, event)
     await wait_for_case(svc.runtime, event.application_id)
     return event, {r.department: r for r in await requests_of(svc.runtime, event.application_id)}
 
@@ -108,9 +106,9 @@ async def test_answers_in_any_order_complete_the_case_once(svc: RunningService) 
             "completed" if last else "open"
         )
     case = await case_row(svc.runtime, event.application_id)
-    completed = await events_of(svc.runtime, "verification.completed", event.application_id)
+    completed = await emitted(svc, "verification.completed", event.application_id)
     assert len(completed) == 1
-    data = orjson.loads(completed[0].body)["data"]
+    data = completed[0]
     assert data["recommendation"] == "eligible", data["reasons"]
     assert data["missing_departments"] == []
     assert data["parameters_version"] == 1
@@ -126,8 +124,8 @@ async def test_an_empty_answer_is_stored_and_announced(svc: RunningService) -> N
     )
     assert response.status_code == 201
     assert response.json()["empty"] is True
-    empties = await events_of(svc.runtime, "verification.answer_empty", event.application_id)
-    assert [orjson.loads(e.body)["data"]["department"] for e in empties] == ["real_estate"]
+    empties = await emitted(svc, "verification.answer_empty", event.application_id)
+    assert [e["department"] for e in empties] == ["real_estate"]
     for dept, request in requests.items():
         if dept != "real_estate":
             assert (await answer_http(svc.client, dept, request.request_id)).status_code == 201
@@ -153,7 +151,7 @@ async def test_a_duplicate_answer_changes_nothing(svc: RunningService) -> None:
     assert second.json()["duplicate"] is True and second.json()["empty"] is False
     stored = {r.department: r for r in await requests_of(svc.runtime, event.application_id)}
     assert stored["vehicle"].no_record is True and stored["vehicle"].empty is False
-    assert await events_of(svc.runtime, "verification.answer_empty", event.application_id) == []
+    assert await emitted(svc, "verification.answer_empty", event.application_id) == []
     # The same request with the same Idempotency-Key replays the first response.
     # (One token for both calls: without a principal on the request, shared.idempotency
     # scopes keys by the Authorization header.)
@@ -202,7 +200,7 @@ async def test_amqp_answers_are_applied_once_even_when_sent_twice(
         rows = {r.department: r for r in await requests_of(svc.runtime, event.application_id)}
         return rows["market_supervision"].status == "answered"
 
-    await wait_until(answered)
+    await wait_for(answered)
     stored = {r.department: r for r in await requests_of(svc.runtime, event.application_id)}
     assert stored["market_supervision"].channel == "amqp"
     assert stored["market_supervision"].no_record is True

@@ -4,22 +4,21 @@ answer is accepted and flagged."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 
-import orjson
 import pytest
 
-from services.verification.cases import deadline_sweep
-from services.verification.config import VerificationOptions
+from services.verification import sweeps
+from services.verification.settings import VerificationSettings
 from shared.clock import clock
 from shared.scheduler import run_once
+from tests.harness import emitted, publish
 from tests.integration.verification.helpers import (
     accepted,
     answer_http,
     case_row,
-    events_of,
-    publish_accepted,
     requests_of,
     wait_for_case,
 )
@@ -36,7 +35,7 @@ def moved_clock() -> Iterator[None]:
 
 async def start_and_answer_all_but(svc: RunningService, silent: str):
     event = accepted("newly_employed")
-    await publish_accepted(svc.runtime, event)
+    await publish(svc, event)
     await wait_for_case(svc.runtime, event.application_id)
     requests = {r.department: r for r in await requests_of(svc.runtime, event.application_id)}
     for dept, request in requests.items():
@@ -46,9 +45,10 @@ async def start_and_answer_all_but(svc: RunningService, silent: str):
 
 
 async def sweep(svc: RunningService, on_deadline: str) -> None:
-    options = VerificationOptions(on_deadline=on_deadline)  # type: ignore[arg-type]
+    settings = VerificationSettings(on_deadline=on_deadline)  # type: ignore[arg-type]
+    ctx = dataclasses.replace(svc.runtime.context, settings=settings)
     assert await run_once(
-        svc.runtime, f"test-sweep-{on_deadline}", deadline_sweep(svc.runtime.city, options)
+        svc.runtime, f"test-sweep-{on_deadline}", lambda uow: sweeps.deadlines(ctx, uow)
     )
 
 
@@ -56,15 +56,13 @@ async def test_a_department_that_never_answers(svc: RunningService, moved_clock:
     event, requests = await start_and_answer_all_but(svc, "real_estate")
     await sweep(svc, "complete")  # nothing is due yet
     assert (await case_row(svc.runtime, event.application_id)).status == "open"
-    assert (
-        await events_of(svc.runtime, "verification.department_overdue", event.application_id) == []
-    )
+    assert await emitted(svc, "verification.department_overdue", event.application_id) == []
 
     clock.advance(timedelta(days=30))
     await sweep(svc, "complete")
     await sweep(svc, "complete")  # a second tick announces nothing twice
-    overdue = await events_of(svc.runtime, "verification.department_overdue", event.application_id)
-    assert [orjson.loads(e.body)["data"]["department"] for e in overdue] == ["real_estate"]
+    overdue = await emitted(svc, "verification.department_overdue", event.application_id)
+    assert [e["department"] for e in overdue] == ["real_estate"]
     case = await case_row(svc.runtime, event.application_id)
     assert case.status == "completed"
     assert case.result["missing_departments"] == ["real_estate"]
@@ -75,10 +73,10 @@ async def test_a_department_that_never_answers(svc: RunningService, moved_clock:
     late = await answer_http(svc.client, "real_estate", requests["real_estate"].request_id)
     assert late.status_code == 201
     assert late.json()["late"] is True and late.json()["case_completed"] is False
-    flagged = await events_of(svc.runtime, "verification.answer_late", event.application_id)
+    flagged = await emitted(svc, "verification.answer_late", event.application_id)
     assert len(flagged) == 1
-    assert orjson.loads(flagged[0].body)["data"]["working_days_late"] > 0
-    completed = await events_of(svc.runtime, "verification.completed", event.application_id)
+    assert flagged[0]["working_days_late"] > 0
+    completed = await emitted(svc, "verification.completed", event.application_id)
     assert len(completed) == 1
 
 
@@ -88,8 +86,8 @@ async def test_keep_waiting_completes_only_with_the_last_answer(
     event, requests = await start_and_answer_all_but(svc, "vehicle")
     clock.advance(timedelta(days=30))
     await sweep(svc, "wait")
-    overdue = await events_of(svc.runtime, "verification.department_overdue", event.application_id)
-    assert [orjson.loads(e.body)["data"]["department"] for e in overdue] == ["vehicle"]
+    overdue = await emitted(svc, "verification.department_overdue", event.application_id)
+    assert [e["department"] for e in overdue] == ["vehicle"]
     assert (await case_row(svc.runtime, event.application_id)).status == "open"
 
     late = await answer_http(svc.client, "vehicle", requests["vehicle"].request_id)

@@ -14,7 +14,7 @@ import aio_pika
 import aiormq
 import pytest
 
-from services.verification.department_queues import (
+from services.verification.adapters.department_queues import (
     declare_department_queues,
     department_queue_name,
 )

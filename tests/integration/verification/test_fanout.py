@@ -8,18 +8,17 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from services.verification.cases import start_case
+from services.verification.commands import start_case
 from services.verification.tables import department_requests
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
 from shared.tables import outbox
 from tests.conftest import Infra
+from tests.harness import emitted, publish, wait_for
 from tests.integration.verification.helpers import (
     accepted,
     events_of,
-    publish_accepted,
     requests_of,
     wait_for_case,
-    wait_until,
 )
 from tests.services import RunningService
 
@@ -70,7 +69,7 @@ async def test_the_eight_requests_are_written_in_one_transaction(svc: RunningSer
 
 async def test_application_accepted_on_the_broker_opens_the_case(svc: RunningService) -> None:
     event = accepted("newly_employed")
-    await publish_accepted(svc.runtime, event)
+    await publish(svc, event)
     case = await wait_for_case(svc.runtime, event.application_id)
     assert case.status == "open" and case.category == "newly_employed"
     assert len(await requests_of(svc.runtime, event.application_id)) == 8
@@ -82,7 +81,7 @@ async def test_application_accepted_on_the_broker_opens_the_case(svc: RunningSer
 
 async def test_each_department_receives_only_what_it_needs(svc: RunningService) -> None:
     event = accepted("newly_employed")
-    await publish_accepted(svc.runtime, event)
+    await publish(svc, event)
     await wait_for_case(svc.runtime, event.application_id)
     rows = await events_of(svc.runtime, "verification.requested", event.application_id)
     by_dept = {}
@@ -110,7 +109,7 @@ async def test_each_department_receives_only_what_it_needs(svc: RunningService) 
 
 async def test_requests_wait_in_the_department_queue(svc: RunningService, infra: Infra) -> None:
     event = accepted("newly_employed")
-    await publish_accepted(svc.runtime, event)
+    await publish(svc, event)
     await wait_for_case(svc.runtime, event.application_id)
     queue_name = f"{svc.runtime.settings.queue_prefix}.dept.vehicle"
     connection = await aio_pika.connect(infra.amqp_url)
@@ -126,7 +125,7 @@ async def test_requests_wait_in_the_department_queue(svc: RunningService, infra:
                     return body
             return None
 
-        body = await wait_until(find, timeout=15)
+        body = await wait_for(find, timeout=15)
     finally:
         await connection.close()
     assert body["type"] == "verification.requested"
@@ -137,7 +136,7 @@ async def test_a_second_acceptance_of_the_same_application_changes_nothing(
     svc: RunningService,
 ) -> None:
     event = accepted("newly_employed")
-    await publish_accepted(svc.runtime, event)
+    await publish(svc, event)
     first = await wait_for_case(svc.runtime, event.application_id)
     # A re-published acceptance: a new event id (the inbox lets it in), the same application.
     async with svc.runtime.uow() as uow:
@@ -146,4 +145,4 @@ async def test_a_second_acceptance_of_the_same_application_changes_nothing(
     again = await wait_for_case(svc.runtime, event.application_id)
     assert again.case_id == first.case_id
     assert len(await requests_of(svc.runtime, event.application_id)) == 8
-    assert len(await events_of(svc.runtime, "verification.requested", event.application_id)) == 8
+    assert len(await emitted(svc, "verification.requested", event.application_id)) == 8

@@ -13,9 +13,9 @@ import pytest
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
 from simulators.departments import Behaviour, clients
 from simulators.sdk import DepartmentClient
+from tests.harness import publish
 from tests.integration.verification.helpers import (
     accepted,
-    publish_accepted,
     requests_of,
     wait_completed,
 )
@@ -51,12 +51,12 @@ async def test_verification_takes_the_slowest_department_not_the_sum(
 ) -> None:
     # Warm-up: first-use costs (calendar years, connection pools) are not what is measured.
     warm = accepted("newly_employed")
-    await publish_accepted(svc.runtime, warm)
+    await publish(svc, warm)
     await wait_completed(svc.runtime, warm.application_id, timeout=30)
 
     event = accepted("newly_employed")
     started = time.monotonic()
-    await publish_accepted(svc.runtime, event)
+    await publish(svc, event)
     case = await wait_completed(svc.runtime, event.application_id, timeout=30, interval=0.02)
     elapsed = time.monotonic() - started
     print(f"verification of 8 departments x {DELAY_S} s took {elapsed:.2f} s")

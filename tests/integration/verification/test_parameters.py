@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from services.verification.tables import admission_parameter_sets
 from shared.clock import today_shanghai
 from shared.tables import outbox
+from tests.harness import publish
 from tests.integration.verification.helpers import (
     accepted,
     answer_http,
-    publish_accepted,
     requests_of,
     wait_completed,
     wait_for_case,
@@ -52,7 +52,7 @@ def proposal(**overrides: Any) -> dict[str, Any]:
 async def verify_one(svc: RunningService) -> dict[str, Any]:
     """Run one application of newly_employed through with plain answers; its result."""
     event = accepted("newly_employed")
-    await publish_accepted(svc.runtime, event)
+    await publish(svc, event)
     await wait_for_case(svc.runtime, event.application_id)
     members = event.household.members
     for r in await requests_of(svc.runtime, event.application_id):

@@ -10,17 +10,16 @@ import aio_pika
 import pytest
 import sqlalchemy as sa
 
-from services.verification.department_queues import department_queue_name
+from services.verification.adapters.department_queues import department_queue_name
 from shared.tables import inbox
 from simulators.departments import Behaviour, SimulatedDepartment
 from simulators.sdk import DepartmentClient, answer_event_id
+from tests.harness import publish, wait_for
 from tests.integration.verification.helpers import (
     accepted,
     events_of,
-    publish_accepted,
     requests_of,
     wait_for_case,
-    wait_until,
 )
 from tests.services import RunningService
 
@@ -47,13 +46,13 @@ async def test_the_sdk_reconnects_and_answers_redeliveries_once(svc: RunningServ
         # The link drops (broker restart, network): the client comes back by itself.
         assert client._connection is not None
         await client._connection.close()
-        await wait_until(lambda: _not_set(client.connected), timeout=10)
+        await wait_for(lambda: _not_set(client.connected), timeout=10)
         await asyncio.wait_for(client.connected.wait(), 30)
 
         event = accepted("newly_employed")
-        await publish_accepted(svc.runtime, event)
+        await publish(svc, event)
         await wait_for_case(svc.runtime, event.application_id)
-        await wait_until(lambda: answered(svc, event.application_id, "provident_fund"))
+        await wait_for(lambda: answered(svc, event.application_id, "provident_fund"))
         before = client.answered
 
         # The same request delivered again: the client re-sends the same answer.
@@ -68,7 +67,7 @@ async def test_the_sdk_reconnects_and_answers_redeliveries_once(svc: RunningServ
             )
         finally:
             await connection.close()
-        await wait_until(lambda: _at_least(client, before + 1), timeout=10)
+        await wait_for(lambda: _at_least(client, before + 1), timeout=10)
         request_id = next(
             r.request_id
             for r in await requests_of(svc.runtime, event.application_id)
@@ -87,7 +86,7 @@ async def test_the_sdk_reconnects_and_answers_redeliveries_once(svc: RunningServ
                     or 0
                 )
 
-        await wait_until(inbox_rows)
+        await wait_for(inbox_rows)
         await asyncio.sleep(0.5)  # time for a second copy to be (wrongly) applied
         assert await inbox_rows() == 1
     finally:

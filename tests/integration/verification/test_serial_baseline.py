@@ -14,9 +14,9 @@ import pytest
 from shared.city import city_config
 from simulators.departments import Behaviour, clients
 from tests.conftest import Infra
+from tests.harness import publish
 from tests.integration.verification.helpers import (
     accepted,
-    publish_accepted,
     requests_of,
     wait_completed,
 )
@@ -53,7 +53,7 @@ async def test_serial_dispatch_asks_one_department_after_another(
     try:
         await asyncio.wait_for(asyncio.gather(*(c.connected.wait() for c in running)), 30)
         event = accepted("newly_employed")
-        await publish_accepted(serial_svc.runtime, event)
+        await publish(serial_svc, event)
         case = await wait_completed(serial_svc.runtime, event.application_id, timeout=30)
     finally:
         for c in running:

@@ -1,4 +1,5 @@
-"""Verification cases (联审联查): fan-out, answers, deadlines and completion.
+"""Verification's use cases (联审联查): fan-out, answers, deadlines and completion, and the
+admission-parameter proposals with four-eyes approval.
 
 The use cases of the service, each running inside the caller's unit of work so that a state
 change and the events it causes commit together:
@@ -8,8 +9,8 @@ change and the events it causes commit together:
   outbox flush, so the relay publishes them together and the departments work in parallel
   (推送相关、同步核查): verification takes as long as the slowest department, not the sum.
 * :func:`apply_answers` — department answers, from AMQP (a crowd at a time) or HTTP (one).
-* :func:`deadline_sweep` — overdue departments and, by configuration, completion at the last
-  deadline (限时办结).
+* :func:`announce_overdue`, :func:`complete_past_deadline` — overdue departments and, by
+  configuration, completion at the last deadline (限时办结); ``sweeps.deadlines`` runs them.
 * :func:`complete_case` — aggregation, the check against the admission parameters in force on
   the acceptance date, ``verification.completed``.
 """
@@ -28,17 +29,23 @@ import structlog
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.verification import parameters
-from services.verification.config import VerificationOptions
+from services.verification import store
+from services.verification.context import VerificationContext
 from services.verification.domain import (
     Answer,
     Declared,
     evaluate,
     is_empty_answer,
+    parameter_changes,
     subjects_for,
     unknown_member_refs,
 )
+from services.verification.problems import AnswerRejected, UnknownRequest
+from services.verification.queries import parameter_view
+from services.verification.schemas import AnswerIn, AnswerReceipt, ParameterSetView, ProposalIn
 from services.verification.tables import department_requests, verification_cases
+from shared.audit import record
+from shared.auth import Principal
 from shared.city import CityConfig
 from shared.clock import SHANGHAI, now, today_shanghai
 from shared.db import UnitOfWork
@@ -48,25 +55,14 @@ from shared.events.catalogue import (
     VerificationAnswerLate,
     VerificationCompleted,
     VerificationDepartmentOverdue,
+    VerificationParametersChanged,
     VerificationRequested,
     VerificationStarted,
 )
-from shared.problems import NotFound, ValidationProblem
+from shared.problems import Conflict, Forbidden, NotFound, ValidationProblem
 from shared.workdays import default_calendar
 
 log = structlog.get_logger(__name__)
-
-
-class UnknownRequest(NotFound):
-    """An answer to a request that does not exist (or belongs to another department)."""
-
-    title = "协查请求不存在"
-
-
-class AnswerRejected(ValidationProblem):
-    """An answer whose content cannot be accepted (findings about people not asked about)."""
-
-    title = "协查反馈内容不符合要求"
 
 
 # -- fan-out ----------------------------------------------------------------------------------
@@ -77,7 +73,7 @@ async def start_case(
 ) -> bool:
     """Open the case and ask every department of the category at once.
 
-    With ``serial`` (the benchmark's baseline, ``VerificationOptions.dispatch``) every request
+    With ``serial`` (the benchmark's baseline, ``VerificationSettings.dispatch``) every request
     is stored but only the first department is asked; :func:`apply_answers` asks the next.
     Returns False when the application already has a case (a re-published acceptance): the
     inbox dedups redeliveries of one event, the unique application_id dedups the effect.
@@ -433,11 +429,11 @@ async def _lock_cases(uow: UnitOfWork, case_ids: list[uuid.UUID]) -> dict[uuid.U
 
 async def _parameters_for(conn: AsyncConnection, case: sa.Row, city: CityConfig):
     accepted_on = case.accepted_at.astimezone(SHANGHAI).date()
-    found = await parameters.in_force(conn, case.city, case.category, accepted_on)
+    found = await store.in_force(conn, case.city, case.category, accepted_on)
     if found is None:
         # The start-up seeding has not run yet (first event on a fresh database).
-        await parameters.seed_from_city(conn, city)
-        found = await parameters.in_force(conn, case.city, case.category, accepted_on)
+        await store.seed_from_city(conn, city)
+        found = await store.in_force(conn, case.city, case.category, accepted_on)
     if found is None or found.version is None:
         raise LookupError(f"no admission parameters for {case.city}/{case.category}")
     return found
@@ -501,17 +497,6 @@ async def complete_case(uow: UnitOfWork, case: sa.Row, city: CityConfig) -> Veri
 # -- deadlines --------------------------------------------------------------------------------
 
 
-def deadline_sweep(city: CityConfig, options: VerificationOptions):
-    """The sweep for ``shared.scheduler.periodic``: idempotent, bounded per tick."""
-
-    async def sweep(uow: UnitOfWork) -> None:
-        await announce_overdue(uow, batch=options.sweep_batch_size)
-        if options.on_deadline == "complete":
-            await complete_past_deadline(uow, city, batch=options.sweep_batch_size)
-
-    return sweep
-
-
 async def announce_overdue(uow: UnitOfWork, *, batch: int) -> int:
     """Mark pending requests past their deadline and announce each once (逾期未反馈)."""
     r = department_requests
@@ -567,3 +552,147 @@ async def complete_past_deadline(uow: UnitOfWork, city: CityConfig, *, batch: in
     for case in cases:
         await complete_case(uow, case, city)
     return len(cases)
+
+
+# -- the department HTTP alternative ------------------------------------------------------------
+
+
+async def answer(
+    ctx: VerificationContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    department: str,
+    request_id: uuid.UUID,
+    body: AnswerIn,
+) -> AnswerReceipt:
+    """A department system's answer over HTTP (the same rules as ``response.<department>``)."""
+    outcome = await apply_answer(
+        uow,
+        city=ctx.city,
+        department=department,
+        request_id=request_id,
+        no_record=body.no_record,
+        findings=body.findings,
+        reported_answered_at=body.answered_at,
+        answered_by=body.answered_by or principal.sub,
+        channel="http",
+        serial=ctx.serial,
+    )
+    await record(
+        uow.conn,
+        **principal.audit_actor(),
+        action="department.answer",
+        subject_type="department_request",
+        subject_id=request_id,
+        details={
+            "department": department,
+            "duplicate": outcome.duplicate,
+            "findings": len(body.findings),
+            "no_record": body.no_record,
+        },
+    )
+    return AnswerReceipt(
+        request_id=outcome.request_id,
+        case_id=outcome.case_id,
+        department=outcome.department,
+        duplicate=outcome.duplicate,
+        empty=outcome.empty,
+        late=outcome.late,
+        case_completed=outcome.case_completed,
+    )
+
+
+# -- admission parameters ---------------------------------------------------------------------
+
+
+def check_proposal(ctx: VerificationContext, body: ProposalIn) -> None:
+    """The checks on a proposal that need no database (made before the idempotency replay)."""
+    if body.category not in {c.code for c in ctx.city.categories}:
+        raise ValidationProblem(detail=f"本市没有申请类别 {body.category}。", field="category")
+    if body.effective_from < today_shanghai():
+        raise ValidationProblem(
+            detail="生效日期不能早于今天：已受理的申请按受理当日有效的准入参数核查。",
+            field="effective_from",
+        )
+
+
+async def propose_parameters(
+    ctx: VerificationContext, uow: UnitOfWork, principal: Principal, body: ProposalIn
+) -> ParameterSetView:
+    proposal = await store.propose(
+        uow.conn,
+        city=ctx.city.city.code,
+        category=body.category,
+        parameters=body.parameters,
+        effective_from=body.effective_from,
+        reason=body.reason,
+        proposed_by=principal.sub,
+    )
+    await record(
+        uow.conn,
+        **principal.audit_actor(),
+        action="admission_parameters.propose",
+        subject_type="admission_parameter_set",
+        subject_id=proposal.id,
+        details={"category": body.category, "effective_from": str(body.effective_from)},
+    )
+    return parameter_view(proposal)
+
+
+async def decide_parameters(
+    ctx: VerificationContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    set_id: uuid.UUID,
+    *,
+    approve: bool,
+) -> ParameterSetView:
+    """Approve or reject a proposal: never by its proposer (四眼原则)."""
+    proposal = await store.get(uow.conn, set_id, lock=True)
+    if proposal is None:
+        raise NotFound(detail="没有该准入参数变更申请。", field="id")
+    if proposal.status != "proposed":
+        raise Conflict(detail=f"该变更申请已处理（{proposal.status}），不能再次审批。")
+    if proposal.proposed_by == principal.sub:
+        raise Forbidden(detail="不能审批本人提出的准入参数变更，须由另一名有审批权限的人员审批。")
+    if approve and proposal.effective_from < today_shanghai():
+        raise Conflict(
+            detail="该变更申请的生效日期已过，批准将追溯改变已受理申请的核查依据；请重新提出。",
+            field="effective_from",
+        )
+    if approve:
+        before = await store.in_force(
+            uow.conn, proposal.city, proposal.category, proposal.effective_from
+        )
+        decided = await store.approve(uow.conn, proposal, approved_by=principal.sub)
+        changes = parameter_changes(
+            before.parameters if before is not None else None, decided.parameters
+        )
+        if changes:
+            uow.emit(
+                VerificationParametersChanged(
+                    parameter_set_id=decided.id,
+                    city=decided.city,
+                    category=decided.category,
+                    version=decided.version or 1,
+                    changes=changes,
+                    proposed_by=decided.proposed_by,
+                    proposed_at=decided.proposed_at,
+                    approved=True,
+                    approved_by=decided.decided_by,
+                    approved_at=decided.decided_at,
+                    effective_from=decided.effective_from,
+                ),
+                subject=str(decided.id),
+            )
+    else:
+        decided = await store.reject(uow.conn, proposal, rejected_by=principal.sub)
+    await record(
+        uow.conn,
+        **principal.audit_actor(),
+        action="admission_parameters.approve" if approve else "admission_parameters.reject",
+        subject_type="admission_parameter_set",
+        subject_id=decided.id,
+        details={"category": decided.category, "version": decided.version},
+    )
+    return parameter_view(decided)

@@ -1,4 +1,6 @@
-"""Composition root of the verification service: what it listens to, handles and serves."""
+"""Composition root of the verification service: what it listens to, handles and serves.
+
+The only module that reads configuration: it builds the settings and the context once."""
 
 from __future__ import annotations
 
@@ -8,33 +10,25 @@ import aio_pika
 import sqlalchemy as sa
 import structlog
 
-from services.verification import parameters
-from services.verification.api import router
-from services.verification.cases import deadline_sweep
-from services.verification.config import VerificationOptions
-from services.verification.department_queues import declare_department_queues
-from services.verification.handlers import on_application_accepted, on_department_answered
+from services.verification import api, store, sweeps
+from services.verification.adapters.department_queues import declare_department_queues
+from services.verification.context import VerificationContext
+from services.verification.handlers import HANDLERS
+from services.verification.settings import VerificationSettings
 from services.verification.tables import metadata
-from shared.amqp.topology import Binding
-from shared.city import CityConfig, city_config
+from shared.city import CityConfig
+from shared.context import base_fields
 from shared.runtime import BackgroundJob, Runtime, ServiceDefinition
-from shared.scheduler import periodic
-from shared.settings import settings_for
+from shared.scheduler import sweep_job
 
 log = structlog.get_logger(__name__)
-
-# Routing keys on housing.events (and housing.verification where marked) this service hears.
-BINDINGS = (
-    Binding("application.accepted"),
-    Binding("response.*", exchange="verification"),
-)
 
 # How often the preparation job re-checks the department queues (a broker that lost its
 # definitions gets them back without a service restart).
 PREPARE_RECHECK_SECONDS = 300.0
 
 
-def prepare(options: VerificationOptions) -> BackgroundJob:
+def prepare(settings: VerificationSettings) -> BackgroundJob:
     """Seed the admission parameters and declare the department queues, then keep them.
 
     Runs as a background job so a broker or database that is still starting delays it
@@ -47,7 +41,7 @@ def prepare(options: VerificationOptions) -> BackgroundJob:
             try:
                 if not seeded:
                     async with runtime.engine.begin() as conn:
-                        count = await parameters.seed_from_city(conn, runtime.city)
+                        count = await store.seed_from_city(conn, runtime.city)
                     log.info("admission_parameters_seeded", new=count)
                     seeded = True
                 await runtime.broker.wait_connected()
@@ -59,7 +53,7 @@ def prepare(options: VerificationOptions) -> BackgroundJob:
                         runtime.broker.logical["verification"],
                         queue_prefix=runtime.settings.queue_prefix,
                         departments=[d.code for d in runtime.city.departments],
-                        delivery_limit=options.department_delivery_limit,
+                        delivery_limit=settings.department_delivery_limit,
                     )
                 finally:
                     await channel.close()
@@ -76,12 +70,20 @@ def prepare(options: VerificationOptions) -> BackgroundJob:
 
 
 def definition(
-    city: CityConfig | None = None, options: VerificationOptions | None = None
+    city: CityConfig | None = None, settings: VerificationSettings | None = None
 ) -> ServiceDefinition:
-    """Handlers get the city configuration here, from the same file and cache the runtime
-    validates at start (``settings.city_config``)."""
-    city = city or city_config(settings_for("verification").city_config)
-    options = options or VerificationOptions()
+    """``city`` and ``settings`` are overrides for tests and the benchmark; by default the
+    city file the runtime validates at start (``settings.city_config``) and the
+    ``HOUSING_VERIFICATION_*`` settings."""
+    settings = settings or VerificationSettings()
+    city_override = city
+
+    def build_context(runtime: Runtime) -> VerificationContext:
+        fields = base_fields(runtime)
+        if city_override is not None:
+            fields["city"] = city_override
+        return VerificationContext(**fields, settings=settings)
+
     return ServiceDefinition(
         name="verification",
         title="Verification 联审联查",
@@ -92,18 +94,11 @@ def definition(
             "(housing.verification, response.<department>) or over the /departments API."
         ),
         metadata=metadata,
-        bindings=BINDINGS,
-        handlers={
-            "application.accepted": on_application_accepted(city, options),
-            "department.answered": on_department_answered(city, options),
-        },
-        routers=(router,),
+        handlers=HANDLERS,
+        routers=(api.router,),
         background=(
-            prepare(options),
-            periodic(
-                "verification-deadlines",
-                options.deadline_sweep_seconds,
-                deadline_sweep(city, options),
-            ),
+            prepare(settings),
+            sweep_job("verification-deadlines", settings.deadline_sweep_seconds, sweeps.deadlines),
         ),
+        context=build_context,
     )

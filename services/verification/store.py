@@ -1,4 +1,5 @@
-"""Admission parameters (准入参数): versions, proposals and four-eyes approval.
+"""SQL of verification's admission parameters (准入参数): versions, proposals and four-eyes
+approval (the case SQL, set-based, sits with its use cases in ``commands.py``).
 
 Version 1 of every category comes from the city configuration, inserted when the service
 starts (idempotently; later starts with an edited city file change nothing: once running,

@@ -1,7 +1,8 @@
 """Settings of the verification service beyond the platform's common ones.
 
-Read from ``HOUSING_VERIFICATION_*`` environment variables (the same prefix the platform uses
-for per-service overrides, so one ``.env`` configures everything).
+Read from ``HOUSING_VERIFICATION_*`` environment variables or ``.env`` (the same prefix the
+platform uses for per-service overrides, so one ``.env`` configures everything). Only
+``bootstrap.py`` reads them; everything else gets them through the service context.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from shared.settings import service_settings_config
 
 
-class VerificationOptions(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="HOUSING_VERIFICATION_", env_file=".env", extra="ignore", frozen=True
-    )
+class VerificationSettings(BaseSettings):
+    model_config = service_settings_config("verification")
 
     # When the last department deadline has passed and departments are still silent:
     # "complete" finishes the case with the silent departments listed as missing (the
@@ -34,3 +35,7 @@ class VerificationOptions(BaseSettings):
     # Department request queues: redeliveries before the broker parks a request in
     # "<queue>.dead" (a department system that crashes on one request must not loop forever).
     department_delivery_limit: int = Field(default=20, ge=1)
+
+    @property
+    def serial(self) -> bool:
+        return self.dispatch == "serial"

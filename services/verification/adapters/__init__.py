@@ -1,0 +1,1 @@
+"""Outbound adapters of verification: the department request queues it declares."""
