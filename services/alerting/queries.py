@@ -1,7 +1,7 @@
 """Read side of the alerting service: alerts, tickets, notifications, the cockpit and the batch
 reports.
 
-Visibility (DESIGN §1.5): a caller sees what belongs to their unit and every unit below it
+Visibility (architecture.md §4): a caller sees what belongs to their unit and every unit below it
 (``shared.auth.within`` on the unit code; division codes nest by prefix); discipline
 inspectors and admins see everything. Aggregates are SQL ``GROUP BY``s.
 """

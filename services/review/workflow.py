@@ -49,7 +49,7 @@ ROLE_ORDER: tuple[Role, ...] = (Role.HANDLER, Role.REVIEWER, Role.LEADER)
 
 
 def staff_role(level: str, role: Role) -> str:
-    """The token role that may give ``role``'s signature at ``level`` (DESIGN §4 roles)."""
+    """The token role that may give ``role``'s signature at ``level`` (architecture.md §4 roles)."""
     if role is Role.LEADER:
         return CITY_LEADER
     return f"{level}_{'clerk' if role is Role.HANDLER else 'reviewer'}"
