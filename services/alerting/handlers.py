@@ -97,6 +97,15 @@ async def on_application_rejected(
     await commands.application_rejected(ctx, uow, e, envelope)
 
 
+@handles(ev.ApplicationRefused)
+@_serialised
+async def on_application_refused(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationRefused, envelope: Envelope
+) -> None:
+    # 不予受理 closes the application's timeline as a rejection does.
+    await commands.application_rejected(ctx, uow, e.as_rejection(), envelope)
+
+
 @handles(ev.VerificationAnswerEmpty)
 @_serialised
 async def on_verification_answer_empty(
@@ -208,6 +217,7 @@ HANDLERS = handler_map(
     on_application_withdrawn,
     on_application_qualified,
     on_application_rejected,
+    on_application_refused,
     on_verification_answer_empty,
     on_verification_parameters_changed,
     on_review_case_opened,

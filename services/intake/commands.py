@@ -59,6 +59,7 @@ from shared.db import UnitOfWork
 from shared.events.catalogue import (
     ApplicationAccepted,
     ApplicationMaterialsUploaded,
+    ApplicationRefused,
     ApplicationRejected,
     ApplicationSubmitted,
     ApplicationSupplementReceived,
@@ -683,18 +684,16 @@ async def reject_application(
         conn, application_id, status=Status.REJECTED, by=principal.sub, at=at, reason=body.reason
     )
     uow.emit(
-        ApplicationRejected(
+        ApplicationRefused(
             application_id=application_id,
-            case_id=None,
             tracking_no=row.tracking_no,
             city=row.city,
             district=row.district,
             street=row.street,
             category=row.category,
-            stage="intake",
             reasons=[body.reason],
-            rejected_at=at,
-            rejected_by=principal.sub,
+            refused_at=at,
+            refused_by=principal.sub,
         ),
         subject=str(application_id),
         correlation_id=str(application_id),

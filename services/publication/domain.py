@@ -211,6 +211,13 @@ PUSHED_FIELDS: dict[str, tuple[str, ...]] = {
         "member_count",
         "qualified_at",
     ),
+    "application.refused": (
+        "application_id",
+        "tracking_no",
+        "street",
+        "category",
+        "refused_at",
+    ),
     "application.rejected": (
         "application_id",
         "case_id",

@@ -15,6 +15,7 @@ from shared.events.catalogue import (
     AlertRaised,
     ApplicationAccepted,
     ApplicationQualified,
+    ApplicationRefused,
     ApplicationRejected,
     ApplicationSubmitted,
     ApplicationSupplementRequested,
@@ -147,6 +148,18 @@ async def on_rejected(
     await commands.log_push(ctx, uow, envelope)
 
 
+@handles(ApplicationRefused)
+async def on_refused(
+    ctx: PublicationContext, uow: UnitOfWork, event: ApplicationRefused, envelope: Envelope
+) -> None:
+    # 不予受理 ends the application like a rejection, at the intake stage.
+    rejection = event.as_rejection()
+    await commands.project_stage(
+        uow, rejection, envelope, "rejected", outcome="rejected", decided_at=event.refused_at
+    )
+    await commands.log_push(ctx, uow, envelope)
+
+
 @handles(CreditAgencyBlacklisted)
 async def on_agency_blacklisted(
     ctx: PublicationContext, uow: UnitOfWork, event: CreditAgencyBlacklisted, envelope: Envelope
@@ -191,6 +204,7 @@ HANDLERS = handler_map(
     on_decided,
     on_qualified,
     on_rejected,
+    on_refused,
     on_agency_blacklisted,
     on_ban_lifted,
     on_alert_raised,

@@ -5,10 +5,10 @@ consumers validate incoming events (``payload_model(type, version)``) and feeds 
 document that department integrators read (``python -m shared.events asyncapi``).
 
 Who publishes what (architecture.md §2): ``application.*`` intake (except
-``application.qualified`` and
-``application.rejected``, which review publishes; intake also publishes ``application.rejected``,
-with no ``case_id``, when a street office refuses an application — 不予受理), ``verification.*``
-and the department requests verification, ``department.answered`` the department systems,
+``application.qualified`` and ``application.rejected``, which review publishes; a street
+office's refusal before acceptance, 不予受理, is intake's ``application.refused``),
+``verification.*`` and the department requests verification, ``department.answered`` the
+department systems,
 ``review.*`` review, ``publicity.*`` and ``objection.*`` publication, ``alert.*`` and
 ``ticket.*`` alerting, ``credit.*`` credit.
 
@@ -392,6 +392,42 @@ class ApplicationWithdrawn(_IntakeEvent):
     withdrawn_by: StaffRef = Field(description="`sub` of whoever withdrew it.")
     withdrawn_at: AwareDatetime
     reason: ChineseText | None = None
+
+
+@register
+class ApplicationRefused(_IntakeEvent):
+    """A street office refused the application before accepting it (不予受理), with the reasons
+    the applicant is told. Review's rejection of an accepted application is
+    ``application.rejected``; each event has one producer."""
+
+    event_type: ClassVar[str] = "application.refused"
+    summary: ClassVar[str] = "A street office refused an application before acceptance."
+
+    application_id: uuid.UUID
+    tracking_no: DocNo
+    city: CityCode
+    district: DistrictCode
+    street: StreetCode
+    category: Code
+    reasons: list[ChineseText] = Field(min_length=1)
+    refused_at: AwareDatetime
+    refused_by: StaffRef = Field(description="`sub` of the clerk who refused it.")
+
+    def as_rejection(self) -> ApplicationRejected:
+        """The same ending in the shape of a rejection, for read models that show both alike
+        (the stage is ``intake`` and there is no review case)."""
+        return ApplicationRejected(
+            application_id=self.application_id,
+            tracking_no=self.tracking_no,
+            city=self.city,
+            district=self.district,
+            street=self.street,
+            category=self.category,
+            stage="intake",
+            reasons=self.reasons,
+            rejected_at=self.refused_at,
+            rejected_by=self.refused_by,
+        )
 
 
 @register
@@ -1022,8 +1058,8 @@ class ApplicationRejected(_ReviewEvent):
     case_id: uuid.UUID | None = Field(
         default=None,
         description=(
-            "Review case; null when intake refused the application before acceptance "
-            "(不予受理, published by intake with stage 'intake')."
+            "Review case. Null only in events from before intake's refusals became "
+            "``application.refused``; consumers still accept it."
         ),
     )
     tracking_no: DocNo

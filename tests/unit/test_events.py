@@ -200,7 +200,7 @@ def test_every_payload_round_trips_through_an_envelope(
 def test_registry_holds_the_catalogue_of_design_section_2() -> None:
     expected = {
         "application.submitted", "application.accepted", "application.supplement_requested",
-        "application.withdrawn", "application.materials_uploaded",
+        "application.withdrawn", "application.refused", "application.materials_uploaded",
         "application.supplement_received", "application.supplement_overdue",
         "verification.started", "verification.requested", "department.answered",
         "verification.answer_empty", "verification.answer_late",
@@ -580,3 +580,27 @@ def _walk(node: Any) -> typing.Iterator[Any]:
     elif isinstance(node, list):
         for v in node:
             yield from _walk(v)
+
+
+def test_a_refusal_reads_as_a_rejection_at_the_intake_stage() -> None:
+    from shared.events.catalogue import ApplicationRefused
+
+    refused = ApplicationRefused(
+        application_id=uuid.UUID(int=7),
+        tracking_no="XM2026-000007",
+        city="350200",
+        district="350203",
+        street="350203001",
+        category="low_income_family",
+        reasons=["申请人户籍不在本市"],
+        refused_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
+        refused_by="clerk-xg",
+    )
+    rejection = refused.as_rejection()
+    assert (rejection.case_id, rejection.stage, rejection.rejected_by) == (
+        None,
+        "intake",
+        "clerk-xg",
+    )
+    assert rejection.rejected_at == refused.refused_at
+    assert rejection.reasons == refused.reasons

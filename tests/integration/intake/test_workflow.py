@@ -358,10 +358,11 @@ async def test_a_street_clerk_refuses_with_a_reason(intake: RunningService, tap:
     assert outsider.status_code == 403
     done = await intake.client.post(url, json={"reason": "申请人户籍不在本市"}, headers=CLERK)
     assert done.status_code == 200 and done.json()["status"] == "rejected"
-    event = await tap.wait_for("application.rejected", app["id"])
-    assert event.data["case_id"] is None and event.data["stage"] == "intake"
+    event = await tap.wait_for("application.refused", app["id"])
     assert event.data["reasons"] == ["申请人户籍不在本市"]
-    assert event.data["rejected_by"] == "clerk-xg"
+    assert event.data["refused_by"] == "clerk-xg"
+    # Review alone publishes application.rejected: one producer per event type.
+    assert tap.of("application.rejected", app["id"]) == []
 
 
 # -- reads -------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def test_id_hash_key_defaults_to_the_shared_development_key(
 ) -> None:
     # The key is the platform's common setting now (``ctx.id_hash_key``), not a credit one.
     monkeypatch.delenv("HOUSING_ID_HASH_KEY", raising=False)
-    monkeypatch.delenv("HOUSING_ENVIRONMENT", raising=False)
+    monkeypatch.setenv("HOUSING_ENVIRONMENT", "development")
     assert ServiceSettings(service="credit").id_hash_key.get_secret_value() == DEV_ID_HASH_KEY
     assert DEV_ID_HASH_KEY == "dev-only-id-hash-key"
     monkeypatch.setenv("HOUSING_ID_HASH_KEY", "k2")
