@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake import domain, problems, store
 from services.intake.context import IntakeContext
@@ -403,6 +405,27 @@ async def _maybe_supplement_received(uow: UnitOfWork, row: Any, at: Any) -> None
 # -- acceptance --------------------------------------------------------------------------------
 
 
+async def _street_desk(
+    ctx: IntakeContext,
+    conn: AsyncConnection,
+    principal: Principal,
+    application_id: uuid.UUID,
+    allowed: Collection[str],
+    action: str,
+) -> tuple[Any, Sequence[Any], list[str]]:
+    """What accepting and the supplement notice both start with: the application locked, the
+    street clerk's right to act on it and its status checked, its materials and the required
+    ones still missing."""
+    row = await _load_for_update(conn, application_id)
+    ensure_may_accept(principal, row, ctx.city)
+    if row.status not in allowed:
+        raise problems.invalid_state(row, action)
+    received = await store.load_materials(conn, application_id)
+    required = ctx.city.category(row.category).required_materials
+    missing = domain.missing_materials(required, (m.material_type for m in received))
+    return row, received, missing
+
+
 async def accept_application(
     ctx: IntakeContext,
     uow: UnitOfWork,
@@ -415,13 +438,9 @@ async def accept_application(
     at = now()
     today = today_shanghai()
     conn = uow.conn
-    row = await _load_for_update(conn, application_id)
-    ensure_may_accept(principal, row, city)
-    if row.status not in domain.CAN_ACCEPT:
-        raise problems.invalid_state(row, "受理")
-    received = await store.load_materials(conn, application_id)
-    required = city.category(row.category).required_materials
-    missing = domain.missing_materials(required, (m.material_type for m in received))
+    row, received, missing = await _street_desk(
+        ctx, conn, principal, application_id, domain.CAN_ACCEPT, "受理"
+    )
     reason = body.incomplete_reason if missing else None
     if missing and reason is None:
         names = "、".join(city.material(code).name for code in missing)
@@ -539,13 +558,9 @@ async def request_supplement(
     at = now()
     today = today_shanghai()
     conn = uow.conn
-    row = await _load_for_update(conn, application_id)
-    ensure_may_accept(principal, row, city)
-    if row.status not in domain.CAN_REQUEST_SUPPLEMENT:
-        raise problems.invalid_state(row, "发出补件通知")
-    received = await store.load_materials(conn, application_id)
-    required = city.category(row.category).required_materials
-    missing = domain.missing_materials(required, (m.material_type for m in received))
+    row, _received, missing = await _street_desk(
+        ctx, conn, principal, application_id, domain.CAN_REQUEST_SUPPLEMENT, "发出补件通知"
+    )
     codes = [item.code for item in body.items]
     errors = domain.notice_errors(
         codes,
