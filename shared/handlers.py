@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 from shared.amqp.consumer import BatchHandler, Delivery, Handler, current_delivery
 from shared.amqp.topology import Binding
 from shared.db import UnitOfWork
-from shared.events.base import EventPayload
+from shared.events.base import EventPayload, payload_model
 from shared.events.envelope import Envelope
 
 P = TypeVar("P", bound=EventPayload)
@@ -112,28 +112,17 @@ def derive_bindings(
     On ``housing.events`` the routing key is the event type; an event published under a
     template (``response.{department}``) is bound with ``*`` for each placeholder.
     """
-    from shared.events.base import payload_model
-
     derived: list[Binding] = []
     for event_type in sorted(handlers):
         handler = handlers[event_type]
         model = handler.model if isinstance(handler, TypedHandler) else payload_model(event_type)
-        if model is None or (model.exchange == "events" and not _templated(model)):
+        if model is None:
             binding = Binding(event_type)
         else:
-            binding = Binding(_pattern(model), exchange=model.exchange)
+            binding = Binding(model.routing_pattern(), exchange=model.exchange)
         if binding not in derived:
             derived.append(binding)
     for binding in extra:
         if binding not in derived:
             derived.append(binding)
     return tuple(derived)
-
-
-def _templated(model: type[EventPayload]) -> bool:
-    return "{" in (getattr(model, "routing_key_template", None) or "")
-
-
-def _pattern(model: type[EventPayload]) -> str:
-    template = getattr(model, "routing_key_template", None) or model.event_type
-    return ".".join("*" if "{" in part else part for part in template.split("."))

@@ -189,6 +189,8 @@ class Consumer:
         self.handlers = dict(handlers)
         self.prefetch = prefetch
         self.exchanges = exchanges
+        # Broker exchange name -> logical name ("events", "verification"), for the route check.
+        self._logical_exchange = {name: key for key, name in (exchanges or {}).items()}
         self.queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self.workers = workers
@@ -357,12 +359,9 @@ class Consumer:
         if model is None:
             return True
         route = delivery_of(message)
-        logical = {name: key for key, name in (self.exchanges or {}).items()}.get(route.exchange)
-        if logical != model.exchange:
+        if self._logical_exchange.get(route.exchange) != model.exchange:
             return False
-        template = getattr(model, "routing_key_template", None) or model.event_type
-        pattern = ".".join("*" if "{" in part else part for part in template.split("."))
-        return topic_matches(pattern, route.routing_key)
+        return topic_matches(model.routing_pattern(), route.routing_key)
 
     def _from_outside(self, message: AbstractIncomingMessage) -> bool:
         events = (self.exchanges or {}).get("events")

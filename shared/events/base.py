@@ -25,6 +25,13 @@ class EventPayload(BaseModel):
     def routing_key(self) -> str:
         return self.event_type
 
+    @classmethod
+    def routing_pattern(cls) -> str:
+        """The topic pattern of every routing key this type is published under: the type
+        itself, or its key template with ``*`` for each placeholder (``response.*``)."""
+        template: str = getattr(cls, "routing_key_template", None) or cls.event_type
+        return ".".join("*" if "{" in part else part for part in template.split("."))
+
 
 REGISTRY: dict[tuple[str, int], type[EventPayload]] = {}
 
