@@ -10,9 +10,12 @@ service's own commands, each in its transaction as the API runs them:
 1. freeze: the pool at the cut-off, its canonical file and SHA-256 digest;
 2. commit: the secret and its published hash;
 3. draw: the notary's public input, the checks (commitment first, pool unchanged since its
-   digest, input not used before), seed, ranking, ranks stored;
-4. publish: reading the six files as ``GET /public/rounds/{id}/files/{name}`` serves them;
-5. verify: ``tools/verify_lottery.py``'s check of those files.
+   digest, input not used before), seed, ranking, ranks stored; then, in the same transaction
+   as ``POST /rounds/{id}/draw`` runs it, the selection order with the round's quota
+   (``--quota``, default 20 % of the units for tier 1) and its two files (timed apart as
+   "schedule"; without a quota the order is the rank and nothing is stored);
+4. publish: reading the eight files as ``GET /public/rounds/{id}/files/{name}`` serves them;
+5. verify: ``tools/verify_lottery.py``'s check of those files (ranking and selection order).
 
 Not a timed test; the figures go to BENCHMARKS.md.
 """
@@ -37,7 +40,7 @@ from sqlalchemy.engine import make_url
 
 from services.allocation import commands, queries
 from services.allocation.context import AllocationContext
-from services.allocation.schemas import DrawIn, FreezeIn, RoundIn
+from services.allocation.schemas import DrawIn, FreezeIn, QuotaIn, RoundIn
 from services.allocation.settings import AllocationSettings, load_clauses, load_rules
 from services.allocation.tables import buildings, projects, units, waiting_entries
 from shared.auth import Principal
@@ -114,7 +117,7 @@ async def load(
     return unit_ids
 
 
-async def main(households: int, n_units: int) -> None:
+async def main(households: int, n_units: int, quota: int = 20) -> None:
     base = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     )
@@ -149,7 +152,12 @@ async def main(households: int, n_units: int) -> None:
             print(f"{label:<8} {elapsed * 1000:8.0f} ms")
             return out, elapsed
 
-        body = RoundIn(category="low_income_family", title="基准批次", unit_ids=unit_ids)
+        body = RoundIn(
+            category="low_income_family",
+            title="基准批次",
+            unit_ids=unit_ids,
+            quotas=[QuotaIn(tier=1, percent=quota)] if quota else [],
+        )
         opened, _ = await step("open", lambda uow: commands.open_round(ctx, uow, OFFICER, body))
         round_id = uuid.UUID(opened["id"])
         await step("approve", lambda uow: commands.approve_round(ctx, uow, LEADER, round_id))
@@ -159,12 +167,24 @@ async def main(households: int, n_units: int) -> None:
         await step("commit", lambda uow: commands.publish_commitment(ctx, uow, OFFICER, round_id))
         drawn = DrawIn(public_input="2026-12-01 福彩3D 417 / 体彩排列五 90316")
         clock.set(datetime.now(UTC) + timedelta(days=30))  # past the objection period
-        await step("draw", lambda uow: commands.draw(ctx, uow, NOTARY, round_id, drawn))
+        timings: dict[str, float] = {}
+
+        async def draw_as_the_api_does(uow: UnitOfWork) -> None:
+            t = time.perf_counter()
+            await commands.draw(ctx, uow, NOTARY, round_id, drawn)
+            timings["draw"] = time.perf_counter() - t
+            t = time.perf_counter()
+            await commands.schedule_selection(ctx, uow, round_id)
+            timings["schedule"] = time.perf_counter() - t
+
+        await step("draw+", draw_as_the_api_does)
         clock.reset()
+        for label, elapsed in timings.items():
+            print(f"  {label:<8} {elapsed * 1000:6.0f} ms  (inside draw+, before the commit)")
         t = time.perf_counter()
         files = {
             name: (await queries.round_file(ctx, round_id, name)).body
-            for name in verify_lottery.FILES
+            for name in (*verify_lottery.FILES, *verify_lottery.SELECTION_FILES)
         }
         size = sum(map(len, files.values()))
         print(f"{'publish':<8} {(time.perf_counter() - t) * 1000:8.0f} ms  ({size:,} bytes)")
@@ -196,5 +216,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=20000)
     parser.add_argument("--units", type=int, default=3000)
+    parser.add_argument(
+        "--quota", type=int, default=20, help="percent of the units for tier 1 (0: no quota)"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.households, args.units))
+    asyncio.run(main(args.households, args.units, args.quota))

@@ -5,9 +5,9 @@
 set -euo pipefail
 
 case "${SERVICE:-}" in
-    intake | review | verification | alerting | publication | credit | allocation) ;;
+    intake | review | verification | alerting | publication | credit | allocation | tenancy) ;;
     *)
-        echo "SERVICE must be one of intake, review, verification, alerting, publication, credit, allocation" \
+        echo "SERVICE must be one of intake, review, verification, alerting, publication, credit, allocation, tenancy" \
             "(got '${SERVICE:-}')" >&2
         exit 2
         ;;

@@ -163,6 +163,58 @@ ensure_rabbitmq() {
         log "rabbitmqctl await_startup did not confirm the boot; the port answers, going on"
 }
 
+# RabbitMQ 3.x sizes its file handle cache from the node's open-files limit at boot, and each
+# quorum queue holds a few of its handles. Once they are all taken the node still accepts TCP
+# connections but never completes an AMQP handshake, so every new client hangs without an
+# error. Debian's default limit (1024) is used up by about 300 queues, fewer than a full test
+# run declares; a local node with a smaller cache is restarted with a higher limit
+# (BROKER_OPEN_FILES, default the shell's hard limit, at most 65536). Queues are durable, so
+# nothing is lost but the few seconds of the restart.
+BROKER_MIN_FILE_HANDLES=${BROKER_MIN_FILE_HANDLES:-4000}
+
+broker_file_handles() {
+    timeout 15 rabbitmqctl -q eval 'file_handle_cache:get_limit().' 2>/dev/null
+}
+
+ensure_broker_file_handles() {
+    is_root || return 0
+    command -v rabbitmqctl >/dev/null 2>&1 || return 0
+    local limit want
+    limit=$(broker_file_handles) || {
+        log "could not read RabbitMQ's file handle limit (rabbitmqctl); leaving the node as it is"
+        return 0
+    }
+    [[ "$limit" =~ ^[0-9]+$ ]] || return 0
+    if [ "$limit" -ge "$BROKER_MIN_FILE_HANDLES" ]; then
+        log "RabbitMQ file handle limit $limit"
+        return 0
+    fi
+    want=$(ulimit -Hn)
+    if [ "$want" = unlimited ] || [ "$want" -gt 65536 ]; then want=65536; fi
+    want=${BROKER_OPEN_FILES:-$want}
+    if [ "$want" -le "$((limit + 200))" ]; then
+        log "RabbitMQ file handle limit $limit and no higher open-files limit to give it; a long test run may hang at the AMQP handshake"
+        return 0
+    fi
+    log "RabbitMQ file handle limit $limit is below $BROKER_MIN_FILE_HANDLES: restarting the node with ulimit -n $want"
+    timeout 60 rabbitmqctl -q stop >/dev/null 2>&1 || die "could not stop RabbitMQ to raise its open-files limit"
+    # rabbitmqctl stop returns once the node has gone; the port closes with it. Debian's
+    # rabbitmq-server wrapper switches to the rabbitmq user with su, whose PAM session resets
+    # the soft limit, so the limit is raised in the shell that starts the node itself.
+    if [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && id rabbitmq >/dev/null 2>&1; then
+        su rabbitmq -s /bin/sh -c \
+            "ulimit -n $want && cd /var/lib/rabbitmq && exec /usr/lib/rabbitmq/bin/rabbitmq-server -detached" ||
+            log "rabbitmq-server returned non-zero; waiting for the node anyway"
+    else
+        (ulimit -n "$want" && rabbitmq-server -detached) ||
+            log "rabbitmq-server returned non-zero; waiting for the node anyway"
+    fi
+    wait_for "RabbitMQ ($AMQP_HOST:$AMQP_PORT)" amqp_ready
+    timeout 60 rabbitmqctl -q await_startup >/dev/null 2>&1 ||
+        log "rabbitmqctl await_startup did not confirm the boot; the port answers, going on"
+    log "RabbitMQ file handle limit now $(broker_file_handles || echo unknown)"
+}
+
 # --- uv and the project environment ------------------------------------------------------------
 
 ensure_uv() {
@@ -190,6 +242,7 @@ main() {
     else
         ensure_postgres
         ensure_rabbitmq
+        ensure_broker_file_handles
     fi
     ensure_uv
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The run command (README: `make run`): local PostgreSQL and RabbitMQ, every service's database
-# migrated, then the seven services as local processes under honcho (see Procfile).
+# migrated, then the eight services as local processes under honcho (see Procfile).
 # Ctrl-C stops them all: honcho forwards the signal to every service and waits for them.
 set -euo pipefail
 
@@ -12,10 +12,10 @@ cd "$ROOT"
 export HOUSING_ENVIRONMENT="${HOUSING_ENVIRONMENT:-development}"
 echo "[run] HOUSING_ENVIRONMENT=$HOUSING_ENVIRONMENT"
 
-SERVICES=(intake review verification alerting publication credit allocation)
+SERVICES=(intake review verification alerting publication credit allocation tenancy)
 declare -A DEFAULT_PORT=(
     [intake]=8001 [review]=8002 [verification]=8003
-    [alerting]=8004 [publication]=8005 [credit]=8006 [allocation]=8007
+    [alerting]=8004 [publication]=8005 [credit]=8006 [allocation]=8007 [tenancy]=8008
 )
 
 for service in "${SERVICES[@]}"; do
@@ -54,6 +54,13 @@ for service in "${SERVICES[@]}"; do
         "$service" "$host" "$port" "$host" "$port"
 done
 echo "[run] readiness: scripts/wait_ready.sh (in another terminal)"
+if [ "$HOUSING_ENVIRONMENT" = development ] && [ "${HOUSING_DEMO:-1}" != 0 ]; then
+    # Demo data (development only): the demo city's housing stock, through allocation's API
+    # once it is ready. Walk one family to a contract: uv run python -m tools.walkthrough_allocation
+    # (and on through a year of tenancy to the next household: tools.walkthrough_tenancy)
+    echo "[run] demo: importing deploy/demo/allocation_stock.csv once allocation is ready"
+    (uv run python -m tools.demo_allocation || true) &
+fi
 echo
 
 exec uv run honcho -f Procfile start

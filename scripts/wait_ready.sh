@@ -18,11 +18,11 @@ while (($#)); do
         *) services+=("$1"); shift ;;
     esac
 done
-((${#services[@]})) || services=(intake review verification alerting publication credit allocation)
+((${#services[@]})) || services=(intake review verification alerting publication credit allocation tenancy)
 
 declare -A DEFAULT_PORT=(
     [intake]=8001 [review]=8002 [verification]=8003
-    [alerting]=8004 [publication]=8005 [credit]=8006 [allocation]=8007
+    [alerting]=8004 [publication]=8005 [credit]=8006 [allocation]=8007 [tenancy]=8008
 )
 host=${HOUSING_HOST:-127.0.0.1}
 [ "$host" = 0.0.0.0 ] && host=127.0.0.1

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
-from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,6 +19,7 @@ from shared import correlation
 from shared.clock import clock
 from shared.db import UnitOfWork
 from shared.logging import configure_logging
+from shared.metrics import exposition, observe_request, scrape
 from shared.problems import (
     PROBLEM_RESPONSES,
     PayloadTooLarge,
@@ -27,13 +28,10 @@ from shared.problems import (
     problem_response,
 )
 from shared.runtime import Runtime, ServiceDefinition
+from shared.scheduler import run_sweeps_now
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
-
-REQUEST_SECONDS = Histogram(
-    "http_request_duration_seconds", "HTTP request latency", ["service", "method", "status"]
-)
 
 
 class CorrelationMiddleware:
@@ -67,9 +65,7 @@ class CorrelationMiddleware:
         try:
             await self.app(scope, receive, send_with_header)
         finally:
-            REQUEST_SECONDS.labels(self.service, scope["method"], str(status)).observe(
-                time.perf_counter() - started
-            )
+            observe_request(self.service, scope, status, time.perf_counter() - started)
 
 
 class RequestLimitMiddleware:
@@ -202,9 +198,8 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings) -> Fast
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def metrics() -> Response:
-        if runtime.relay is not None:
-            await runtime.relay.pending()
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        gauges = exposition(settings.service, await scrape(runtime))
+        return Response(generate_latest() + gauges, media_type=CONTENT_TYPE_LATEST)
 
     if settings.is_development:
         _install_dev_clock(app)
@@ -218,17 +213,24 @@ class ClockChange(BaseModel):
     advance_seconds: float | None = None
     set_to: datetime | None = None
     reset: bool = False
+    # Run every sweep of the service once at the new time before answering, so deadlines that
+    # the move crossed take effect now rather than at the next interval.
+    run_sweeps: bool = True
 
 
 def _install_dev_clock(app: FastAPI) -> None:
-    """Development and test only: move this process's clock (deadline and expiry scenarios)."""
+    """Development and test only: move this process's clock (deadline and expiry scenarios);
+    ``tools/dev_clock.py`` calls it on every service at once."""
 
     @app.post("/_dev/clock", tags=["development"], summary="Move the clock (not in production)")
-    async def move_clock(change: ClockChange) -> dict[str, str]:
+    async def move_clock(change: ClockChange, request: Request) -> dict[str, Any]:
         if change.reset:
             clock.reset()
         if change.set_to is not None:
             clock.set(change.set_to)
         if change.advance_seconds:
             clock.advance(timedelta(seconds=change.advance_seconds))
-        return {"now": clock.now().isoformat()}
+        swept: list[str] = []
+        if change.run_sweeps and request.app.state.runtime.settings.run_workers:
+            swept = await run_sweeps_now(request.app.state.runtime)
+        return {"now": clock.now().isoformat(), "sweeps": swept}

@@ -4,7 +4,8 @@ The file holds what a city decides and the code must not hard-wire: its administ
 (city -> districts -> streets/towns, with the national division codes), where applications may
 be accepted, the material catalogue and the materials each application category requires, the
 departments that verify a household and what each of them receives, the initial admission
-parameters (准入参数) per category, the workflow preset and the publicity rules.
+parameters (准入参数) and the continuation thresholds of the annual re-review (续租条件) per
+category, the workflow preset and the publicity rules.
 
 Validation is strict on purpose: unknown keys are refused (a typo must not silently fall back to
 a default), every cross-reference is checked (a category naming a material or department that
@@ -41,6 +42,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "CONTINUATION_LIMITS",
     "CORE_MATERIALS",
     "DEFAULT_CITY_PATH",
     "DEFAULT_VERIFYING_DEPARTMENTS",
@@ -54,12 +56,15 @@ __all__ = [
     "CityConfigError",
     "CityInfo",
     "ConfigProblem",
+    "ContinuationParameters",
     "Department",
     "District",
     "HouseholdField",
     "HukouRequirement",
     "MaterialType",
     "NotConfiguredError",
+    "PriorityFindingKind",
+    "PriorityGroupRule",
     "PublicityPolicy",
     "Street",
     "Unit",
@@ -276,6 +281,9 @@ class AcceptancePolicy(_Model):
         default=MAX_SUPPLEMENT_WORKING_DAYS, ge=1, le=MAX_SUPPLEMENT_WORKING_DAYS
     )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0, le=200 * 1024 * 1024)
+    # Working days from submission to acceptance (申请受理 is a timed stage, Xiamen art. 8(3),
+    # 9(8)); a supplement notice before acceptance stops this clock until the materials are in.
+    time_limit_working_days: int = Field(default=5, ge=1, le=30)
     allowed_content_types: tuple[str, ...] = Field(
         default=("application/pdf", "image/jpeg", "image/png"), min_length=1
     )
@@ -360,6 +368,26 @@ class AdmissionParameters(_Model):
         return self
 
 
+class ContinuationParameters(_Model):
+    """Continuation thresholds (续租条件) of one category: what a tenant household may have at
+    its annual re-review (年度复核) and still keep its home.
+
+    They may be more generous than admission: a household whose income rose past the
+    admission limit keeps its home at a higher rent band rather than being turned out
+    (Pinghu: 租金随收入变化调整，梯度退出、缓步退出). Same units and meaning as
+    :class:`AdmissionParameters`; never stricter than the category's admission values.
+    """
+
+    max_monthly_income_per_capita: Money
+    max_housing_area_per_capita: Area
+    max_financial_assets: Money
+    max_vehicle_value: Money
+    max_business_registered_capital: Money
+
+
+CONTINUATION_LIMITS: tuple[str, ...] = tuple(ContinuationParameters.model_fields)
+
+
 class Category(_Model):
     """An application category (申请类别) with its materials, verifiers and parameters."""
 
@@ -368,6 +396,34 @@ class Category(_Model):
     required_materials: tuple[str, ...]
     departments: tuple[str, ...] = DEFAULT_VERIFYING_DEPARTMENTS
     admission: AdmissionParameters
+    # Absent: the re-review applies the admission limits of the file.
+    continuation: ContinuationParameters | None = None
+
+    @model_validator(mode="after")
+    def _continuation_not_stricter(self) -> Self:
+        if self.continuation is None:
+            return self
+        problems = [
+            ConfigProblem(
+                f"continuation.{name}",
+                f"{getattr(self.continuation, name)} is stricter than admission's "
+                f"{getattr(self.admission, name)}: a household admitted today would fail its "
+                "first re-review",
+            )
+            for name in CONTINUATION_LIMITS
+            if getattr(self.continuation, name) < getattr(self.admission, name)
+        ]
+        if problems:
+            raise _Problems(problems)
+        return self
+
+    def continuation_parameters(self) -> ContinuationParameters:
+        """The thresholds a re-review applies: the continuation section, or admission's."""
+        if self.continuation is not None:
+            return self.continuation
+        return ContinuationParameters(
+            **{name: getattr(self.admission, name) for name in CONTINUATION_LIMITS}
+        )
 
 
 class WorkflowPreset(StrEnum):
@@ -376,6 +432,15 @@ class WorkflowPreset(StrEnum):
     XIAMEN = "xiamen"  # street -> district -> city, 3 review levels
     FUJIAN = "fujian"  # 4 stages, at most 60 working days including publicity
     PINGHU = "pinghu"  # 4 stages in 40 working days
+
+
+class TimeLimits(_Model):
+    """Limits of the application as a whole (总办理时限), beyond each stage's own."""
+
+    # Working days from submission to the qualification decision after publicity, publicity
+    # included; supplement suspensions do not count. Fujian: at most 60, Pinghu: 40. Null: no
+    # overall limit is supervised.
+    total_working_days: int | None = Field(default=None, ge=1, le=1000)
 
 
 class PublicityPolicy(_Model):
@@ -411,6 +476,59 @@ class PublicityPolicy(_Model):
         return self
 
 
+# -- priority groups ---------------------------------------------------------------------------
+
+
+class PriorityFindingKind(StrEnum):
+    """The verified circumstances a priority rule may look at (``PriorityFinding.kind``)."""
+
+    ASSISTANCE = "assistance"  # civil affairs: minimum_living / extreme_poverty / low_income
+    DISABILITY = "disability"  # disabled persons' federation: grade 1 (most severe) to 4
+    VETERAN = "veteran"  # veterans affairs: veteran / martyr_family / entitled_group
+    AGE = "age"  # a member's age in years, from a verified birth
+
+
+_VALUED = {PriorityFindingKind.ASSISTANCE, PriorityFindingKind.VETERAN}
+
+
+class PriorityGroupRule(_Model):
+    """A priority group (优先配租对象) and the verified finding that puts a household in it.
+
+    ``assistance`` and ``veteran`` match one of ``values``; ``disability`` matches a grade of at
+    most ``at_most``; ``age`` a member of at least ``at_least`` years. Allocation ranks the
+    groups by its own tiers; review only decides which apply, at qualification.
+    """
+
+    code: Identifier
+    name: Text
+    finding: PriorityFindingKind
+    values: tuple[str, ...] = ()
+    at_most: int | None = Field(default=None, ge=1, le=4)
+    at_least: int | None = Field(default=None, ge=0, le=150)
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> Self:
+        wanted = (
+            "values"
+            if self.finding in _VALUED
+            else ("at_most" if self.finding is PriorityFindingKind.DISABILITY else "at_least")
+        )
+        given = [
+            name
+            for name, value in (
+                ("values", self.values),
+                ("at_most", self.at_most),
+                ("at_least", self.at_least),
+            )
+            if value not in ((), None)
+        ]
+        if given != [wanted]:
+            raise _Problems(
+                [ConfigProblem(wanted, f"a {self.finding.value} rule takes exactly {wanted!r}")]
+            )
+        return self
+
+
 # -- the whole file ----------------------------------------------------------------------------
 
 
@@ -429,6 +547,9 @@ class CityConfig(_Model):
     departments: tuple[Department, ...] = Field(min_length=1)
     workflow: WorkflowPreset
     publicity: PublicityPolicy = PublicityPolicy()
+    # Optional: a city without priority rules qualifies every household without a group.
+    priority_groups: tuple[PriorityGroupRule, ...] = ()
+    time_limits: TimeLimits = TimeLimits()
 
     _units: dict[str, Unit] = PrivateAttr(default_factory=dict)
     _materials: dict[str, MaterialType] = PrivateAttr(default_factory=dict)
@@ -442,6 +563,7 @@ class CityConfig(_Model):
             *_unique("materials", (m.code for m in self.materials), "material"),
             *_unique("departments", (d.code for d in self.departments), "department"),
             *_unique("categories", (c.code for c in self.categories), "category"),
+            *_unique("priority_groups", (g.code for g in self.priority_groups), "priority group"),
             *self._check_departments(),
             *self._check_categories(),
         ]

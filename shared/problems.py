@@ -329,11 +329,14 @@ def _error_field(error: Mapping[str, Any]) -> str:
     return ".".join(str(part) for part in path) or location
 
 
+def field_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Pydantic errors as ``{"field", "detail"}`` in Chinese, never quoting the input (an import
+    report names row and field without echoing the ID number that failed)."""
+    return [{"field": _error_field(e), "detail": scrub(_error_text(e))} for e in errors]
+
+
 def _validation_problem(exc: RequestValidationError) -> ValidationProblem:
-    errors = [
-        {"field": _error_field(error), "detail": scrub(_error_text(error))}
-        for error in exc.errors()
-    ]
+    errors = field_errors(exc.errors())
     if not errors:
         return ValidationProblem(_GENERIC_TEXT, extra={"errors": []})
     first = errors[0]

@@ -24,10 +24,12 @@ from shared.amqp.broker import Broker
 from shared.amqp.consumer import BatchHandler, Consumer, Handler
 from shared.amqp.relay import OutboxRelay
 from shared.amqp.topology import Binding, QueueSpec, narrow_to_handled
+from shared.amqp.watchdog import LinkWatchdog
 from shared.city import CityConfig, city_config
 from shared.db import UnitOfWork, create_engine
 from shared.handlers import TypedHandler, bind_handlers, derive_bindings
 from shared.inbox import purge_retained
+from shared.metrics import GaugeHook
 from shared.scheduler import periodic
 from shared.settings import ServiceSettings
 
@@ -35,9 +37,9 @@ log = structlog.get_logger(__name__)
 
 BackgroundJob = Callable[["Runtime"], Awaitable[None]]
 
-# Retention runs hourly: expired Idempotency-Keys (replay already ignores them), published
-# outbox rows and handled inbox ids older than the retention period.
-RETENTION_SWEEP_SECONDS = 3600.0
+# Retention runs every ``retention_sweep_seconds`` (hourly by default): expired
+# Idempotency-Keys (replay already ignores them), published outbox rows and handled inbox ids
+# older than the retention period.
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ class ServiceDefinition:
     # Builds the service's context (``services/<name>/context.py``) once from the runtime;
     # endpoints, handlers and sweeps all receive that one object.
     context: Callable[[Runtime], Any] | None = None
+    # Business gauges computed when /metrics is scraped (``shared.metrics``): one cheap query
+    # each, from the service's own tables.
+    gauges: GaugeHook | None = None
+    # Dead-letter queues beyond the service's own ``<queue>.dead`` whose depth /metrics
+    # reports (verification's department queues).
+    dead_letter_queues: Callable[[Runtime], Sequence[str]] | None = None
 
 
 class Runtime:
@@ -86,6 +94,7 @@ class Runtime:
         self.handlers = bind_handlers(definition.handlers, self.context)
         self.consumer: Consumer | None = None
         self.relay: OutboxRelay | None = None
+        self.watchdog: LinkWatchdog | None = None
         self._tasks: list[asyncio.Task[Any]] = []
 
     def uow(self) -> UnitOfWork:
@@ -107,7 +116,11 @@ class Runtime:
         )
         self._spawn(self.relay.run(), "outbox-relay")
         self._spawn(
-            periodic("platform-retention", RETENTION_SWEEP_SECONDS, self._purge_expired)(self),
+            periodic(
+                "platform-retention",
+                self.settings.retention_sweep_seconds,
+                self._purge_expired,
+            )(self),
             "platform-retention",
         )
         if self.queue_spec.bindings:
@@ -123,6 +136,14 @@ class Runtime:
                 batch_size=self.settings.consumer_batch_size,
             )
             await self.consumer.start()
+        self.watchdog = LinkWatchdog(
+            self.broker,
+            [self.consumer] if self.consumer is not None else [],
+            service=self.settings.service,
+            check_seconds=self.settings.broker_check_seconds,
+            stuck_seconds=self.settings.broker_stuck_seconds,
+        )
+        self._spawn(self.watchdog.run(), "broker-watchdog")
         for job in self.definition.background:
             self._spawn(job(self), getattr(job, "__name__", "job"))
 

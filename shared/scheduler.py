@@ -28,12 +28,19 @@ def lock_key(name: str) -> int:
     return zlib.crc32(f"scheduler:{name}".encode())
 
 
-async def run_once(runtime: Runtime, name: str, sweep: Sweep) -> bool:
-    """Run one tick of the job; False when another replica holds it."""
+async def run_once(runtime: Runtime, name: str, sweep: Sweep, *, wait: bool = False) -> bool:
+    """Run one tick of the job; False when another replica holds it. ``wait`` queues behind a
+    tick in progress instead (the development clock: a tick that began before the clock moved
+    must not stand for one after it)."""
     async with runtime.uow() as uow:
-        got = await uow.conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(lock_key(name))))
-        if not got:
-            return False
+        if wait:
+            await uow.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key(name))))
+        else:
+            got = await uow.conn.scalar(
+                sa.select(sa.func.pg_try_advisory_xact_lock(lock_key(name)))
+            )
+            if not got:
+                return False
         await sweep(uow)
         await uow.commit()
     return True
@@ -66,5 +73,26 @@ def sweep_job(name: str, interval_seconds: float, sweep: ContextSweep) -> Backgr
 
         await periodic(name, interval_seconds, tick)(runtime)
 
+    async def run_now(runtime: Runtime) -> None:
+        async def tick(uow: UnitOfWork) -> None:
+            await sweep(runtime.context, uow)
+
+        await run_once(runtime, name, tick, wait=True)
+
     job.__name__ = f"periodic:{name}"
+    # One tick on demand, for ``POST /_dev/clock`` (``run_sweeps_now``).
+    job.run_now = run_now  # type: ignore[attr-defined]
+    job.sweep_name = name  # type: ignore[attr-defined]
     return job
+
+
+async def run_sweeps_now(runtime: Runtime) -> list[str]:
+    """One tick of every sweep of the service, in declaration order, each waiting for a tick in
+    progress; returns their names. Development only: the clock just moved."""
+    names = []
+    for job in runtime.definition.background:
+        run_now = getattr(job, "run_now", None)
+        if run_now is not None:
+            await run_now(runtime)
+            names.append(job.sweep_name)
+    return names

@@ -28,6 +28,7 @@ SERVICES: tuple[str, ...] = (
     "publication",
     "credit",
     "allocation",
+    "tenancy",
 )
 
 DEFAULT_PORTS: dict[str, int] = {
@@ -38,6 +39,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "publication": 8005,
     "credit": 8006,
     "allocation": 8007,
+    "tenancy": 8008,
 }
 
 __all__ = ["DEV_ID_HASH_KEY", "DEV_SIGNING_KEY", "ServiceSettings", "settings_for"]
@@ -82,6 +84,11 @@ class ServiceSettings(BaseSettings):
     retry_delays_ms: list[int] = Field(default_factory=lambda: [1000, 5000, 30000])
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
+    # The broker link watchdog (shared.amqp.watchdog): how often it looks, and how long a
+    # broken link may last before it is rebuilt. A restart of one RabbitMQ node with a few
+    # hundred quorum queues, with aio-pika's reconnect interval of 5 s, is back well within 45 s.
+    broker_check_seconds: float = Field(default=5.0, gt=0)
+    broker_stuck_seconds: float = Field(default=45.0, gt=0)
     # Start the outbox relay and the consumers with the HTTP app (off for CLI tools).
     run_workers: bool = True
     # Largest request body accepted, checked before authentication (uploads included: the
@@ -89,6 +96,8 @@ class ServiceSettings(BaseSettings):
     max_request_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     # Published outbox rows and handled inbox ids are deleted after this many days.
     retention_days: int = Field(default=30, ge=1, le=3650)
+    # How often that purge (and the expired Idempotency-Key purge) runs.
+    retention_sweep_seconds: float = Field(default=3600.0, gt=0)
     # How long an Idempotency-Key is remembered; a retry after that is a new request.
     idempotency_ttl_hours: int = Field(default=48, ge=1, le=24 * 90)
 

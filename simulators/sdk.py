@@ -18,6 +18,9 @@ Usage::
     )
     await client.run()                        # until client.stop()
 
+A request's ``purpose`` is ``admission`` (an application) or ``re_review`` (the annual
+re-review of a tenant household, 年度复核): search your records the same way for both.
+
 What it does for you:
 
 * **Connect and reconnect**: connects with back-off, and when the connection drops it

@@ -126,7 +126,7 @@ def _cleanup_local(infra: Infra) -> None:
             await conn.close()
 
     async def drop_broker_objects() -> None:
-        connection = await aio_pika.connect(infra.amqp_url)
+        connection = await aio_pika.connect(infra.amqp_url, timeout=30)
         try:
             channel = await connection.channel()
             for name in _list_broker_objects("queues", infra.prefix):
@@ -157,6 +157,6 @@ def _list_broker_objects(kind: str, prefix: str) -> list[str]:
 
 @pytest.fixture
 async def broker_connection(infra: Infra) -> AsyncIterator[aio_pika.abc.AbstractConnection]:
-    connection = await aio_pika.connect(infra.amqp_url)
+    connection = await aio_pika.connect(infra.amqp_url, timeout=30)
     yield connection
     await connection.close()

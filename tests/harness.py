@@ -102,7 +102,7 @@ async def publish_raw(
     **properties: Any,
 ) -> None:
     """Send ``envelope`` straight to the broker on ``svc``'s exchanges (persistent, confirmed)."""
-    connection = await aio_pika.connect(infra.amqp_url)
+    connection = await aio_pika.connect(infra.amqp_url, timeout=30)
     try:
         channel = await connection.channel(publisher_confirms=True)
         target = await channel.get_exchange(svc.runtime.exchange_names[exchange])
@@ -150,7 +150,7 @@ async def event_tap(
     infra: Infra, svc: RunningService, patterns: Sequence[str] = ("#",)
 ) -> AsyncIterator[EventTap]:
     """Tap ``svc``'s events exchange for as long as the block runs."""
-    connection = await aio_pika.connect(infra.amqp_url)
+    connection = await aio_pika.connect(infra.amqp_url, timeout=30)
     try:
         channel = await connection.channel()
         exchange = await channel.get_exchange(svc.runtime.exchange_names["events"])

@@ -109,7 +109,7 @@ async def _delete_queues(amqp_url: str, runtime: Runtime) -> None:
     if runtime.settings.service == "verification":
         dept = f"{runtime.settings.queue_prefix}.dept."
         names += [f"{dept}{d}{suffix}" for d in DEPARTMENTS for suffix in ("", ".dead")]
-    connection = await aio_pika.connect(amqp_url)
+    connection = await aio_pika.connect(amqp_url, timeout=30)
     try:
         channel = await connection.channel()
         for queue in names:

@@ -8,3 +8,4 @@ CREATE DATABASE housing_alerting;
 CREATE DATABASE housing_publication;
 CREATE DATABASE housing_credit;
 CREATE DATABASE housing_allocation;
+CREATE DATABASE housing_tenancy;

@@ -1,15 +1,17 @@
 """Composition root of the alerting service: what it listens to, handles and serves.
 
 It hears every event on ``housing.events`` (binding ``#``), keeps its own timelines, and runs
-two periodic jobs: the clock sweep (clock rules, ticket escalation, reminders) and the
-notification dispatcher. The only module that reads configuration.
+three periodic jobs: the clock sweep (clock rules, ticket escalation, reminders), the
+notification dispatcher and the report sweep (定期通报). The only module that reads configuration.
 """
 
 from __future__ import annotations
 
-from services.alerting import sweeps
+from services.alerting import queries, sweeps
+from services.alerting.adapters.limiter import ComplaintLimiter
 from services.alerting.adapters.notifier import HttpSmsNotifier, LogNotifier, Notifier
 from services.alerting.api import router
+from services.alerting.complaints_api import router as complaints_router
 from services.alerting.context import AlertingContext, RuleConfig
 from services.alerting.handlers import HANDLERS
 from services.alerting.rules import catalogue
@@ -32,13 +34,16 @@ EXTRA_BINDINGS = (Binding("#"),)
 
 def rule_config(settings: AlertingSettings | None = None, city: str | None = None) -> RuleConfig:
     settings = settings or AlertingSettings()
-    if city is None:
-        city = city_config(settings_for("alerting").city_config).city.code
+    config = city_config(settings_for("alerting").city_config)
     return RuleConfig(
         calendar=default_calendar(),
-        city=city,
+        city=city or config.city.code,
         materials_grace_working_days=settings.materials_grace_working_days,
         publish_within_working_days=settings.publish_within_working_days,
+        allocation_publish_within_working_days=settings.allocation_publish_within_working_days,
+        acceptance_working_days=config.acceptance.time_limit_working_days,
+        total_working_days=config.time_limits.total_working_days,
+        complaint_answer_working_days=settings.complaint_answer_working_days,
     )
 
 
@@ -65,10 +70,15 @@ def definition(settings: AlertingSettings | None = None) -> ServiceDefinition:
     catalogue()  # a broken data/rules.yaml stops the service at start
     cfg = rule_config(settings)
     notifier = build_notifier(settings)
+    limiter = ComplaintLimiter(settings.complaint_rate_burst, settings.complaint_rate_per_minute)
 
     def build_context(runtime: Runtime) -> AlertingContext:
         return AlertingContext(
-            **base_fields(runtime), settings=settings, rules=cfg, notifier=notifier
+            **base_fields(runtime),
+            settings=settings,
+            rules=cfg,
+            notifier=notifier,
+            complaint_limiter=limiter,
         )
 
     return ServiceDefinition(
@@ -78,10 +88,14 @@ def definition(settings: AlertingSettings | None = None) -> ServiceDefinition:
         metadata=metadata,
         bindings=EXTRA_BINDINGS,
         handlers=HANDLERS,
-        routers=(router,),
+        routers=(router, complaints_router),
         background=(
             sweep_job("alerting-clock-sweep", settings.sweep_seconds, sweeps.clock),
             sweep_job("alerting-notify", settings.dispatch_seconds, sweeps.notify),
+            sweep_job(
+                "alerting-periodic-reports", settings.report_sweep_seconds, sweeps.periodic_reports
+            ),
         ),
         context=build_context,
+        gauges=queries.gauges,
     )

@@ -27,7 +27,14 @@ from sqlalchemy.engine import Row
 
 from services.alerting import domain, queries
 from services.alerting.context import AlertingContext
-from services.alerting.evaluation import AlertDraft, clear_alerts, of_condition, raise_alerts
+from services.alerting.evaluation import (
+    AlertDraft,
+    clear_alerts,
+    escalation_for,
+    of_condition,
+    raise_alerts,
+    step_escalated_to,
+)
 from services.alerting.rules import rule
 from services.alerting.schemas import (
     ConfirmIn,
@@ -39,7 +46,10 @@ from services.alerting.schemas import (
 )
 from services.alerting.tables import (
     alerts,
+    allocation_results,
     applications,
+    contracts,
+    department_requests,
     notices,
     objections,
     signatures,
@@ -47,9 +57,12 @@ from services.alerting.tables import (
     ticket_alerts,
     ticket_events,
     tickets,
+    verification_completions,
+    waiting_confirmations,
 )
 from shared import audit
-from shared.auth import Principal, ensure_can_act, unit_level
+from shared.auth import CASEWORK_ROLES, SUPERVISOR, Principal, ensure_can_act, unit_level
+from shared.city import NotConfiguredError
 from shared.clock import SHANGHAI, now
 from shared.db import UnitOfWork
 from shared.events import catalogue as ev
@@ -107,6 +120,10 @@ async def application_submitted(
         category=e.category,
         status="submitted",
     )
+    if not e.imported:
+        # An imported history ran on the old system's clocks: its acceptance and total
+        # limits are not the platform's to judge (R1-R5, Y1 still check its facts).
+        await start_application_clocks(ctx, uow, e)
 
 
 async def application_accepted(
@@ -136,6 +153,7 @@ async def application_accepted(
     if e.receipt_no is None:
         drafts.append(AlertDraft("R1", e.street, e.application_id))
     await _raise(ctx, uow, envelope, *drafts)
+    await complete_acceptance_stage(ctx, uow, e, envelope)
 
 
 async def application_materials_uploaded(
@@ -154,10 +172,13 @@ async def application_materials_uploaded(
         return
     await _upsert_application(uow, e.application_id, materials_delta=1)
     reason = "已上传申请材料"
+    # Y2 (nothing uploaded) ends with any material; Y1 (materials incomplete) only when the
+    # upload leaves no required material missing (null: a producer that does not say).
+    cleared = ["Y2"] if e.missing_materials else ["Y1", "Y2"]
     await _clear(
         envelope,
         uow,
-        of_condition(["Y1", "Y2"], application_id=e.application_id),
+        of_condition(cleared, application_id=e.application_id),
         reason=reason,
         actor=e.uploaded_by,
     )
@@ -191,6 +212,7 @@ async def application_withdrawn(
         reason="申请已撤回",
         actor=e.withdrawn_by,
     )
+    await end_application_clocks(envelope, uow, e.application_id, reason="申请已撤回")
 
 
 async def application_qualified(
@@ -211,27 +233,362 @@ async def application_qualified(
             e.qualified_at, ctx.rules.publish_within_working_days
         ).at,
     )
+    await total_limit_met(ctx, uow, e, envelope)
 
 
 async def application_rejected(
     ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationRejected, envelope: Envelope
 ) -> None:
-    await _upsert_application(uow, e.application_id, case_id=e.case_id, status="rejected")
+    await _upsert_application(
+        uow, e.application_id, case_id=e.case_id, status="rejected", rejected_at=e.rejected_at
+    )
+    if e.case_id is None:  # refused before acceptance (不予受理): the acceptance stage ends
+        await close_acceptance_stage(uow, e.application_id)
+    await end_application_clocks(envelope, uow, e.application_id, reason="申请已终止")
+
+
+# -- the acceptance stage and the overall limit -------------------------------------------------
+#
+# 申请受理 is timed like a review stage (Xiamen art. 8(3), 9(8)): submission starts its clock in
+# the ``stages`` read model, so the clock sweep's Y3 and R8 cover it unchanged. It has no review
+# case, so its row is keyed by the application id in ``case_id`` and the stage ``acceptance``.
+
+ACCEPTANCE_STAGE = "acceptance"
+
+
+def _acceptance_key(application_id: uuid.UUID) -> dict[str, Any]:
+    return {"application_id": application_id, "case_id": application_id, "stage": ACCEPTANCE_STAGE}
+
+
+async def start_application_clocks(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationSubmitted
+) -> None:
+    """Submission starts the acceptance stage's clock and the overall limit's (R8T)."""
+    cal = ctx.rules.calendar
+    due = cal.add_workdays(e.submitted_at, ctx.rules.acceptance_working_days)
+    app = (
+        await uow.conn.execute(
+            sa.select(applications.c.status, applications.c.accepted_at).where(
+                applications.c.application_id == e.application_id
+            )
+        )
+    ).one()
+    values = {
+        "application_id": e.application_id,
+        "level": "street",
+        "unit": e.street,
+        "started_at": e.submitted_at,
+        "due_at": due.at,
+        # The same moment review publishes as yellow_at for its stages.
+        "warn_at": domain.warning_time(due.at, cal),
+        "time_limit_working_days": ctx.rules.acceptance_working_days,
+        "calendar_fallback": due.used_fallback,
+    }
+    # An acceptance (or an ending) heard before the submission (events overtake each other):
+    # the stage is recorded as it ended, never opened.
+    ended = {}
+    if app.accepted_at is not None:
+        ended = {
+            "status": "completed",
+            "completed_at": app.accepted_at,
+            "overdue": app.accepted_at > due.at,
+            "working_days_used": cal.workdays_between(e.submitted_at, app.accepted_at),
+        }
+    elif app.status in ("withdrawn", "rejected"):
+        ended = {"status": "withdrawn"}
+    await uow.conn.execute(
+        insert(stages)
+        .values(
+            case_id=e.application_id,
+            stage=ACCEPTANCE_STAGE,
+            **{"status": "open", "overdue": False, **values, **ended},
+        )
+        .on_conflict_do_nothing()
+    )
+    if ctx.rules.total_working_days is not None:
+        total_due = cal.add_workdays(e.submitted_at, ctx.rules.total_working_days).at
+        await uow.conn.execute(
+            applications.update()
+            .where(applications.c.application_id == e.application_id)
+            .values(submitted_at=e.submitted_at, total_due_at=total_due)
+        )
+
+
+async def complete_acceptance_stage(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationAccepted, envelope: Envelope
+) -> None:
+    """Acceptance ends the acceptance stage; accepted after its deadline is R8 even when no
+    sweep saw it open (the light goes out at once, the ticket stays)."""
+    row = (
+        await uow.conn.execute(
+            stages.update()
+            .where(
+                stages.c.case_id == e.application_id,
+                stages.c.stage == ACCEPTANCE_STAGE,
+                stages.c.status.in_(["open", "suspended"]),
+            )
+            .values(
+                status="completed",
+                completed_at=e.accepted_at,
+                suspended_at=None,
+                overdue=stages.c.overdue | (stages.c.due_at < e.accepted_at),
+            )
+            .returning(stages.c.started_at, stages.c.due_at, stages.c.overdue)
+        )
+    ).first()
+    if row is None:  # submission not heard yet (it records the ending) or already completed
+        return
+    key = _acceptance_key(e.application_id)
+    # Recorded whatever the order the events came in: a submission heard after its acceptance
+    # records the same row (start_application_clocks), so both orders end in one state.
+    await uow.conn.execute(
+        stages.update()
+        .where(stages.c.case_id == e.application_id, stages.c.stage == ACCEPTANCE_STAGE)
+        .values(
+            working_days_used=ctx.rules.calendar.workdays_between(row.started_at, e.accepted_at)
+        )
+    )
+    if row.overdue:
+        seen = await uow.conn.scalar(
+            sa.select(sa.func.count()).select_from(alerts).where(of_condition("R8", **key))
+        )
+        if not seen:
+            details = {"due_at": row.due_at.isoformat()}
+            await _raise(ctx, uow, envelope, AlertDraft("R8", e.street, **key, details=details))
+    await _clear(envelope, uow, of_condition(["Y3", "R8"], **key), reason="申请已受理")
+
+
+async def close_acceptance_stage(uow: UnitOfWork, application_id: uuid.UUID) -> None:
+    await uow.conn.execute(
+        stages.update()
+        .where(
+            stages.c.case_id == application_id,
+            stages.c.stage == ACCEPTANCE_STAGE,
+            stages.c.status != "completed",
+        )
+        .values(status="withdrawn")
+    )
+
+
+async def supplement_requested(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationSupplementRequested, envelope: Envelope
+) -> None:
+    """A supplement notice before acceptance stops the acceptance clock: the family's time is
+    not the window's (after acceptance the stage is over and nothing changes)."""
+    stopped = await uow.conn.scalar(
+        stages.update()
+        .where(
+            stages.c.case_id == e.application_id,
+            stages.c.stage == ACCEPTANCE_STAGE,
+            stages.c.status == "open",
+        )
+        .values(status="suspended", suspended_at=e.requested_at)
+        .returning(stages.c.case_id)
+    )
+    if stopped is not None:
+        await _clear(
+            envelope,
+            uow,
+            of_condition("Y3", **_acceptance_key(e.application_id)),
+            reason="补件通知已发出，受理时限暂停计算",
+            actor=e.requested_by,
+        )
+
+
+async def supplement_ended(
+    ctx: AlertingContext, uow: UnitOfWork, application_id: uuid.UUID, at: datetime
+) -> None:
+    """The supplement is in (or its deadline passed): the acceptance clock runs again, its
+    deadline moved by the working days it stood still; the overall limit moves alike."""
+    row = (
+        await uow.conn.execute(
+            sa.select(stages.c.due_at, stages.c.suspended_at)
+            .where(
+                stages.c.case_id == application_id,
+                stages.c.stage == ACCEPTANCE_STAGE,
+                stages.c.status == "suspended",
+            )
+            .with_for_update()
+        )
+    ).first()
+    if row is None or row.suspended_at is None:
+        return
+    cal = ctx.rules.calendar
+    # Working days in (suspension day, resumption day], as review counts its suspensions.
+    days = cal.workdays_between(row.suspended_at, at)
+    values: dict[str, Any] = {"status": "open", "suspended_at": None}
+    if days:
+        due = cal.add_workdays(row.due_at, days).at
+        values.update(due_at=due, warn_at=domain.warning_time(due, cal))
+    await uow.conn.execute(
+        stages.update()
+        .where(stages.c.case_id == application_id, stages.c.stage == ACCEPTANCE_STAGE)
+        .values(**values)
+    )
+    await move_total_deadline(ctx, uow, application_id, days)
+
+
+async def supplement_received(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationSupplementReceived, envelope: Envelope
+) -> None:
+    await supplement_ended(ctx, uow, e.application_id, e.received_at)
+
+
+async def supplement_overdue(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationSupplementOverdue, envelope: Envelope
+) -> None:
+    # The clock runs again from the end of the notice's last day, however late this is heard.
+    await supplement_ended(ctx, uow, e.application_id, domain.end_of_day(e.deadline))
+
+
+async def move_total_deadline(
+    ctx: AlertingContext, uow: UnitOfWork, application_id: uuid.UUID, suspended_days: int
+) -> None:
+    """Supplement suspensions do not count toward the overall limit: its deadline moves."""
+    if not suspended_days or ctx.rules.total_working_days is None:
+        return
+    row = (
+        await uow.conn.execute(
+            sa.select(applications.c.submitted_at, applications.c.total_suspended_days)
+            .where(applications.c.application_id == application_id)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        return
+    total = row.total_suspended_days + suspended_days
+    values: dict[str, Any] = {"total_suspended_days": total}
+    if row.submitted_at is not None:
+        values["total_due_at"] = ctx.rules.calendar.add_workdays(
+            row.submitted_at, ctx.rules.total_working_days + total
+        ).at
+    await uow.conn.execute(
+        applications.update()
+        .where(applications.c.application_id == application_id)
+        .values(**values)
+    )
+
+
+async def total_limit_met(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationQualified, envelope: Envelope
+) -> None:
+    """Qualification ends the overall clock; qualified past it before any sweep saw it is still
+    R8T (a fact for the ticket and the reports), put out at once."""
+    due = await uow.conn.scalar(
+        sa.select(applications.c.total_due_at).where(
+            applications.c.application_id == e.application_id
+        )
+    )
+    condition = of_condition("R8T", application_id=e.application_id)
+    if due is not None and e.qualified_at > due:
+        seen = await uow.conn.scalar(
+            sa.select(sa.func.count()).select_from(alerts).where(condition)
+        )
+        if not seen:
+            draft = AlertDraft(
+                "R8T", e.city, e.application_id, details={"total_due_at": due.isoformat()}
+            )
+            await _raise(ctx, uow, envelope, draft)
+    await _clear(envelope, uow, condition, reason="资格认定已完成")
+
+
+async def end_application_clocks(
+    envelope: Envelope, uow: UnitOfWork, application_id: uuid.UUID, *, reason: str
+) -> None:
+    """A withdrawn or ended application: the overall limit and a refused suspension's light
+    (conditions about a case that no longer runs) go out."""
+    await _clear(
+        envelope,
+        uow,
+        sa.and_(alerts.c.application_id == application_id, alerts.c.rule_id.in_(["R8T", "R8S"])),
+        reason=reason,
+    )
 
 
 # -- verification -------------------------------------------------------------------------
 
 
+async def _supervised_unit(ctx: AlertingContext, uow: UnitOfWork, application_id: uuid.UUID) -> str:
+    """Where a light about an application's department answer is raised: the application's
+    street, so that the supervisors of the street, its district and the city all see it
+    (visibility reads upward by code prefix) and the district can send its 督办通知 (art. 10);
+    the district or the city only when the street is not known yet."""
+    row = (
+        await uow.conn.execute(
+            sa.select(applications.c.street, applications.c.district, applications.c.city).where(
+                applications.c.application_id == application_id
+            )
+        )
+    ).first()
+    if row is None:
+        return ctx.rules.city
+    return row.street or row.district or row.city or ctx.rules.city
+
+
+async def _department_request(
+    uow: UnitOfWork,
+    case_id: uuid.UUID,
+    department: str,
+    application_id: uuid.UUID,
+    **values: Any,
+) -> None:
+    """Create or update one request of the departments' timeline; flags only ever turn on."""
+    stmt = insert(department_requests).values(
+        case_id=case_id, department=department, application_id=application_id, **values
+    )
+    dr = department_requests.c
+    update: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in ("late", "overdue", "empty", "answered"):
+            update[key] = dr[key] | stmt.excluded[key]
+        elif key == "answered_at":
+            update[key] = sa.func.coalesce(dr[key], stmt.excluded[key])
+        elif value is not None:
+            update[key] = stmt.excluded[key]
+    await uow.conn.execute(
+        stmt.on_conflict_do_update(index_elements=["case_id", "department"], set_=update)
+        if update
+        else stmt.on_conflict_do_nothing()
+    )
+
+
+async def verification_started(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationStarted, envelope: Envelope
+) -> None:
+    for department in e.departments:
+        try:
+            days = ctx.city.department(department).answer_deadline_working_days
+            deadline = ctx.rules.calendar.add_workdays(e.started_at, days).date
+        except NotConfiguredError:  # a department the city file no longer lists: the last day
+            deadline = e.due_on
+        await _department_request(
+            uow,
+            e.case_id,
+            department,
+            e.application_id,
+            requested_at=e.started_at,
+            deadline=deadline,
+        )
+    await _mark_answered_at_completion(uow, e.case_id)
+
+
 async def verification_answer_empty(
     ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationAnswerEmpty, envelope: Envelope
 ) -> None:
-    # Departments answer to the city centre (市住房保障管理中心), which supervises them.
-    city = await uow.conn.scalar(
-        sa.select(applications.c.city).where(applications.c.application_id == e.application_id)
+    await _department_request(
+        uow,
+        e.case_id,
+        e.department,
+        e.application_id,
+        request_id=e.request_id,
+        answered=True,
+        answered_at=e.answered_at,
+        empty=True,
     )
+    unit = await _supervised_unit(ctx, uow, e.application_id)
     draft = AlertDraft(
         "R6",
-        city or ctx.rules.city,
+        unit,
         e.application_id,
         case_id=None,
         department=e.department,
@@ -239,6 +596,114 @@ async def verification_answer_empty(
         details={"department": e.department, "request_id": str(e.request_id)},
     )
     await _raise(ctx, uow, envelope, draft)
+
+
+async def verification_answer_late(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationAnswerLate, envelope: Envelope
+) -> None:
+    await _department_request(
+        uow,
+        e.case_id,
+        e.department,
+        e.application_id,
+        request_id=e.request_id,
+        deadline=e.deadline,
+        answered=True,
+        answered_at=e.answered_at,
+        late=True,
+    )
+    await _raise_department_late(
+        ctx,
+        uow,
+        envelope,
+        e,
+        details={
+            "department": e.department,
+            "request_id": str(e.request_id),
+            "deadline": e.deadline.isoformat(),
+            "answered_at": e.answered_at.isoformat(),
+            "working_days_late": e.working_days_late,
+        },
+    )
+
+
+async def verification_department_overdue(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationDepartmentOverdue, envelope: Envelope
+) -> None:
+    await _department_request(
+        uow,
+        e.case_id,
+        e.department,
+        e.application_id,
+        request_id=e.request_id,
+        deadline=e.deadline,
+        overdue=True,
+    )
+    await _raise_department_late(
+        ctx,
+        uow,
+        envelope,
+        e,
+        details={
+            "department": e.department,
+            "request_id": str(e.request_id),
+            "deadline": e.deadline.isoformat(),
+            "detected_at": e.detected_at.isoformat(),
+        },
+    )
+
+
+async def _raise_department_late(
+    ctx: AlertingContext,
+    uow: UnitOfWork,
+    envelope: Envelope,
+    e: ev.VerificationAnswerLate | ev.VerificationDepartmentOverdue,
+    *,
+    details: dict[str, Any],
+) -> None:
+    """D1: one light per request, whether its deadline passed unanswered (逾期未反馈) or the
+    answer came late; an overdue request answered later keeps its one light and ticket."""
+    unit = await _supervised_unit(ctx, uow, e.application_id)
+    draft = AlertDraft(
+        "D1",
+        unit,
+        e.application_id,
+        department=e.department,
+        scope=f"request:{e.request_id}",
+        details=details,
+    )
+    await _raise(ctx, uow, envelope, draft)
+
+
+async def verification_completed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationCompleted, envelope: Envelope
+) -> None:
+    await uow.conn.execute(
+        insert(verification_completions)
+        .values(
+            case_id=e.case_id,
+            completed_at=e.completed_at,
+            missing_departments=list(e.missing_departments),
+        )
+        .on_conflict_do_nothing()
+    )
+    await _mark_answered_at_completion(uow, e.case_id)
+
+
+async def _mark_answered_at_completion(uow: UnitOfWork, case_id: uuid.UUID) -> None:
+    """Every department of a completed case that is not listed missing has answered (also
+    when the start is handled after the completion: both call this)."""
+    dr, vc = department_requests.c, verification_completions.c
+    await uow.conn.execute(
+        department_requests.update()
+        .where(
+            dr.case_id == case_id,
+            vc.case_id == dr.case_id,
+            dr.answered.is_(False),
+            dr.department != sa.all_(vc.missing_departments),
+        )
+        .values(answered=True, answered_at=sa.func.coalesce(dr.answered_at, vc.completed_at))
+    )
 
 
 async def verification_parameters_changed(
@@ -356,7 +821,7 @@ async def review_stage_completed(
         )
         if not seen:
             await _raise(ctx, uow, envelope, AlertDraft("R8", e.unit, **key))
-    await _clear(envelope, uow, of_condition(["Y3", "R8"], **key), reason="环节已办结")
+    await _clear(envelope, uow, of_condition(["Y3", "R8", "R8S"], **key), reason="环节已办结")
 
 
 async def review_stage_suspended(
@@ -365,7 +830,7 @@ async def review_stage_suspended(
     await uow.conn.execute(
         stages.update()
         .where(stages.c.case_id == e.case_id, stages.c.stage == e.stage, stages.c.status == "open")
-        .values(status="suspended")
+        .values(status="suspended", handler=e.suspended_by)
     )
     key = {"application_id": e.application_id, "case_id": e.case_id, "stage": e.stage}
     await _clear(
@@ -389,12 +854,34 @@ async def review_stage_resumed(
         )
         .values(
             status="open",
+            handler=sa.func.coalesce(e.resumed_by, stages.c.handler),
             due_at=e.due_at,
             # review.stage_resumed carries no yellow_at (yet): the moved deadline's
             # threshold is computed with review's rule (WorkdayCalendar.warning_starts).
             warn_at=domain.warning_time(e.due_at, ctx.rules.calendar),
         )
     )
+    await move_total_deadline(ctx, uow, e.application_id, e.suspended_working_days)
+
+
+async def review_suspension_refused(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ReviewSuspensionRefused, envelope: Envelope
+) -> None:
+    """R8S: a suspension asked for after the stage's total allowance was used (art. 7); it
+    goes out when the stage is completed."""
+    await uow.conn.execute(
+        stages.update()
+        .where(stages.c.case_id == e.case_id, stages.c.stage == e.stage)
+        .values(handler=e.requested_by)
+    )
+    key = {"application_id": e.application_id, "case_id": e.case_id, "stage": e.stage}
+    details = {
+        "requested_by": e.requested_by,
+        "suspended_working_days": e.suspended_working_days,
+        "limit_working_days": e.limit_working_days,
+        "due_at": e.due_at.isoformat(),
+    }
+    await _raise(ctx, uow, envelope, AlertDraft("R8S", e.unit, **key, details=details))
 
 
 async def review_stage_overdue(
@@ -497,7 +984,11 @@ async def publicity_opened(
             sa.and_(alerts.c.rule_id == "F3", alerts.c.application_id.in_(e.application_ids)),
             reason="资格认定结果已公示",
         )
-    if e.planned_days < 7 or e.closes_at - e.opened_at < MIN_PUBLICITY:
+    if e.kind == "allocation":
+        await _allocation_results_published(uow, e, envelope)
+    if rule("R7").covers_notice(e.kind) and (
+        e.planned_days < 7 or e.closes_at - e.opened_at < MIN_PUBLICITY
+    ):
         details = {"notice_id": str(e.notice_id), "planned_days": e.planned_days}
         await _raise(
             ctx,
@@ -530,7 +1021,9 @@ async def publicity_closed(
             )
             .on_conflict_do_nothing()
         )
-    if e.closed_early or e.closed_at - e.opened_at < MIN_PUBLICITY:
+    if rule("R7").covers_notice(e.kind) and (
+        e.closed_early or e.closed_at - e.opened_at < MIN_PUBLICITY
+    ):
         details = {
             "notice_id": str(e.notice_id),
             "closed_early": e.closed_early,
@@ -541,6 +1034,35 @@ async def publicity_closed(
             uow,
             envelope,
             AlertDraft("R7", unit, scope=f"notice:{e.notice_id}", details=details),
+        )
+
+
+async def _allocation_results_published(
+    uow: UnitOfWork, e: ev.PublicityOpened, envelope: Envelope
+) -> None:
+    """A results notice (配租结果公示) lists these results: F4 is out for them. A notice from
+    before ``allocation_ids`` existed is matched by its applications."""
+    r = allocation_results.c
+    which = (
+        r.allocation_id.in_(e.allocation_ids)
+        if e.allocation_ids
+        else r.application_id.in_(e.application_ids)
+    )
+    published = list(
+        await uow.conn.scalars(
+            allocation_results.update()
+            .where(which)
+            .values(published_at=sa.func.coalesce(r.published_at, e.opened_at))
+            .returning(r.allocation_id)
+        )
+    )
+    keys = [domain.condition_key(scope=f"allocation:{a}") for a in published]
+    if keys:
+        await _clear(
+            envelope,
+            uow,
+            sa.and_(alerts.c.rule_id == "F4", alerts.c.condition_key.in_(keys)),
+            reason="配租结果已公示",
         )
 
 
@@ -578,6 +1100,163 @@ async def objection_concluded(
         of_condition("F5", application_id=e.application_id, scope=f"objection:{e.objection_id}"),
         reason="异议调查结论已公布",
         actor=e.concluded_by,
+    )
+
+
+# -- allocation ---------------------------------------------------------------------------
+# Allocation is run by the city's housing office (市住房保障管理中心): its lights and reminders
+# belong to the city unit, where the city's supervisors see them.
+
+
+async def _application_of(uow: UnitOfWork, reference: str) -> uuid.UUID | None:
+    return await uow.conn.scalar(
+        sa.select(applications.c.application_id).where(applications.c.tracking_no == reference)
+    )
+
+
+async def unit_allocated(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationUnitAllocated, envelope: Envelope
+) -> None:
+    """F4's clock starts: the result must be on a results notice within the limit."""
+    await uow.conn.execute(
+        insert(allocation_results)
+        .values(
+            allocation_id=e.allocation_id,
+            round_id=e.round_id,
+            household_reference=e.household_reference,
+            application_id=await _application_of(uow, e.household_reference),
+            allocated_at=e.allocated_at,
+            publish_due_at=ctx.rules.calendar.add_workdays(
+                e.allocated_at, ctx.rules.allocation_publish_within_working_days
+            ).at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def order_overridden(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationOrderOverridden, envelope: Envelope
+) -> None:
+    """Queue-jumping (插队): a red light and, with it, a red ticket for the city."""
+    details = {
+        "allocation_id": str(e.allocation_id),
+        "round_id": str(e.round_id),
+        "household_reference": e.household_reference,
+        "rank": e.rank,
+        "next_in_order": e.next_in_order,
+        "leader": e.leader,
+        # Free text written by a leader: scrubbed in case it quotes an ID or a mobile.
+        "reason": scrub(e.reason),
+    }
+    draft = AlertDraft(
+        "R9",
+        ctx.rules.city,
+        await _application_of(uow, e.household_reference),
+        scope=f"allocation:{e.allocation_id}",
+        details=details,
+    )
+    await _raise(ctx, uow, envelope, draft)
+
+
+async def contract_issued(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationContractIssued, envelope: Envelope
+) -> None:
+    values = {
+        "sign_by": e.sign_by,
+        "remind_at": ctx.rules.calendar.warning_starts(e.sign_by),
+        "deadline_at": domain.end_of_day(e.sign_by),
+    }
+    stmt = insert(contracts).values(
+        contract_id=e.contract_id,
+        allocation_id=e.allocation_id,
+        household_reference=e.household_reference,
+        application_id=await _application_of(uow, e.household_reference),
+        **values,
+    )
+    await uow.conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[contracts.c.contract_id],
+            set_={k: stmt.excluded[k] for k in values},
+        )
+    )
+
+
+async def contract_signed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationContractSigned, envelope: Envelope
+) -> None:
+    # Kept even when the issue was never heard, so a late issue reminds nobody.
+    stmt = insert(contracts).values(
+        contract_id=e.contract_id,
+        allocation_id=e.allocation_id,
+        household_reference=e.household_reference,
+        signed_at=e.signed_at,
+    )
+    await uow.conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[contracts.c.contract_id], set_={"signed_at": e.signed_at}
+        )
+    )
+
+
+async def contract_overdue(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationContractOverdue, envelope: Envelope
+) -> None:
+    """The sign-by day passed without a signature (F6, a past fact confirmed on a ticket)."""
+    await uow.conn.execute(
+        contracts.update()
+        .where(contracts.c.contract_id == e.contract_id)
+        .values(overdue_at=sa.func.coalesce(contracts.c.overdue_at, envelope.occurred_at))
+    )
+    details = {
+        "contract_id": str(e.contract_id),
+        "allocation_id": str(e.allocation_id),
+        "household_reference": e.household_reference,
+        "sign_by": e.sign_by.isoformat(),
+    }
+    draft = AlertDraft(
+        "F6",
+        ctx.rules.city,
+        await _application_of(uow, e.household_reference),
+        scope=f"contract:{e.contract_id}",
+        details=details,
+    )
+    await _raise(ctx, uow, envelope, draft)
+
+
+async def confirmation_requested(
+    ctx: AlertingContext,
+    uow: UnitOfWork,
+    e: ev.AllocationConfirmationRequested,
+    envelope: Envelope,
+) -> None:
+    """N4's clock: a new request (the next year's) starts over, unconfirmed."""
+    values = {
+        "confirm_by": e.confirm_by,
+        "remind_at": ctx.rules.calendar.warning_starts(e.confirm_by),
+        "deadline_at": domain.end_of_day(e.confirm_by),
+        "confirmed_at": None,
+    }
+    stmt = insert(waiting_confirmations).values(
+        entry_id=e.entry_id,
+        application_id=e.application_id,
+        household_reference=e.household_reference,
+        **values,
+    )
+    await uow.conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[waiting_confirmations.c.entry_id],
+            set_={k: stmt.excluded[k] for k in values},
+        )
+    )
+
+
+async def need_confirmed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationNeedConfirmed, envelope: Envelope
+) -> None:
+    await uow.conn.execute(
+        waiting_confirmations.update()
+        .where(waiting_confirmations.c.entry_id == e.entry_id)
+        .values(confirmed_at=e.confirmed_at)
     )
 
 
@@ -632,13 +1311,6 @@ async def _upsert_application(
 
 
 # -- staff operations on tickets --------------------------------------------------------------
-
-# Who files the report of each step (the level that must act).
-_REPORT_TO: dict[str, str] = {
-    "report_city_centre": "city_centre",
-    "report_city_office": "city_office",
-    "report_province": "province",
-}
 
 
 async def _audit(
@@ -779,6 +1451,38 @@ async def _open_yellow(
     return ticket_id
 
 
+def _ensure_unit_staff(principal: Principal) -> None:
+    """A department's staff act for their department only: their token's unit (the city)
+    gives them no right to act for a street, a district or the city centre."""
+    if not principal.is_admin and not principal.has_role(SUPERVISOR, *CASEWORK_ROLES):
+        raise Forbidden("协查单位人员只能办理发给本单位的督办单")
+
+
+def _ensure_holds(principal: Principal, t: Row[Any], holder: str) -> None:
+    """The caller may act for ``holder`` on this ticket: the department's own staff
+    (``department:<code>``) for a department, else staff of that unit or above."""
+    if holder == "department":
+        if principal.is_admin or t.department in principal.departments:
+            return
+        raise Forbidden(f"该督办单须由协查单位（{t.department}）办理和报告")
+    _ensure_unit_staff(principal)
+    if holder == "street":
+        ensure_can_act(principal, t.unit)
+    elif holder == "district":
+        ensure_can_act(principal, domain.level_unit("district", t.unit) or t.unit)
+    else:
+        if not principal.is_admin and unit_level(principal.org) not in ("city", "province"):
+            # The city centre reports to the city office, the city office to the province.
+            raise Forbidden("该环节须由市级单位办理或报告")
+        ensure_can_act(principal, domain.city_of(t.unit))
+
+
+def _missing(body: HandleIn, *fields: tuple[str, str]) -> None:
+    for name, message in fields:
+        if getattr(body, name) is None:
+            raise ValidationProblem(message, field=name)
+
+
 async def _handle(
     uow: UnitOfWork,
     principal: Principal,
@@ -787,33 +1491,52 @@ async def _handle(
     calendar: WorkdayCalendar,
 ) -> None:
     t = await _load_for_update(uow, ticket_id)
-    ensure_can_act(principal, t.unit)
+    if t.colour == "red":
+        _ensure_holds(principal, t, domain.step_holder("handling", t.unit, t.department))
+    else:
+        _ensure_unit_staff(principal)
+        ensure_can_act(principal, t.unit)
     if t.step != "handling":
         raise Conflict("督办单已办结，不能重复办理", field="ticket_id")
     if t.colour == "red":
-        if body.cause is None:
-            raise ValidationProblem("红灯督办单须说明出现预警的原因", field="cause")
-        if body.handling_opinion is None:
-            raise ValidationProblem("红灯督办单须填写处理意见", field="handling_opinion")
-    at = now()
-    # Red: the written report to the city centre is due within 2 working days. Yellow: the
-    # supervisor confirms the light went out.
-    next_step = "report_city_centre" if t.colour == "red" else "confirmation"
-    due = domain.step_due(next_step, at, calendar)
-    await uow.conn.execute(
-        tickets.update()
-        .where(tickets.c.ticket_id == ticket_id)
-        .values(
-            step=next_step,
-            due_at=due,
-            cause=body.cause,
-            handling_opinion=body.handling_opinion,
-            handled_at=at,
-            handled_by=principal.sub,
+        # 《红灯预警督办单》 (art. 11(2)2-3): the section head names the handler, who states the
+        # cause and the handling opinion.
+        _missing(
+            body,
+            ("cause", "红灯督办单须说明出现预警的原因"),
+            ("handling_opinion", "红灯督办单须填写处理意见"),
+            ("section_head", "红灯督办单须填写业务科室负责人"),
+            ("handler", "红灯督办单须填写业务经办人"),
         )
+    _missing(body, ("cause_kind", "须说明预警由人为因素（human）还是系统因素（system）导致"))
+    at = now()
+    # Red: the written report to the level above is due within 2 working days. Yellow: the
+    # supervisor confirms the light went out.
+    next_step = (
+        domain.next_step("handling", t.unit, t.department) if t.colour == "red" else "confirmation"
     )
+    due = domain.step_due(next_step, at, calendar)
+    values: dict[str, Any] = {
+        "step": next_step,
+        "due_at": due,
+        "cause": body.cause,
+        "handling_opinion": body.handling_opinion,
+        "cause_kind": body.cause_kind,
+        "handled_at": at,
+        "handled_by": principal.sub,
+    }
+    for name in ("responsible_section", "section_head", "handler"):
+        if getattr(body, name) is not None:
+            values[name] = getattr(body, name)
+    await uow.conn.execute(tickets.update().where(tickets.c.ticket_id == ticket_id).values(values))
     await _history(uow, ticket_id, "handled", "handling", at, actor=principal.sub, due_at=t.due_at)
-    await _audit(uow, principal, "ticket.handle", ticket_id, {"ticket_no": t.ticket_no})
+    await _audit(
+        uow,
+        principal,
+        "ticket.handle",
+        ticket_id,
+        {"ticket_no": t.ticket_no, "cause_kind": body.cause_kind},
+    )
 
 
 async def _report(
@@ -825,22 +1548,19 @@ async def _report(
 ) -> None:
     """File the written report of the current reporting step and move up the chain."""
     t = await _load_for_update(uow, ticket_id)
-    if t.step not in _REPORT_TO:
+    if t.colour != "red" or t.step not in domain.REPORT_TO:
         raise Conflict("当前环节无需书面报告", field="ticket_id")
-    if t.step == "report_city_centre":
-        ensure_can_act(principal, t.unit)
-    elif not principal.is_admin and unit_level(principal.org) not in ("city", "province"):
-        # The city centre reports to the city office, the city office to the province.
-        raise Forbidden("该环节须由市级单位报告")
-    else:
-        ensure_can_act(principal, t.unit[:4] + "00")
+    _ensure_holds(principal, t, domain.step_holder(t.step, t.unit, t.department))
     at = now()
-    to_level = _REPORT_TO[t.step]
-    next_step = domain.NEXT_STEP[t.step]
+    to_level = domain.REPORT_TO[t.step]
+    next_step = domain.next_step(t.step, t.unit, t.department)
     due = domain.step_due(next_step, at, calendar)
-    to_unit = None if to_level == "province" else t.unit[:4] + "00"
+    to_unit = domain.level_unit(to_level, t.unit)
+    category = body.category or t.feedback_category or domain.default_category(t.rule_id)
     await uow.conn.execute(
-        tickets.update().where(tickets.c.ticket_id == ticket_id).values(step=next_step, due_at=due)
+        tickets.update()
+        .where(tickets.c.ticket_id == ticket_id)
+        .values(step=next_step, due_at=due, feedback_category=category)
     )
     await _history(
         uow,
@@ -854,19 +1574,43 @@ async def _report(
         to_unit=to_unit,
         note=body.summary,
     )
+    subject = str(t.application_id or ticket_id)
     uow.emit(
         TicketEscalated(
             ticket_id=ticket_id,
             from_unit=t.unit,
             to_unit=to_unit,
-            to_level=to_level,  # type: ignore[arg-type]
+            to_level=to_level,
             automatic=False,
             escalated_by=principal.sub,
             escalated_at=at,
             due_at=due,
         ),
-        subject=str(t.application_id or ticket_id),
+        subject=subject,
     )
+    if to_level == "province":
+        # The city office's feedback leaves the city: publication pushes this event to the
+        # provincial platform with the other key process events (one push channel, one log).
+        uow.emit(
+            ev.TicketFeedbackReported(
+                ticket_id=ticket_id,
+                ticket_no=t.ticket_no,
+                rule_id=t.rule_id,
+                application_id=t.application_id,
+                unit=t.unit,
+                department=t.department,
+                category=category,
+                cause_kind=t.cause_kind,
+                cause=_short(t.cause),
+                handling_opinion=_short(t.handling_opinion),
+                summary_text=_short(body.summary) or "-",
+                opened_at=t.opened_at,
+                handled_at=t.handled_at,
+                reported_by=principal.sub,
+                reported_at=at,
+            ),
+            subject=subject,
+        )
     await _audit(
         uow,
         principal,
@@ -875,9 +1619,17 @@ async def _report(
         {
             "ticket_no": t.ticket_no,
             "to_level": to_level,
+            "category": category,
             "on_time": t.due_at is None or at <= t.due_at,
         },
     )
+
+
+def _short(text: str | None) -> str | None:
+    """Staff free text for the province: scrubbed (it may quote an ID or a mobile), bounded."""
+    if not text:
+        return None
+    return scrub(text)[:500]
 
 
 async def _escalate(
@@ -887,15 +1639,16 @@ async def _escalate(
     body: EscalateIn,
     calendar: WorkdayCalendar,
 ) -> None:
-    """A supervisor sends the ticket one level up the chain by hand."""
+    """A supervisor sends the ticket to the level above the one now holding its step."""
     t = await _load_for_update(uow, ticket_id)
     ensure_can_act(principal, t.unit)
     if t.closed_at is not None:
         raise Conflict("督办单已关闭", field="ticket_id")
-    ladder = domain.escalation_ladder(t.unit)
-    if t.escalation_level >= len(ladder):
+    escalated_to = await uow.conn.scalar(sa.select(step_escalated_to(t.ticket_id, t.step)))
+    target = escalation_for(t, escalated_to)
+    if target is None:
         raise Conflict("督办单已升级至省级，无法再升级", field="ticket_id")
-    to_level, to_unit = ladder[t.escalation_level]
+    to_level, to_unit = target
     at = now()
     due = calendar.add_workdays(at, 1).at
     await uow.conn.execute(
@@ -975,7 +1728,15 @@ async def _confirm(
         tickets.update()
         .where(tickets.c.ticket_id == ticket_id)
         .values(
-            step="closed", due_at=None, confirmed_by=principal.sub, confirmed_at=at, closed_at=at
+            step="closed",
+            due_at=None,
+            confirmed_by=principal.sub,
+            confirmed_at=at,
+            closed_at=at,
+            # Filed under its red-light category (分类归档); the confirmer may correct it.
+            feedback_category=body.category
+            or t.feedback_category
+            or domain.default_category(t.rule_id),
         )
     )
     await _history(

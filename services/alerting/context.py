@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from services.alerting.adapters.limiter import ComplaintLimiter
 from services.alerting.adapters.notifier import Notifier
 from services.alerting.settings import AlertingSettings
 from shared.app import get_context
@@ -24,6 +25,12 @@ class RuleConfig:
     city: str
     materials_grace_working_days: int = 1  # Y2
     publish_within_working_days: int = 5  # F3
+    allocation_publish_within_working_days: int = 5  # F4
+    # City configuration: submission to acceptance (Y3/R8 on the acceptance stage) and the
+    # application's overall limit (R8T; None: not supervised).
+    acceptance_working_days: int = 5
+    total_working_days: int | None = None
+    complaint_answer_working_days: int = 15  # C1
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class AlertingContext(ServiceContext):
     settings: AlertingSettings
     rules: RuleConfig
     notifier: Notifier
+    complaint_limiter: ComplaintLimiter  # the public complaint form's token bucket
 
 
 Ctx = Annotated[AlertingContext, Depends(get_context)]

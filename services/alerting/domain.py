@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Literal
 
-from shared.auth.units import parent_unit, unit_level
+from shared.auth.units import unit_level
 from shared.clock import SHANGHAI
 from shared.workdays import WorkdayCalendar
 
@@ -104,48 +104,125 @@ def child_unit_length(org: str) -> int:
 # -- red ticket reporting chain (Xiamen art. 10(2), 11(2)-(3)) ------------------------------------
 
 TicketStep = Literal[
-    "handling",  # 当日办结: the responsible unit handles it the same day
-    "report_city_centre",  # unit -> city centre (市住房保障管理中心) within 2 working days
+    "handling",  # 当日办结: the responsible unit (or department) handles it the same day
+    "report_district",  # street / department -> its district within 2 working days
+    "report_city_centre",  # district (or a district's own light) -> city centre within 2
     "report_city_office",  # city centre -> city office (市住房保障办) within 1 working day
-    "report_province",  # city office -> province (省住建厅、省监察厅)
+    "report_province",  # city office -> province (省住建厅、省监察厅): the feedback leaves the city
     "confirmation",  # city centre supervisor confirms the light went out and files it
     "closed",
 ]
 
-NEXT_STEP: dict[str, str] = {
-    "handling": "report_city_centre",
-    "report_city_centre": "report_city_office",
-    "report_city_office": "report_province",
-    "report_province": "confirmation",
-    "confirmation": "closed",
+EscalationLevel = Literal["district", "city_centre", "city_office", "province"]
+
+# Who holds a step: the level that must act. Ordered from the bottom of the chain to the top.
+Holder = Literal["street", "department", "district", "city_centre", "city_office", "province"]
+_RANK: dict[str, int] = {
+    "street": 0,
+    "department": 0,
+    "district": 1,
+    "city_centre": 2,
+    "city_office": 3,
+    "province": 4,
 }
 
 # Working days allowed for each step, counted from the moment the previous one finished;
 # 0 means "the same day".
 STEP_WORKING_DAYS: dict[str, int | None] = {
     "handling": 0,
+    "report_district": 2,
     "report_city_centre": 2,
     "report_city_office": 1,
     "report_province": 1,
     "confirmation": None,  # no fixed limit in the rules
 }
 
-EscalationLevel = Literal["district", "city_centre", "city_office", "province"]
+# The level a report of each step goes to.
+REPORT_TO: dict[str, EscalationLevel] = {
+    "report_district": "district",
+    "report_city_centre": "city_centre",
+    "report_city_office": "city_office",
+    "report_province": "province",
+}
 
 
-def escalation_ladder(unit: str) -> list[tuple[EscalationLevel, str | None]]:
-    """Who a ticket of ``unit`` goes to, in order, when deadlines are missed: the district
-    above a street, then the city centre, the city office and the province."""
-    ladder: list[tuple[EscalationLevel, str | None]] = []
+def city_of(unit: str) -> str:
+    return unit[:4] + "00"
+
+
+def responsible_level(unit: str, department: str | None) -> Holder:
+    """Who handles a ticket: the department it is addressed to (协查单位), else its unit."""
+    if department:
+        return "department"
     level = unit_level(unit)
-    if level == "street":
-        ladder.append(("district", parent_unit(unit)))
-    city = unit[:4] + "00"
     if level in ("street", "district"):
-        ladder.append(("city_centre", city))
-    ladder.append(("city_office", city))
-    ladder.append(("province", None))
-    return ladder
+        return level
+    return "city_centre"
+
+
+def reporting_path(unit: str, department: str | None = None) -> list[tuple[str, Holder]]:
+    """The steps of a red ticket and who holds each (Xiamen art. 11(2)-(3)): the responsible
+    unit handles the same day, then each level reports in writing to the one above, a
+    street's or a department's report going through the district, up to the city office's
+    feedback to the province; the city centre then confirms and files it."""
+    level = unit_level(unit)
+    first = responsible_level(unit, department)
+    path: list[tuple[str, Holder]] = [("handling", first)]
+    has_district = level in ("street", "district")
+    if first in ("street", "department") and has_district:
+        path.append(("report_district", first))
+        path.append(("report_city_centre", "district"))
+    elif first in ("district", "department"):
+        path.append(("report_city_centre", first))
+    path.append(("report_city_office", "city_centre"))
+    path.append(("report_province", "city_office"))
+    path.append(("confirmation", "city_centre"))
+    return path
+
+
+def next_step(step: str, unit: str, department: str | None = None) -> str:
+    steps = [s for s, _ in reporting_path(unit, department)] + ["closed"]
+    return steps[steps.index(step) + 1]
+
+
+def step_holder(step: str, unit: str, department: str | None = None) -> Holder:
+    for s, holder in reporting_path(unit, department):
+        if s == step:
+            return holder
+    raise ValueError(f"step {step!r} is not on the path of unit {unit}")
+
+
+def level_unit(level: str, unit: str) -> str | None:
+    """The unit code of a level of the chain above ``unit`` (None for the province)."""
+    if level == "district":
+        return unit[:6] if unit_level(unit) in ("street", "district") else None
+    if level in ("city_centre", "city_office"):
+        return city_of(unit)
+    return None
+
+
+def escalation_target(holder: str, unit: str) -> tuple[EscalationLevel, str | None] | None:
+    """The level directly above the one that missed its step (``holder``), with its unit;
+    None above the province. A department's or a street's miss goes to the district, a
+    district's to the city centre, the city centre's to the city office, the office's to the
+    province."""
+    has_district = unit_level(unit) in ("street", "district")
+    above: EscalationLevel | None
+    if holder in ("street", "department"):
+        above = "district" if has_district else "city_centre"
+    elif holder == "district":
+        above = "city_centre"
+    elif holder == "city_centre":
+        above = "city_office"
+    elif holder == "city_office":
+        above = "province"
+    else:
+        return None
+    return above, level_unit(above, unit)
+
+
+def higher(a: str, b: str) -> str:
+    return a if _RANK[a] >= _RANK[b] else b
 
 
 def step_due(step: str, started: datetime, calendar: WorkdayCalendar) -> datetime | None:
@@ -153,6 +230,44 @@ def step_due(step: str, started: datetime, calendar: WorkdayCalendar) -> datetim
     if days is None:
         return None
     return calendar.add_workdays(started, days).at
+
+
+# -- red-light categories for filing (art. 11(2)6, 11(3)6: 根据红灯预警类别分类归档) -----
+
+FeedbackCategory = Literal[
+    "acceptance",  # 受理环节：回执、材料
+    "signature_order",  # 审核意见时间倒置
+    "department",  # 协查部门：反馈为空、逾期
+    "publicity",  # 公示时间不足
+    "time_limit",  # 超出办理时限
+    "other",
+]
+
+CATEGORY_TITLES: dict[str, str] = {
+    "acceptance": "申请受理类",
+    "signature_order": "审核意见时序类",
+    "department": "部门协查类",
+    "publicity": "公示类",
+    "time_limit": "办理时限类",
+    "other": "其他",
+}
+
+_CATEGORY_BY_RULE: dict[str, str] = {
+    "R1": "acceptance",
+    "R2": "acceptance",
+    "R3": "signature_order",
+    "R4": "signature_order",
+    "R5": "signature_order",
+    "R6": "department",
+    "D1": "department",
+    "R7": "publicity",
+    "R8": "time_limit",
+}
+
+
+def default_category(rule_id: str) -> str:
+    """The category a ticket is filed under unless the feedback names another."""
+    return _CATEGORY_BY_RULE.get(rule_id, "other")
 
 
 def ticket_no(colour: str, opened_at: datetime, ticket_id: uuid.UUID) -> str:

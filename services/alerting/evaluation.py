@@ -20,6 +20,7 @@ from sqlalchemy.engine import Row
 from services.alerting import domain
 from services.alerting.rules import colour_of, rule
 from services.alerting.tables import alerts, notifications, ticket_alerts, ticket_events, tickets
+from shared.auth import DEPARTMENT_ROLE_PREFIX
 from shared.clock import now
 from shared.db import UnitOfWork
 from shared.events.catalogue import AlertCleared, AlertRaised, TicketOpened
@@ -133,6 +134,9 @@ async def open_red_tickets(
                 "application_id": a.application_id,
                 "stage": a.stage,
                 "unit": a.unit,
+                # A light about a department's answer is the department's to handle (协查单位).
+                "department": a.department,
+                "feedback_category": domain.default_category(a.rule_id),
                 "opened_at": at,
                 "opened_by": None,
                 "step": "handling",
@@ -168,6 +172,24 @@ async def open_red_tickets(
                 "ticket_id": ticket_id,
             }
         )
+        if a.department:
+            messages.append(
+                {
+                    "kind": "red_light",
+                    "rule_id": a.rule_id,
+                    "dedupe_key": f"red_light:{a.alert_id}:department",
+                    "recipient": f"{DEPARTMENT_ROLE_PREFIX}{a.department}@{domain.city_of(a.unit)}",
+                    "unit": a.unit,
+                    "message": (
+                        f"【红灯督办】{a.rule_id} {rule(a.rule_id).title}。"
+                        f"督办单{number}，请贵单位当日办结，并在2个工作日内书面报告上级单位。"
+                    ),
+                    # One notification per alert is the unit supervisor's; the department's
+                    # copy is linked by its ticket.
+                    "alert_id": None,
+                    "ticket_id": ticket_id,
+                }
+            )
         uow.emit(
             TicketOpened(
                 ticket_id=ticket_id,
@@ -270,3 +292,35 @@ def of_condition(
         application_id=application_id, case_id=case_id, stage=stage, scope=scope
     )
     return sa.and_(alerts.c.rule_id.in_(rules), alerts.c.condition_key == key)
+
+
+# -- who holds a ticket's step, and who is above them --------------------------------------------
+
+
+def step_escalated_to(ticket_id: Any, step: Any) -> sa.ScalarSelect[Any]:
+    """The level the ticket's current step was last escalated to, if it was (SQL, correlated)."""
+    te = ticket_events.c
+    return (
+        sa.select(te.to_level)
+        .where(te.ticket_id == ticket_id, te.step == step, te.action == "escalated")
+        .order_by(te.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def missed_by(t: Row[Any], escalated_to: str | None) -> str:
+    """Who missed the current step: its holder on the reporting path, or the level it was
+    already escalated to in this step (that level had its working day and let it pass too)."""
+    if t.colour != "red" or t.step not in domain.STEP_WORKING_DAYS:
+        holder = domain.responsible_level(t.unit, t.department)
+    else:
+        holder = domain.step_holder(t.step, t.unit, t.department)
+    return domain.higher(holder, escalated_to) if escalated_to else holder
+
+
+def escalation_for(
+    t: Row[Any], escalated_to: str | None
+) -> tuple[domain.EscalationLevel, str | None] | None:
+    """Where a missed step goes: the level directly above the one that missed it."""
+    return domain.escalation_target(missed_by(t, escalated_to), t.unit)

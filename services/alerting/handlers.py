@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from services.alerting import commands
+from services.alerting import commands, tenancy_figures, tenancy_reminders
 from services.alerting.context import AlertingContext
 from shared.db import UnitOfWork
 from shared.events import catalogue as ev
@@ -73,6 +73,33 @@ async def on_application_materials_uploaded(
     await commands.application_materials_uploaded(ctx, uow, e, envelope)
 
 
+@handles(ev.ApplicationSupplementRequested)
+@_serialised
+async def on_application_supplement_requested(
+    ctx: AlertingContext,
+    uow: UnitOfWork,
+    e: ev.ApplicationSupplementRequested,
+    envelope: Envelope,
+) -> None:
+    await commands.supplement_requested(ctx, uow, e, envelope)
+
+
+@handles(ev.ApplicationSupplementReceived)
+@_serialised
+async def on_application_supplement_received(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationSupplementReceived, envelope: Envelope
+) -> None:
+    await commands.supplement_received(ctx, uow, e, envelope)
+
+
+@handles(ev.ApplicationSupplementOverdue)
+@_serialised
+async def on_application_supplement_overdue(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ApplicationSupplementOverdue, envelope: Envelope
+) -> None:
+    await commands.supplement_overdue(ctx, uow, e, envelope)
+
+
 @handles(ev.ApplicationWithdrawn)
 @_serialised
 async def on_application_withdrawn(
@@ -112,6 +139,38 @@ async def on_verification_answer_empty(
     ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationAnswerEmpty, envelope: Envelope
 ) -> None:
     await commands.verification_answer_empty(ctx, uow, e, envelope)
+
+
+@handles(ev.VerificationStarted)
+@_serialised
+async def on_verification_started(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationStarted, envelope: Envelope
+) -> None:
+    await commands.verification_started(ctx, uow, e, envelope)
+
+
+@handles(ev.VerificationAnswerLate)
+@_serialised
+async def on_verification_answer_late(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationAnswerLate, envelope: Envelope
+) -> None:
+    await commands.verification_answer_late(ctx, uow, e, envelope)
+
+
+@handles(ev.VerificationDepartmentOverdue)
+@_serialised
+async def on_verification_department_overdue(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationDepartmentOverdue, envelope: Envelope
+) -> None:
+    await commands.verification_department_overdue(ctx, uow, e, envelope)
+
+
+@handles(ev.VerificationCompleted)
+@_serialised
+async def on_verification_completed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.VerificationCompleted, envelope: Envelope
+) -> None:
+    await commands.verification_completed(ctx, uow, e, envelope)
 
 
 @handles(ev.VerificationParametersChanged)
@@ -162,6 +221,14 @@ async def on_review_stage_resumed(
     await commands.review_stage_resumed(ctx, uow, e, envelope)
 
 
+@handles(ev.ReviewSuspensionRefused)
+@_serialised
+async def on_review_suspension_refused(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.ReviewSuspensionRefused, envelope: Envelope
+) -> None:
+    await commands.review_suspension_refused(ctx, uow, e, envelope)
+
+
 @handles(ev.ReviewStageOverdue)
 @_serialised
 async def on_review_stage_overdue(
@@ -210,15 +277,152 @@ async def on_objection_concluded(
     await commands.objection_concluded(ctx, uow, e, envelope)
 
 
+@handles(ev.AllocationUnitAllocated)
+@_serialised
+async def on_allocation_unit_allocated(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationUnitAllocated, envelope: Envelope
+) -> None:
+    await commands.unit_allocated(ctx, uow, e, envelope)
+
+
+@handles(ev.AllocationOrderOverridden)
+@_serialised
+async def on_allocation_order_overridden(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationOrderOverridden, envelope: Envelope
+) -> None:
+    await commands.order_overridden(ctx, uow, e, envelope)
+
+
+@handles(ev.AllocationContractIssued)
+@_serialised
+async def on_allocation_contract_issued(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationContractIssued, envelope: Envelope
+) -> None:
+    await commands.contract_issued(ctx, uow, e, envelope)
+
+
+@handles(ev.AllocationContractSigned)
+@_serialised
+async def on_allocation_contract_signed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationContractSigned, envelope: Envelope
+) -> None:
+    await commands.contract_signed(ctx, uow, e, envelope)
+
+
+@handles(ev.AllocationContractOverdue)
+@_serialised
+async def on_allocation_contract_overdue(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationContractOverdue, envelope: Envelope
+) -> None:
+    await commands.contract_overdue(ctx, uow, e, envelope)
+
+
+@handles(ev.AllocationConfirmationRequested)
+@_serialised
+async def on_allocation_confirmation_requested(
+    ctx: AlertingContext,
+    uow: UnitOfWork,
+    e: ev.AllocationConfirmationRequested,
+    envelope: Envelope,
+) -> None:
+    await commands.confirmation_requested(ctx, uow, e, envelope)
+
+
+@handles(ev.AllocationNeedConfirmed)
+@_serialised
+async def on_allocation_need_confirmed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.AllocationNeedConfirmed, envelope: Envelope
+) -> None:
+    await commands.need_confirmed(ctx, uow, e, envelope)
+
+
+@handles(ev.TenancyRereviewDue)
+async def on_tenancy_rereview_due(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.TenancyRereviewDue, envelope: Envelope
+) -> None:
+    """N5: a re-review deadline is near."""
+    await tenancy_reminders.rereview_due(ctx, uow, e)
+
+
+@handles(ev.TenancyVisitDue)
+async def on_tenancy_visit_due(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.TenancyVisitDue, envelope: Envelope
+) -> None:
+    """N6: a home visit falls due; the cockpit counts it as planned."""
+    await tenancy_reminders.visit_due(ctx, uow, e)
+    await tenancy_figures.visit_due(uow, e)
+
+
+@handles(ev.TenancyViolationOpened)
+async def on_tenancy_violation_opened(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.TenancyViolationOpened, envelope: Envelope
+) -> None:
+    """N7: a rectification order and its deadline; the cockpit counts it open."""
+    await tenancy_reminders.violation_opened(ctx, uow, e)
+    await tenancy_figures.violation_opened(uow, e, envelope)
+
+
+# -- tenancy's figures (准入、使用、退出) -------------------------------------------------------
+
+
+@handles(ev.TenancyLeaseOpened)
+async def on_tenancy_lease_opened(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.TenancyLeaseOpened, envelope: Envelope
+) -> None:
+    await tenancy_figures.lease_opened(uow, e)
+
+
+@handles(ev.TenancyUnitVacated)
+async def on_tenancy_unit_vacated(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.TenancyUnitVacated, envelope: Envelope
+) -> None:
+    await tenancy_figures.unit_vacated(uow, e)
+
+
+@handles(ev.TenancyArrearsStep)
+async def on_tenancy_arrears_step(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.TenancyArrearsStep, envelope: Envelope
+) -> None:
+    await tenancy_figures.arrears_step(uow, e)
+
+
+@handles(ev.TenancyVisitRecorded)
+async def on_tenancy_visit_recorded(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.TenancyVisitRecorded, envelope: Envelope
+) -> None:
+    await tenancy_figures.visit_recorded(uow, e)
+
+
+@handles(ev.TenancyViolationClosed)
+async def on_tenancy_violation_closed(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.TenancyViolationClosed, envelope: Envelope
+) -> None:
+    await tenancy_figures.violation_closed(uow, e)
+
+
+@handles(ev.TenancyRereviewConcluded)
+async def on_tenancy_rereview_concluded(
+    ctx: AlertingContext, uow: UnitOfWork, e: ev.TenancyRereviewConcluded, envelope: Envelope
+) -> None:
+    await tenancy_figures.rereview_concluded(uow, e)
+
+
 HANDLERS = handler_map(
     on_application_submitted,
     on_application_accepted,
     on_application_materials_uploaded,
     on_application_withdrawn,
+    on_application_supplement_requested,
+    on_application_supplement_received,
+    on_application_supplement_overdue,
     on_application_qualified,
     on_application_rejected,
     on_application_refused,
+    on_verification_started,
     on_verification_answer_empty,
+    on_verification_answer_late,
+    on_verification_department_overdue,
+    on_verification_completed,
     on_verification_parameters_changed,
     on_review_case_opened,
     on_review_stage_started,
@@ -226,9 +430,26 @@ HANDLERS = handler_map(
     on_review_stage_suspended,
     on_review_stage_resumed,
     on_review_stage_overdue,
+    on_review_suspension_refused,
     on_review_opinion_signed,
     on_publicity_opened,
     on_publicity_closed,
     on_objection_filed,
     on_objection_concluded,
+    on_allocation_unit_allocated,
+    on_allocation_order_overridden,
+    on_allocation_contract_issued,
+    on_allocation_contract_signed,
+    on_allocation_contract_overdue,
+    on_allocation_confirmation_requested,
+    on_allocation_need_confirmed,
+    on_tenancy_rereview_due,
+    on_tenancy_visit_due,
+    on_tenancy_violation_opened,
+    on_tenancy_lease_opened,
+    on_tenancy_unit_vacated,
+    on_tenancy_arrears_step,
+    on_tenancy_visit_recorded,
+    on_tenancy_violation_closed,
+    on_tenancy_rereview_concluded,
 )

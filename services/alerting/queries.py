@@ -16,7 +16,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from fastapi.responses import Response
 
-from services.alerting import domain
+from services.alerting import domain, tenancy_figures
 from services.alerting.rules import rule
 from services.alerting.schemas import (
     AlertOut,
@@ -28,22 +28,27 @@ from services.alerting.tables import (
     alerts,
     applications,
     notifications,
+    periodic_reports,
     stages,
     ticket_alerts,
     ticket_events,
     tickets,
 )
 from shared.auth import (
+    CASEWORK_ROLES,
+    DISCIPLINE_INSPECTOR,
     GLOBAL_READ_ROLES,
+    SUPERVISOR,
     Principal,
     ensure_can_read,
     is_unit_code,
     unit_level,
     within,
 )
-from shared.clock import now
+from shared.clock import SHANGHAI, now
+from shared.metrics import GaugeSample
 from shared.pagination import Page, PageParams
-from shared.problems import NotFound, ValidationProblem
+from shared.problems import Forbidden, NotFound, ValidationProblem
 from shared.runtime import Runtime
 
 
@@ -51,6 +56,32 @@ def _visible(principal: Principal, column: sa.ColumnElement[Any]) -> sa.ColumnEl
     if principal.has_role(*GLOBAL_READ_ROLES):
         return sa.true()
     return within(column, principal.org)
+
+
+# Staff who read tickets by their unit (the department staff read theirs by department).
+_UNIT_READERS = (SUPERVISOR, DISCIPLINE_INSPECTOR, *CASEWORK_ROLES)
+
+
+def _ticket_visible(principal: Principal) -> sa.ColumnElement[bool]:
+    """Tickets of the caller's unit and below; for a department's staff (``department:<code>``),
+    the tickets addressed to that department (协查单位), wherever their unit is."""
+    if principal.has_role(*GLOBAL_READ_ROLES):
+        return sa.true()
+    t = tickets.c
+    visible: list[sa.ColumnElement[bool]] = []
+    if principal.has_role(*_UNIT_READERS):
+        visible.append(within(t.unit, principal.org))
+    if principal.departments:
+        visible.append(t.department.in_(sorted(principal.departments)))
+    return sa.or_(*visible) if visible else sa.false()
+
+
+def ensure_can_read_ticket(principal: Principal, row: Any) -> None:
+    if row.department and row.department in principal.departments:
+        return
+    if not principal.has_role(*_UNIT_READERS, *GLOBAL_READ_ROLES):
+        raise Forbidden("无权查看该督办单")
+    ensure_can_read(principal, row.unit)
 
 
 def _unit_param(principal: Principal, unit: str | None) -> str | None:
@@ -158,10 +189,19 @@ async def list_tickets(
     escalated: bool | None = None,
     unit: str | None = None,
     application_id: uuid.UUID | None = None,
+    department: str | None = None,
+    category: str | None = None,
+    cause_kind: str | None = None,
 ) -> Page[TicketOut]:
     unit = _unit_param(principal, unit)
     t = tickets.c
-    cond = [_visible(principal, t.unit)]
+    cond = [_ticket_visible(principal)]
+    if department:
+        cond.append(t.department == department)
+    if category:
+        cond.append(t.feedback_category == category)
+    if cause_kind:
+        cond.append(t.cause_kind == cause_kind)
     if status == "open":
         cond.append(t.closed_at.is_(None))
     elif status == "closed":
@@ -197,7 +237,7 @@ async def get_ticket(ticket_id: uuid.UUID, runtime: Runtime, principal: Principa
         ).first()
         if row is None:
             raise NotFound("督办单不存在", field="ticket_id")
-        ensure_can_read(principal, row.unit)
+        ensure_can_read_ticket(principal, row)
         return await ticket_out(conn, row, full=True)
 
 
@@ -341,6 +381,9 @@ async def cockpit(
         case: dict[str, Any] | None = None
         if application_id:
             case = await _case_detail(conn, principal, application_id, stage, rule_id)
+        # 准入、使用、退出 this year so far. Tenancy's events carry no street: the city's.
+        today = now().astimezone(SHANGHAI).date()
+        lifecycle = await tenancy_figures.figures(conn, today.replace(month=1, day=1), today)
     units = runtime.city
 
     def name(code: str) -> str | None:
@@ -381,6 +424,7 @@ async def cockpit(
             for k in ("total", "open", "overdue", "escalated", "closed")
         },
         "case": case,
+        "admission_use_exit": {"unit": units.city.code} | lifecycle,
     }
 
 
@@ -672,3 +716,97 @@ async def ticket_detail(conn: Any, ticket_id: uuid.UUID) -> TicketOut:
     """The ticket as it now stands, with its alerts and history (the answer of every operation)."""
     row = (await conn.execute(sa.select(*tickets.c).where(tickets.c.ticket_id == ticket_id))).one()
     return await ticket_out(conn, row, full=True)
+
+
+async def gauges(ctx: Any, conn: Any) -> list[GaugeSample]:
+    """Business gauges for /metrics (``shared.metrics``), in one statement of counts over
+    partial indexes: open lights by colour, open stages past their deadline, notifications
+    still waiting for the SMS gateway and the age of the oldest."""
+    at = now()
+    row = (
+        await conn.execute(
+            sa.select(
+                sa.select(sa.func.count())
+                .where(alerts.c.cleared_at.is_(None), alerts.c.colour == "red")
+                .scalar_subquery(),
+                sa.select(sa.func.count())
+                .where(alerts.c.cleared_at.is_(None), alerts.c.colour == "yellow")
+                .scalar_subquery(),
+                sa.select(sa.func.count())
+                .where(stages.c.status == "open", stages.c.due_at <= at)
+                .scalar_subquery(),
+                sa.select(sa.func.count())
+                .where(notifications.c.status == "pending")
+                .scalar_subquery(),
+                sa.select(sa.func.min(notifications.c.created_at))
+                .where(notifications.c.status == "pending")
+                .scalar_subquery(),
+            )
+        )
+    ).one()
+    red, yellow, overdue, pending, oldest = row
+    age = 0.0 if oldest is None else max(0.0, (at - oldest).total_seconds())
+    lights = "Open (not cleared) supervision lights by colour"
+    return [
+        GaugeSample("alerts_open", lights, red, {"colour": "red"}),
+        GaugeSample("alerts_open", lights, yellow, {"colour": "yellow"}),
+        GaugeSample("stages_overdue", "Open review stages past their deadline", overdue),
+        GaugeSample("notifications_pending", "Notifications not yet sent", pending),
+        GaugeSample(
+            "notifications_oldest_pending_seconds", "Age of the oldest unsent notification", age
+        ),
+    ]
+
+
+# -- periodic reports (定期通报) ------------------------------------------------------------------
+
+
+async def list_periodic_reports(
+    runtime: Runtime, page: PageParams, kind: str | None
+) -> Page[dict[str, Any]]:
+    """The stored reports, newest period first. A report is the city's 通报, sent to every
+    unit: any reader sees all of them (they hold counts, no personal data)."""
+    r = periodic_reports.c
+    cond = [r.kind == kind] if kind else []
+    async with runtime.engine.connect() as conn:
+        total = await conn.scalar(
+            sa.select(sa.func.count()).select_from(periodic_reports).where(*cond)
+        )
+        rows = (
+            await conn.execute(
+                sa.select(r.report_id, r.kind, r.period, r.period_from, r.period_to, r.generated_at)
+                .where(*cond)
+                .order_by(r.generated_at.desc(), r.report_id)
+                .limit(page.limit)
+                .offset(page.offset)
+            )
+        ).all()
+    items = [
+        {
+            "id": row.report_id,
+            "kind": row.kind,
+            "period": row.period,
+            "from": row.period_from,
+            "to": row.period_to,
+            "generated_at": row.generated_at,
+            "json": f"/reports/periodic/{row.report_id}",
+            "csv": f"/reports/periodic/{row.report_id}.csv",
+            "print": f"/reports/periodic/{row.report_id}/print",
+        }
+        for row in rows
+    ]
+    return Page.of(items, int(total or 0), page)
+
+
+async def periodic_report(runtime: Runtime, report_id: uuid.UUID) -> dict[str, Any]:
+    async with runtime.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                sa.select(periodic_reports.c.report_id, periodic_reports.c.content).where(
+                    periodic_reports.c.report_id == report_id
+                )
+            )
+        ).first()
+    if row is None:
+        raise NotFound("通报不存在", field="report_id")
+    return {"id": str(row.report_id), **row.content}

@@ -1,8 +1,9 @@
 """The supervision rule catalogue (监督规则目录), loaded from ``data/rules.yaml``.
 
 The catalogue is data: ids are stable (Y1-Y3, R1-R8 after Xiamen art. 8 and 9; F1-F5 after
-Fujian's rules; N1-N7 reminders) and every other module refers to rules by these ids, so a
-title or article can be corrected without touching code.
+Fujian's rules; N1-N7 reminders; R9 and F6 the platform's allocation rules) and every other
+module refers to rules by these ids, so a title or article can be corrected without touching
+code.
 """
 
 from __future__ import annotations
@@ -29,6 +30,20 @@ class Rule(BaseModel):
     clears: str = Field(min_length=1, description="Clearing condition (Chinese).")
     clears_by: Literal["condition", "confirmation"]
     evaluated: bool = Field(description="False while no service publishes its trigger.")
+    # R1-R5: the platform's own steps refuse what they describe (intake always issues a receipt
+    # and refuses an empty upload, review enforces the signing order), so only the facts of a
+    # historical import can light them.
+    needs_import: bool = Field(
+        default=False, description="Fires only from imported data (a historical import)."
+    )
+    # R7: the notice kinds whose publicity the rule times. Publication lets other kinds be
+    # shorter (a 3-day 受理情况公告 is legal), so a rule with a list ignores every other kind.
+    notice_kinds: tuple[str, ...] | None = Field(
+        default=None, description="Notice kinds the rule covers; null: not about notices."
+    )
+
+    def covers_notice(self, kind: str) -> bool:
+        return self.notice_kinds is None or kind in self.notice_kinds
 
 
 class _Catalogue(BaseModel):
@@ -64,13 +79,15 @@ def colour_of(rule_id: str) -> Literal["yellow", "red"]:
 def markdown_table() -> str:
     """The README table (``python -m services.alerting rules-table`` prints it)."""
     lines = [
-        "| id | colour | kind | title | source | trigger | clears | evaluated |",
-        "|---|---|---|---|---|---|---|---|",
+        "| id | colour | kind | title | source | trigger | clears | evaluated "
+        "| fires without imported data |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in catalogue().values():
+        own = "no (import only)" if r.needs_import else ("yes" if r.evaluated else "-")
         lines.append(
             f"| {r.id} | {r.colour or '-'} | {r.kind} | {r.title} | {r.article} | "
-            f"{'; '.join(r.triggers)} | {r.clears} | {'yes' if r.evaluated else 'no'} |"
+            f"{'; '.join(r.triggers)} | {r.clears} | {'yes' if r.evaluated else 'no'} | {own} |"
         )
     return "\n".join(lines)
 

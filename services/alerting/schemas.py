@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.alerting.domain import FeedbackCategory
+
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text2000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
@@ -26,6 +28,7 @@ class RuleOut(BaseModel):
     clears: str
     clears_by: str
     evaluated: bool
+    notice_kinds: list[str] | None = None
 
 
 class AlertOut(BaseModel):
@@ -64,15 +67,30 @@ class YellowTicketIn(_In):
     due_date: date = Field(description="办理最后期限")
 
 
+CauseKind = Literal["human", "system"]
+Category = FeedbackCategory
+
+
 class HandleIn(_In):
-    """Handling: a red ticket states the cause and the handling opinion (原因及处理意见)."""
+    """Handling (《红灯预警督办单》 art. 11(2)2-3): the section head names the handler, who
+    states the cause and the handling opinion; every ticket says whether the light had a human
+    or a system cause (art. 15)."""
 
     cause: Text2000 | None = Field(default=None, description="出现预警的原因（红灯必填）")
     handling_opinion: Text2000 | None = Field(default=None, description="处理意见（红灯必填）")
+    cause_kind: CauseKind | None = Field(
+        default=None, description="预警原因类型：human 人为因素 / system 系统因素（必填）"
+    )
+    responsible_section: Text200 | None = Field(default=None, description="责任科室")
+    section_head: Text200 | None = Field(default=None, description="业务科室负责人（红灯必填）")
+    handler: Text200 | None = Field(default=None, description="业务经办人（红灯必填）")
 
 
 class ReportIn(_In):
     summary: Text2000 = Field(description="书面报告内容：预警原因及办理结果反馈")
+    category: Category | None = Field(
+        default=None, description="红灯预警类别（归档分类）；缺省按规则归类"
+    )
 
 
 class EscalateIn(_In):
@@ -81,6 +99,7 @@ class EscalateIn(_In):
 
 class ConfirmIn(_In):
     note: Text2000 | None = Field(default=None, description="确认说明")
+    category: Category | None = Field(default=None, description="归档的红灯预警类别")
 
 
 class TicketEventOut(BaseModel):
@@ -120,6 +139,9 @@ class TicketOut(BaseModel):
     confirmed_by: str | None
     confirmed_at: datetime | None
     closed_at: datetime | None
+    department: str | None = Field(default=None, description="协查单位 the ticket is addressed to.")
+    cause_kind: str | None = Field(default=None, description="human | system")
+    feedback_category: str | None = Field(default=None, description="红灯预警类别")
     alert_ids: list[uuid.UUID] = Field(default_factory=list)
     events: list[TicketEventOut] = Field(default_factory=list)
 

@@ -14,6 +14,7 @@ from services.allocation.context import Ctx
 from services.allocation.problems import translated
 from services.allocation.schemas import (
     AllocationOut,
+    ChoicesOut,
     ConfirmationNoticeIn,
     ContractOut,
     DeclineIn,
@@ -22,6 +23,7 @@ from services.allocation.schemas import (
     EntryOut,
     FreezeIn,
     ImportReport,
+    OnlineSelectIn,
     OverrideIn,
     PriorityIn,
     RoundIn,
@@ -34,7 +36,14 @@ from services.allocation.schemas import (
     UnitOut,
     UnitPatch,
 )
-from shared.auth import CITY_LEADER, HOUSING_OFFICER, NOTARY, Principal, require_roles
+from shared.auth import (
+    APPLICANT,
+    CITY_LEADER,
+    HOUSING_OFFICER,
+    NOTARY,
+    Principal,
+    require_roles,
+)
 from shared.db import UnitOfWork
 from shared.idempotency import IdempotencyDep
 
@@ -44,6 +53,10 @@ Officer = Annotated[Principal, Depends(require_roles(HOUSING_OFFICER))]
 Leader = Annotated[Principal, Depends(require_roles(CITY_LEADER))]
 Notary = Annotated[Principal, Depends(require_roles(NOTARY))]
 Staff = Annotated[Principal, Depends(require_roles(HOUSING_OFFICER, CITY_LEADER, NOTARY))]
+Applicant = Annotated[Principal, Depends(require_roles(APPLICANT))]
+StaffOrApplicant = Annotated[
+    Principal, Depends(require_roles(HOUSING_OFFICER, CITY_LEADER, NOTARY, APPLICANT))
+]
 
 
 def _work(fn: Callable[[UnitOfWork], Awaitable[Any]]) -> Callable[[UnitOfWork], Awaitable[Any]]:
@@ -197,9 +210,11 @@ async def publish_commitment(
 async def draw(
     round_id: uuid.UUID, body: DrawIn, ctx: Ctx, idem: IdempotencyDep, principal: Notary
 ) -> Response:
-    return await idem.run(
-        ctx.uow, _work(lambda uow: commands.draw(ctx, uow, principal, round_id, body))
-    )
+    async def draw_and_schedule(uow: UnitOfWork) -> Any:
+        drawn = await commands.draw(ctx, uow, principal, round_id, body)
+        return {**drawn, **await commands.schedule_selection(ctx, uow, round_id)}
+
+    return await idem.run(ctx.uow, _work(draw_and_schedule))
 
 
 @router.get("/public/rounds/{round_id}", response_model=RoundOut)
@@ -209,7 +224,8 @@ async def public_round(round_id: uuid.UUID, ctx: Ctx) -> RoundOut:
 
 @router.get("/public/rounds/{round_id}/files/{name}")
 async def round_file(round_id: uuid.UUID, name: str, ctx: Ctx) -> Response:
-    """pool.csv, pool_digest.txt, commitment.txt, public_input.txt, secret.txt, ranking.csv."""
+    """pool.csv, pool_digest.txt, commitment.txt, public_input.txt, secret.txt, ranking.csv;
+    after the draw also quotas.csv and selection.csv (the selection order)."""
     return await queries.round_file(ctx, round_id, name)
 
 
@@ -225,6 +241,38 @@ async def select_unit(
         _work(lambda uow: commands.select_unit(ctx, uow, principal, round_id, body)),
         status_code=201,
     )
+
+
+@router.get("/rounds/{round_id}/households/{reference}/choices", response_model=ChoicesOut)
+async def choices(
+    round_id: uuid.UUID, reference: str, ctx: Ctx, principal: StaffOrApplicant
+) -> ChoicesOut:
+    """The household's slot and the units of the round it may choose (vacant, of its size):
+    for staff, or for the household's own applicant account."""
+    return await queries.choices(ctx, principal, round_id, reference)
+
+
+@router.post(
+    "/rounds/{round_id}/households/{reference}/selection",
+    response_model=AllocationOut,
+    status_code=201,
+)
+async def select_online(
+    round_id: uuid.UUID,
+    reference: str,
+    body: OnlineSelectIn,
+    ctx: Ctx,
+    idem: IdempotencyDep,
+    principal: Applicant,
+) -> Response:
+    """Online selection (网上选房) by the household itself, in its turn, as in person."""
+    select = SelectIn(household_reference=reference, unit_id=body.unit_id)
+
+    async def work(uow: UnitOfWork) -> Any:
+        await commands.check_household_account(uow, principal, reference)
+        return await commands.select_unit(ctx, uow, principal, round_id, select)
+
+    return await idem.run(ctx.uow, _work(work), status_code=201)
 
 
 @router.post("/rounds/{round_id}/overrides", response_model=AllocationOut, status_code=201)

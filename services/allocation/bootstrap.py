@@ -39,6 +39,11 @@ def definition(settings: AllocationSettings | None = None) -> ServiceDefinition:
                 "allocation-contract-deadlines", own.sweep_seconds, sweeps.contract_deadlines
             ),
             sweep_job("allocation-unconfirmed", own.sweep_seconds, sweeps.unconfirmed_entries),
+            sweep_job(
+                "allocation-selection-deadlines",
+                own.selection_sweep_seconds,
+                sweeps.selection_deadlines,
+            ),
         ),
         context=build_context,
     )

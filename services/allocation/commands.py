@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from services.allocation import domain, lottery, store
 from services.allocation.context import AllocationContext
@@ -34,6 +34,7 @@ from services.allocation.schemas import (
     UnitOut,
     UnitPatch,
 )
+from services.allocation.store import ensure_household_account
 from services.allocation.tables import (
     allocations,
     buildings,
@@ -52,16 +53,21 @@ from shared.clock import now
 from shared.db import UnitOfWork
 from shared.events.catalogue import (
     AllocationConfirmationRequested,
+    AllocationContractIssued,
     AllocationContractSigned,
     AllocationEntrySuspended,
+    AllocationNeedConfirmed,
     AllocationOrderOverridden,
+    AllocationPoolFrozen,
     AllocationRoundDrawn,
     AllocationSubsidyChosen,
     AllocationUnitAllocated,
+    AllocationUnitsChanged,
     AllocationWaitingEntered,
     ApplicationQualified,
     ApplicationSubmitted,
     CreditBanImposed,
+    DisclosedUnit,
     TenancyUnitVacated,
 )
 from shared.problems import Forbidden, NotFound, ValidationProblem
@@ -70,6 +76,38 @@ SYSTEM = {"actor": "system:allocation", "actor_roles": ["service"], "actor_org":
 
 
 # -- housing stock -------------------------------------------------------------------------
+
+
+async def _announce_units(uow: UnitOfWork, reason: str, where: Any) -> None:
+    """The units' public state (六公开: 房源) for publication, in the transaction that changed
+    them; publication keeps the newest per unit."""
+    rows = (await uow.conn.execute(store.UNIT_VIEW.where(where))).all()
+    if not rows:
+        return
+    uow.emit(
+        AllocationUnitsChanged(
+            reason=reason,
+            units=[
+                DisclosedUnit(
+                    unit_id=r.id,
+                    project_code=r.project_code,
+                    project_name=r.project_name,
+                    building_code=r.building_code,
+                    unit_code=r.code,
+                    district=r.district,
+                    address=r.address,
+                    area_m2=r.area_m2,
+                    rooms=r.rooms,
+                    floor=r.floor,
+                    accessible=r.accessible,
+                    base_rent_per_m2=r.base_rent_per_m2,
+                    status=r.status,
+                )
+                for r in rows
+            ],
+        ),
+        subject=str(rows[0].id) if len(rows) == 1 else "stock",
+    )
 
 
 async def _upsert_unit(uow: UnitOfWork, row: domain.StockRow | UnitIn, status: str) -> uuid.UUID:
@@ -146,6 +184,13 @@ async def import_stock(
         subject_id="csv",
         details={"units": len(rows)},
     )
+    # One event for the whole file: a city's import is one message, not thousands.
+    await _announce_units(
+        uow,
+        "imported",
+        units.c.code
+        == sa.any_(sa.bindparam("codes", [r.unit_code for r in rows], type_=ARRAY(sa.Text))),
+    )
     return ImportReport(imported=len(rows), errors=[])
 
 
@@ -171,6 +216,7 @@ async def add_unit(
         subject_id=unit_id,
         details={"code": body.unit_code},
     )
+    await _announce_units(uow, "added", units.c.id == unit_id)
     return UnitOut.model_validate(dict((await store.unit(uow.conn, unit_id))._mapping))
 
 
@@ -201,6 +247,7 @@ async def edit_unit(
             subject_id=unit_id,
             details={k: str(v) for k, v in changes.items()},
         )
+        await _announce_units(uow, "edited", units.c.id == unit_id)
     return UnitOut.model_validate(dict((await store.unit(uow.conn, unit_id))._mapping))
 
 
@@ -210,7 +257,11 @@ async def edit_unit(
 async def link_household(uow: UnitOfWork, event: ApplicationSubmitted) -> None:
     await uow.conn.execute(
         insert(household_links)
-        .values(application_id=event.application_id, member_id_hashes=event.member_id_hashes)
+        .values(
+            application_id=event.application_id,
+            member_id_hashes=event.member_id_hashes,
+            applicant_account=event.applicant_account,
+        )
         .on_conflict_do_nothing()
     )
 
@@ -218,10 +269,12 @@ async def link_household(uow: UnitOfWork, event: ApplicationSubmitted) -> None:
 async def enter_waiting_list(
     ctx: AllocationContext, uow: UnitOfWork, event: ApplicationQualified
 ) -> None:
-    """The household waits in its category from its qualification date, in the default
-    priority group until an officer records a priority finding (the event carries none)."""
+    """The household waits in its category from its qualification date, in the highest-tier
+    priority group that qualification decided from the verified findings (the default group
+    when none), keeping every group's reason."""
     entry_id = uuid.uuid4()
-    group = ctx.rules.default_priority_group
+    decided = [g.model_dump() for g in event.priority_groups]
+    group, reason = domain.priority_of(ctx.rules, decided)
     inserted = await uow.conn.scalar(
         insert(waiting_entries)
         .values(
@@ -233,7 +286,8 @@ async def enter_waiting_list(
             member_count=event.member_count,
             name_masked=event.applicant_name_masked,
             priority_group=group,
-            priority_reason="资格认定时无优先配租情形",
+            priority_reason=reason,
+            priority_groups=decided,
             qualified_at=event.qualified_at,
             status="waiting",
         )
@@ -248,7 +302,12 @@ async def enter_waiting_list(
         action="waiting.entered",
         subject_type="waiting_entry",
         subject_id=entry_id,
-        details={"reference": event.tracking_no, "category": event.category},
+        details={
+            "reference": event.tracking_no,
+            "category": event.category,
+            "priority_group": group,
+            "priority_groups": [g["code"] for g in decided],
+        },
     )
     uow.emit(
         AllocationWaitingEntered(
@@ -258,6 +317,7 @@ async def enter_waiting_list(
             category=event.category,
             priority_group=group,
             qualified_at=event.qualified_at,
+            priority_tier=ctx.rules.tier(group),
         ),
         subject=str(entry_id),
     )
@@ -268,21 +328,33 @@ async def set_priority(
 ) -> dict[str, str]:
     if body.priority_group not in ctx.rules.groups():
         raise ValidationProblem("未知优先配租类别", field="priority_group")
-    entry_id = await uow.conn.scalar(
-        sa.update(waiting_entries)
-        .where(waiting_entries.c.household_reference == reference)
-        .values(priority_group=body.priority_group, priority_reason=body.reason)
-        .returning(waiting_entries.c.id)
-    )
-    if entry_id is None:
+    before = (
+        await uow.conn.execute(
+            sa.select(waiting_entries.c.id, waiting_entries.c.priority_group)
+            .where(waiting_entries.c.household_reference == reference)
+            .with_for_update()
+        )
+    ).first()
+    if before is None:
         raise NotFound("轮候家庭不存在")
+    entry_id = before.id
+    await uow.conn.execute(
+        sa.update(waiting_entries)
+        .where(waiting_entries.c.id == entry_id)
+        .values(priority_group=body.priority_group, priority_reason=body.reason)
+    )
+    # The officer's override of the group qualification decided: who, from what, why.
     await audit.record(
         uow.conn,
         **principal.audit_actor(),
         action="waiting.priority_set",
         subject_type="waiting_entry",
         subject_id=entry_id,
-        details={"group": body.priority_group, "reason": body.reason},
+        details={
+            "group": body.priority_group,
+            "previous_group": before.priority_group,
+            "reason": body.reason,
+        },
     )
     return {"household_reference": reference, "priority_group": body.priority_group}
 
@@ -368,17 +440,29 @@ async def request_confirmations(
 async def confirm_need(
     ctx: AllocationContext, uow: UnitOfWork, principal: Principal, reference: str
 ) -> dict[str, Any]:
-    entry_id = await uow.conn.scalar(
+    entry_id = await uow.conn.execute(
         sa.update(waiting_entries)
         .where(
             waiting_entries.c.household_reference == reference,
             waiting_entries.c.confirm_by.is_not(None),
         )
         .values(confirm_by=None, confirmed_at=now())
-        .returning(waiting_entries.c.id)
+        .returning(waiting_entries.c.id, waiting_entries.c.application_id)
     )
-    if entry_id is None:
+    confirmed = entry_id.first()
+    if confirmed is None:
         raise NotFound("该家庭没有待确认的轮候资格")
+    entry_id = confirmed.id
+    # Ends the deadline reminder (alerting's N4) for this household.
+    uow.emit(
+        AllocationNeedConfirmed(
+            entry_id=entry_id,
+            application_id=confirmed.application_id,
+            household_reference=reference,
+            confirmed_at=now(),
+        ),
+        subject=str(entry_id),
+    )
     await audit.record(
         uow.conn,
         **principal.audit_actor(),
@@ -402,6 +486,13 @@ async def open_round(
     ).all()
     if len(set(found)) != len(set(body.unit_ids)):
         raise domain.RoundStateError("批次中含有不存在或非空置的房源")
+    quotas = [q.model_dump() for q in body.quotas]
+    problem = domain.check_quotas(ctx.rules, quotas)
+    if problem is not None:
+        raise ValidationProblem(problem, field="quotas")
+    sizes = [r.max_members for r in body.unit_size_rules or []]
+    if sizes != sorted(set(sizes)):
+        raise ValidationProblem("户型标准须按家庭人数从少到多排列且不重复", field="unit_size_rules")
     round_id = uuid.uuid4()
     await uow.conn.execute(
         sa.insert(rounds).values(
@@ -412,9 +503,30 @@ async def open_round(
             status="opened",
             opened_by=principal.sub,
             created_at=now(),
+            quotas=quotas,
+            unit_size_rules=(
+                [r.model_dump(mode="json") for r in body.unit_size_rules]
+                if body.unit_size_rules
+                else None
+            ),
+            selection_starts_at=body.selection_starts_at,
+            slot_minutes=body.slot_minutes,
+            households_per_slot=body.households_per_slot,
         )
     )
-    await _audit_round(uow, principal, round_id, "round.opened", {"units": len(body.unit_ids)})
+    await _audit_round(
+        uow,
+        principal,
+        round_id,
+        "round.opened",
+        {
+            "units": len(body.unit_ids),
+            "quotas": quotas,
+            "unit_size_rules": [r.model_dump(mode="json") for r in body.unit_size_rules or []],
+            "slot_minutes": body.slot_minutes,
+            "households_per_slot": body.households_per_slot,
+        },
+    )
     return {"id": str(round_id), "status": "opened"}
 
 
@@ -476,6 +588,7 @@ async def freeze_pool(
                 "tiers": [ctx.rules.tier(e.priority_group) for e in entries],
             },
         )
+    objection_until = now() + timedelta(days=ctx.rules.pool_objection_days)
     await uow.conn.execute(
         sa.update(rounds)
         .where(rounds.c.id == round_id)
@@ -484,11 +597,24 @@ async def freeze_pool(
             cut_off=cut_off,
             pool_file=data,
             pool_digest=digest,
-            objection_until=now() + timedelta(days=ctx.rules.pool_objection_days),
+            objection_until=objection_until,
         )
     )
     await _audit_round(
         uow, principal, round_id, "round.pool_frozen", {"households": len(pool), "digest": digest}
+    )
+    # Publication lists it as the lottery shortlist (摇号入围名单) open to objection.
+    uow.emit(
+        AllocationPoolFrozen(
+            round_id=round_id,
+            category=row.category,
+            pool_digest=digest,
+            households=len(pool),
+            household_references=[ref for ref, _ in sorted(pool, key=lambda h: (h[1], h[0]))],
+            cut_off=cut_off,
+            objection_until=objection_until,
+        ),
+        subject=str(round_id),
     )
     return {"id": str(round_id), "status": "frozen", "pool_digest": digest, "households": len(pool)}
 
@@ -541,16 +667,28 @@ async def draw(
     seed = lottery.seed(row.secret, body.public_input, row.pool_digest)
     ranking = lottery.rank(pool, seed)
     if ranking:
+        # Rank and selection order (quota seats first; null without quotas, where the order
+        # is the rank) in one pass over the pool rows: a second UPDATE of 20,000 rows cost a
+        # quota round as much again as the rank itself.
+        quotas = [lottery.Quota(q["tier"], q["percent"]) for q in row.quotas]
+        order = {}
+        if quotas:
+            order = {
+                s.reference: s.order
+                for s in lottery.selection_order(ranking, len(row.unit_ids), quotas)
+            }
         await uow.conn.execute(
             sa.text(
-                "UPDATE round_pool SET rank = v.k FROM unnest("
-                "CAST(:refs AS text[]), CAST(:ranks AS int[])) AS v(r, k) "
+                "UPDATE round_pool SET rank = v.k, selection_order = v.o FROM unnest("
+                "CAST(:refs AS text[]), CAST(:ranks AS int[]), CAST(:orders AS int[])) "
+                "AS v(r, k, o) "
                 "WHERE round_pool.round_id = :round_id AND round_pool.household_reference = v.r"
             ),
             {
                 "round_id": round_id,
                 "refs": [r.reference for r in ranking],
                 "ranks": [r.rank for r in ranking],
+                "orders": [order.get(r.reference) for r in ranking],
             },
         )
     drawn_at = now()
@@ -573,21 +711,63 @@ async def draw(
         "round.drawn",
         {"public_input": body.public_input, "seed": seed.hex()},
     )
-    uow.emit(
-        AllocationRoundDrawn(
-            round_id=round_id,
-            category=row.category,
-            pool_digest=row.pool_digest,
-            commitment=row.commitment,
-            public_input=body.public_input,
-            secret=row.secret,
-            seed=seed.hex(),
-            households=len(ranking),
-            drawn_at=drawn_at,
-        ),
+    drawn = AllocationRoundDrawn(
+        round_id=round_id,
+        category=row.category,
+        pool_digest=row.pool_digest,
+        commitment=row.commitment,
+        public_input=body.public_input,
+        secret=row.secret,
+        seed=seed.hex(),
+        households=len(ranking),
+        drawn_at=drawn_at,
+    )
+    # The ranking (for publication's ranking page) joins the validated payload as plain rows:
+    # references and tiers come from the frozen pool, and validating 20,000 model instances
+    # would cost the draw about a third of its one-second budget.
+    uow.emit_raw(
+        event_type=drawn.event_type,
+        version=drawn.event_version,
+        data=drawn.model_dump(mode="json")
+        | {
+            "ranking": [
+                {"household_reference": r.reference, "rank": r.rank, "priority_tier": r.tier}
+                for r in ranking
+            ]
+        },
         subject=str(round_id),
+        exchange=drawn.exchange,
+        routing_key=drawn.routing_key(),
     )
     return {"id": str(round_id), "status": "drawn", "seed": seed.hex(), "households": len(ranking)}
+
+
+async def schedule_selection(
+    ctx: AllocationContext, uow: UnitOfWork, round_id: uuid.UUID
+) -> dict[str, Any]:
+    """Right after the draw, in its transaction: the selection order (quota seats first, a
+    deterministic function of the published ranking, docs/lottery.md) and each household's
+    time slot and deadline; both files are published with the round's."""
+    row = await store.round_row(uow.conn, round_id)
+    ranking = lottery.parse_ranking(row.ranking_file)
+    quotas = [lottery.Quota(q["tier"], q["percent"]) for q in row.quotas]
+    # The pool rows got their selection order with their rank in the draw's one update.
+    seats = lottery.selection_order(ranking, len(row.unit_ids), quotas)
+    await uow.conn.execute(
+        sa.update(rounds)
+        .where(rounds.c.id == round_id)
+        .values(
+            selection_file=lottery.selection_file(seats),
+            quotas_file=lottery.quotas_file(len(row.unit_ids), quotas),
+        )
+    )
+    starts = row.selection_starts_at or row.drawn_at
+    last = domain.slot(starts, len(seats), row.slot_minutes, row.households_per_slot)[1]
+    return {
+        "quota_seats": sum(1 for s in seats if s.seat == "quota"),
+        "selection_starts_at": starts.isoformat(),
+        "last_deadline": last.isoformat() if seats else None,
+    }
 
 
 # -- selection -----------------------------------------------------------------------------
@@ -615,7 +795,9 @@ async def _current(
             waiting_entries.c.status == "waiting",
         )
     )
-    nxt = (await uow.conn.execute(open_households.order_by(round_pool.c.rank).limit(1))).first()
+    # Rounds drawn before selection orders existed go by rank.
+    order = sa.func.coalesce(round_pool.c.selection_order, round_pool.c.rank)
+    nxt = (await uow.conn.execute(open_households.order_by(order).limit(1))).first()
     next_ref = nxt.household_reference if nxt is not None else None
     if next_ref == reference:
         return row, nxt, next_ref
@@ -641,10 +823,12 @@ async def select_unit(
     row, household, next_ref = await _current(
         uow, round_id, body.household_reference, override=override_reason is not None
     )
+    if override_reason is None:
+        _within_slot(row, household)
     if body.unit_id not in row.unit_ids:
         raise domain.UnitTaken("该房源不在本批次")
     unit = await store.unit(uow.conn, body.unit_id)
-    if not domain.unit_fits(ctx.rules, household.member_count, unit.area_m2):
+    if not domain.unit_fits(ctx.rules, household.member_count, unit.area_m2, row.unit_size_rules):
         raise domain.AllocationError("房源面积超出该家庭人数对应的标准")
     # The conditional update is what makes a unit taken once, even across rounds.
     taken = await uow.conn.scalar(
@@ -655,6 +839,7 @@ async def select_unit(
     )
     if taken is None:
         raise domain.UnitTaken("该房源已被选定")
+    await _announce_units(uow, "reserved", units.c.id == body.unit_id)
     allocation_id, at = uuid.uuid4(), now()
     await uow.conn.execute(
         sa.insert(allocations).values(
@@ -725,6 +910,19 @@ async def select_unit(
     )
 
 
+async def check_household_account(uow: UnitOfWork, principal: Principal, reference: str) -> None:
+    """An applicant acts only for the household it applied for itself (its own account)."""
+    await ensure_household_account(uow.conn, principal, reference)
+
+
+def _within_slot(row: Any, household: Any) -> None:
+    """Past its deadline a household no longer chooses: the deadline sweep records the
+    no-show (a refusal here would roll back anything it wrote)."""
+    _, deadline = store.slot_of(row, household)
+    if now() > deadline:
+        raise domain.SlotMissed(f"选房截止时间 {deadline.isoformat()} 已过，按未到场处理")
+
+
 async def decline(
     ctx: AllocationContext,
     uow: UnitOfWork,
@@ -734,6 +932,25 @@ async def decline(
 ) -> DeclineOut:
     """A decline or no-show counts against the limit; at the limit the entry is suspended."""
     _, household, _ = await _current(uow, round_id, body.household_reference)
+    declines, until = await record_decline(
+        ctx, uow, principal.audit_actor(), round_id, household, no_show=body.no_show
+    )
+    return DeclineOut(
+        household_reference=body.household_reference, declines=declines, suspended_until=until
+    )
+
+
+async def record_decline(
+    ctx: AllocationContext,
+    uow: UnitOfWork,
+    actor: dict[str, Any],
+    round_id: uuid.UUID,
+    household: Any,
+    *,
+    no_show: bool,
+) -> tuple[int, Any]:
+    """Count one decline or no-show of a pool household; at the limit suspend its entry."""
+    reference = household.household_reference
     declines = household.declines + 1
     until = domain.after_decline(ctx.rules, declines, now().date())
     values: dict[str, Any] = {"declines": declines}
@@ -744,30 +961,26 @@ async def decline(
         .where(waiting_entries.c.id == household.entry_id)
         .values(**values)
     )
-    await _outcome(
-        uow, round_id, body.household_reference, "no_show" if body.no_show else "declined"
-    )
+    await _outcome(uow, round_id, reference, "no_show" if no_show else "declined")
     await audit.record(
         uow.conn,
-        **principal.audit_actor(),
+        **actor,
         action="selection.declined",
         subject_type="waiting_entry",
         subject_id=household.entry_id,
-        details={"no_show": body.no_show, "declines": declines},
+        details={"no_show": no_show, "declines": declines, "round": str(round_id)},
     )
     if until is not None:
         uow.emit(
             AllocationEntrySuspended(
                 entry_id=household.entry_id,
-                household_reference=body.household_reference,
+                household_reference=reference,
                 reason="declines",
                 until=until,
             ),
             subject=str(household.entry_id),
         )
-    return DeclineOut(
-        household_reference=body.household_reference, declines=declines, suspended_until=until
-    )
+    return declines, until
 
 
 async def choose_subsidy(
@@ -778,7 +991,8 @@ async def choose_subsidy(
     body: SubsidyChoiceIn,
 ) -> SubsidyOut:
     """In its turn, the household takes the rental subsidy instead of a unit."""
-    _, household, _ = await _current(uow, round_id, body.household_reference)
+    row, household, _ = await _current(uow, round_id, body.household_reference)
+    _within_slot(row, household)
     amount = domain.subsidy(ctx.rules, household.member_count, body.income_band)
     await _outcome(uow, round_id, body.household_reference, "subsidy")
     await uow.conn.execute(
@@ -872,6 +1086,16 @@ async def draft_contract(
         subject_id=contract_id,
         details={"allocation": str(allocation_id)},
     )
+    # The signing deadline's clock for alerting (N3 the day before, a light when it passes).
+    uow.emit(
+        AllocationContractIssued(
+            contract_id=contract_id,
+            allocation_id=allocation_id,
+            household_reference=alloc.household_reference,
+            sign_by=sign_by,
+        ),
+        subject=str(contract_id),
+    )
     return ContractOut(**{**values, "signed_at": None})
 
 
@@ -901,6 +1125,7 @@ async def sign_contract(
         .where(units.c.id == alloc.unit_id)
         .values(status="let", updated_at=signed_at)
     )
+    await _announce_units(uow, "let", units.c.id == alloc.unit_id)
     await audit.record(
         uow.conn,
         **principal.audit_actor(),
@@ -942,6 +1167,7 @@ async def unit_vacated(ctx: AllocationContext, uow: UnitOfWork, event: TenancyUn
     )
     if updated is None:
         return
+    await _announce_units(uow, "vacated", units.c.id == event.unit_id)
     await uow.conn.execute(
         sa.update(allocations)
         .where(allocations.c.unit_id == event.unit_id, allocations.c.status == "active")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from services.allocation.settings import AllocationRules, RecoveryClause
 
@@ -57,6 +58,10 @@ class OutOfOrder(AllocationError):
 
 
 class UnitTaken(AllocationError):
+    pass
+
+
+class SlotMissed(AllocationError):
     pass
 
 
@@ -176,15 +181,63 @@ def check_status_move(current: str, new: str) -> None:
         raise StockConflict(f"房源状态不能从 {current} 改为 {new}")
 
 
-def max_area(rules: AllocationRules, member_count: int) -> Decimal:
-    for rule in rules.unit_size_rules:
-        if member_count <= rule.max_members:
-            return rule.max_area_m2
-    return rules.unit_size_rules[-1].max_area_m2
+def priority_of(rules: AllocationRules, decided: list[dict[str, str]]) -> tuple[str, str]:
+    """The group a household waits in: the highest tier (lowest number) of the groups
+    qualification decided that these rules know, first in the event's order on a tie; the
+    default group when none. Returns (group, reason)."""
+    known = [g for g in decided if g["code"] in rules.groups()]
+    if not known:
+        return rules.default_priority_group, "资格认定时无优先配租情形"
+    best = min(known, key=lambda g: rules.tier(g["code"]))
+    return best["code"], best["reason"]
 
 
-def unit_fits(rules: AllocationRules, member_count: int, area_m2: Decimal) -> bool:
-    return area_m2 <= max_area(rules, member_count)
+def check_quotas(rules: AllocationRules, quotas: list[dict[str, int]]) -> str | None:
+    """Why a round's quotas are refused (None when they are fine)."""
+    tiers = [q["tier"] for q in quotas]
+    known = {g.tier for g in rules.priority_groups}
+    if len(set(tiers)) != len(tiers):
+        return "每个优先层级只能设一个配额"
+    unknown = sorted(set(tiers) - known)
+    if unknown:
+        return f"未知优先层级 {unknown[0]}"
+    if sum(q["percent"] for q in quotas) > 100:
+        return "各层级配额合计不能超过100%"
+    return None
+
+
+def slot(
+    starts: datetime, order: int, slot_minutes: int, households_per_slot: int
+) -> tuple[datetime, datetime]:
+    """The selection time slot of the ``order``-th household (from 1): its start and its
+    deadline (the slot's end)."""
+    begin = starts + timedelta(minutes=slot_minutes * ((order - 1) // households_per_slot))
+    return begin, begin + timedelta(minutes=slot_minutes)
+
+
+def max_area(
+    rules: AllocationRules, member_count: int, round_rules: list[dict[str, Any]] | None = None
+) -> Decimal:
+    """The largest unit a household of ``member_count`` may take: the first size rule whose
+    ``max_members`` covers it, the round's own rules when it has them, else the city's."""
+    sizes = (
+        [(int(r["max_members"]), Decimal(str(r["max_area_m2"]))) for r in round_rules]
+        if round_rules
+        else [(r.max_members, r.max_area_m2) for r in rules.unit_size_rules]
+    )
+    for max_members, area in sizes:
+        if member_count <= max_members:
+            return area
+    return sizes[-1][1]
+
+
+def unit_fits(
+    rules: AllocationRules,
+    member_count: int,
+    area_m2: Decimal,
+    round_rules: list[dict[str, Any]] | None = None,
+) -> bool:
+    return area_m2 <= max_area(rules, member_count, round_rules)
 
 
 def after_decline(rules: AllocationRules, declines: int, today: date) -> date | None:

@@ -26,6 +26,11 @@ class UnitTaken(Conflict):
     title = "房源已被选定"
 
 
+class SlotMissed(Conflict):
+    type = problem_type("selection-slot-missed")
+    title = "已过选房截止时间"
+
+
 class StockImportInvalid(ValidationProblem):
     type = problem_type("stock-import-invalid")
     title = "房源导入文件有误"
@@ -35,6 +40,7 @@ _MAP: dict[type[domain.AllocationError], type[Problem]] = {
     domain.LotteryRefused: LotteryRefused,
     domain.OutOfOrder: OutOfOrder,
     domain.UnitTaken: UnitTaken,
+    domain.SlotMissed: SlotMissed,
 }
 
 

@@ -10,8 +10,10 @@ from fastapi.responses import Response
 
 from services.allocation import domain, store
 from services.allocation.context import AllocationContext
-from services.allocation.schemas import EntryOut, RoundOut, UnitOut
+from services.allocation.schemas import ChoicesOut, EntryOut, RoundOut, SlotOut, UnitOut
 from services.allocation.tables import allocations, round_pool, rounds, units, waiting_entries
+from shared.auth import Principal
+from shared.clock import now
 from shared.problems import NotFound
 
 
@@ -22,6 +24,16 @@ async def list_units(ctx: AllocationContext, status: str | None) -> list[UnitOut
     async with ctx.uow() as uow:
         rows = (await uow.conn.execute(query)).all()
     return [UnitOut.model_validate(dict(r._mapping)) for r in rows]
+
+
+def _tier_of(ctx: AllocationContext) -> sa.ColumnElement[int]:
+    """An entry's priority tier in SQL: the waiting order is tier (1 first), qualification
+    date, reference, the order publication's progress query gives the household too."""
+    return sa.case(
+        {g.code: g.tier for g in ctx.rules.priority_groups},
+        value=waiting_entries.c.priority_group,
+        else_=max(g.tier for g in ctx.rules.priority_groups) + 1,
+    )
 
 
 async def entry(ctx: AllocationContext, reference: str) -> EntryOut:
@@ -36,12 +48,19 @@ async def entry(ctx: AllocationContext, reference: str) -> EntryOut:
             raise NotFound("轮候家庭不存在")
         position = None
         if row.status == "waiting":
+            tier = _tier_of(ctx)
             position = await uow.conn.scalar(
                 sa.select(sa.func.count()).where(
                     waiting_entries.c.category == row.category,
                     waiting_entries.c.status == "waiting",
-                    sa.tuple_(waiting_entries.c.qualified_at, waiting_entries.c.household_reference)
-                    <= sa.tuple_(sa.literal(row.qualified_at), sa.literal(reference)),
+                    sa.tuple_(
+                        tier, waiting_entries.c.qualified_at, waiting_entries.c.household_reference
+                    )
+                    <= sa.tuple_(
+                        sa.literal(ctx.rules.tier(row.priority_group)),
+                        sa.literal(row.qualified_at),
+                        sa.literal(reference),
+                    ),
                 )
             )
     return EntryOut.model_validate({**row._mapping, "position": position})
@@ -61,7 +80,11 @@ async def public_list(ctx: AllocationContext, category: str) -> list[dict[str, A
                 .where(
                     waiting_entries.c.category == category, waiting_entries.c.status == "waiting"
                 )
-                .order_by(waiting_entries.c.qualified_at, waiting_entries.c.household_reference)
+                .order_by(
+                    _tier_of(ctx),
+                    waiting_entries.c.qualified_at,
+                    waiting_entries.c.household_reference,
+                )
             )
         ).all()
     return [
@@ -134,6 +157,8 @@ async def round_out(ctx: AllocationContext, round_id: uuid.UUID) -> RoundOut:
 
 
 FILES = {
+    "quotas.csv",
+    "selection.csv",
     "pool.csv",
     "pool_digest.txt",
     "commitment.txt",
@@ -159,8 +184,76 @@ async def round_file(ctx: AllocationContext, round_id: uuid.UUID, name: str) -> 
         "public_input.txt": (drawn and f"{row.public_input}\n".encode()) or None,
         "secret.txt": (drawn and f"{row.secret}\n".encode()) or None,
         "ranking.csv": row.ranking_file,
+        "quotas.csv": row.quotas_file,
+        "selection.csv": row.selection_file,
     }[name]
     if not content:
         raise NotFound("该文件尚未公布")
     media = "text/csv; charset=utf-8" if name.endswith(".csv") else "text/plain; charset=utf-8"
     return Response(content=content, media_type=media)
+
+
+async def choices(
+    ctx: AllocationContext, principal: Principal, round_id: uuid.UUID, reference: str
+) -> ChoicesOut:
+    """The household's place and slot in the round, and the round's units it may choose:
+    vacant and no larger than its size allows (rules.yaml ``unit_size_rules``)."""
+    async with ctx.uow() as uow:
+        await store.ensure_household_account(uow.conn, principal, reference)
+        row = await store.round_row(uow.conn, round_id)
+        if row is None:
+            raise NotFound("批次不存在")
+        household = (
+            await uow.conn.execute(
+                sa.select(round_pool, waiting_entries.c.member_count, waiting_entries.c.status)
+                .join(waiting_entries, waiting_entries.c.id == round_pool.c.entry_id)
+                .where(
+                    round_pool.c.round_id == round_id,
+                    round_pool.c.household_reference == reference,
+                )
+            )
+        ).first()
+        if household is None:
+            raise NotFound("该家庭不在本批次入围名单中")
+        order = sa.func.coalesce(round_pool.c.selection_order, round_pool.c.rank)
+        next_ref = await uow.conn.scalar(
+            sa.select(round_pool.c.household_reference)
+            .join(waiting_entries, waiting_entries.c.id == round_pool.c.entry_id)
+            .where(
+                round_pool.c.round_id == round_id,
+                round_pool.c.outcome.is_(None),
+                round_pool.c.rank.is_not(None),
+                waiting_entries.c.status == "waiting",
+            )
+            .order_by(order)
+            .limit(1)
+        )
+        limit = domain.max_area(ctx.rules, household.member_count, row.unit_size_rules)
+        fitting = (
+            await uow.conn.execute(
+                store.UNIT_VIEW.where(
+                    units.c.id.in_(row.unit_ids),
+                    units.c.status == "vacant",
+                    units.c.area_m2 <= limit,
+                )
+            )
+        ).all()
+    begins = deadline = None
+    if household.rank is not None:
+        begins, deadline = store.slot_of(row, household)
+    open_now = deadline is not None and now() <= deadline
+    slot = SlotOut(
+        household_reference=reference,
+        selection_order=household.selection_order or household.rank,
+        rank=household.rank,
+        slot_starts_at=begins,
+        slot_deadline=deadline,
+        outcome=household.outcome,
+        your_turn=row.status == "drawn" and next_ref == reference and open_now,
+    )
+    return ChoicesOut(
+        slot=slot,
+        member_count=household.member_count,
+        max_area_m2=limit,
+        units=[UnitOut.model_validate(dict(u._mapping)) for u in fitting],
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -87,10 +88,35 @@ class EntryOut(BaseModel):
     position: int | None = None
 
 
+class QuotaIn(_In):
+    """A share of the units on offer reserved for the households of one priority tier."""
+
+    tier: int = Field(ge=1, le=99)
+    percent: int = Field(ge=1, le=100)
+
+
+class UnitSizeIn(_In):
+    """Households of up to ``max_members`` persons take units of at most ``max_area_m2``."""
+
+    max_members: int = Field(ge=1, le=30)
+    max_area_m2: Decimal = Field(gt=0, le=1000, decimal_places=2)
+
+
 class RoundIn(_In):
     category: str = CodeStr
     title: str = Field(min_length=2, max_length=200)
     unit_ids: list[uuid.UUID] = Field(min_length=1, max_length=20000)
+    # Eligibility rules beyond the category: quotas per priority tier (docs/lottery.md).
+    quotas: list[QuotaIn] = Field(default_factory=list, max_length=20)
+    # Household size to unit size for this round (first rule covering the household applies);
+    # none: the city's unit_size_rules (rules.yaml).
+    unit_size_rules: list[UnitSizeIn] | None = Field(default=None, min_length=1, max_length=10)
+    # Selection time slots: from selection_starts_at (default: the draw), households_per_slot
+    # households in selection order every slot_minutes; the end of its slot is a household's
+    # deadline.
+    selection_starts_at: datetime | None = None
+    slot_minutes: int = Field(default=30, ge=5, le=7 * 24 * 60)
+    households_per_slot: int = Field(default=5, ge=1, le=1000)
 
 
 class FreezeIn(_In):
@@ -111,10 +137,40 @@ class RoundOut(BaseModel):
     approved_by: str | None
     cut_off: datetime | None
     pool_digest: str | None
+    # The frozen pool is open to objection until then; the notary draws after it.
+    objection_until: datetime | None = None
     commitment: str | None
     public_input: str | None
     secret: str | None  # revealed only after the draw
     households: int | None = None
+    quotas: list[dict[str, int]] = []
+    unit_size_rules: list[dict[str, Any]] | None = None
+    selection_starts_at: datetime | None = None
+    slot_minutes: int | None = None
+    households_per_slot: int | None = None
+
+
+class OnlineSelectIn(_In):
+    unit_id: uuid.UUID
+
+
+class SlotOut(BaseModel):
+    household_reference: str
+    selection_order: int | None
+    rank: int | None
+    slot_starts_at: datetime | None
+    slot_deadline: datetime | None
+    outcome: str | None
+    your_turn: bool
+
+
+class ChoicesOut(BaseModel):
+    """The units of the round a household may still choose: vacant and of its size."""
+
+    slot: SlotOut
+    member_count: int
+    max_area_m2: Decimal
+    units: list[UnitOut]
 
 
 class SelectIn(_In):

@@ -84,3 +84,5 @@ class AllocationSettings(BaseSettings):
     lessor: str = "厦门市住房保障中心"
     # How often the contract-deadline sweep runs.
     sweep_seconds: float = Field(default=300.0, gt=0)
+    # How often households past their selection deadline are recorded as no-shows.
+    selection_sweep_seconds: float = Field(default=60.0, gt=0)

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.allocation.tables import buildings, projects, round_pool, rounds, units
+from services.allocation import domain
+from services.allocation.tables import (
+    buildings,
+    household_links,
+    projects,
+    round_pool,
+    rounds,
+    units,
+    waiting_entries,
+)
+from shared.auth import HOUSING_OFFICER, Principal
+from shared.problems import Forbidden
 
 UNIT_VIEW = (
     sa.select(
@@ -52,3 +64,42 @@ async def pool_rows(conn: AsyncConnection, round_id: uuid.UUID) -> list[Any]:
             )
         ).all()
     )
+
+
+async def ensure_household_account(
+    conn: AsyncConnection, principal: Principal, reference: str
+) -> None:
+    """Staff pass; an applicant only for the household whose online application its account
+    submitted (the same refusal whether the household exists or not)."""
+    if principal.is_admin or principal.has_role(HOUSING_OFFICER):
+        return
+    if not principal.has_role("applicant"):
+        return  # other staff roles the endpoint admitted
+    account = await conn.scalar(
+        sa.select(household_links.c.applicant_account)
+        .select_from(
+            waiting_entries.join(
+                household_links,
+                household_links.c.application_id == waiting_entries.c.application_id,
+            )
+        )
+        .where(waiting_entries.c.household_reference == reference)
+    )
+    if account is None or account != principal.sub:
+        raise Forbidden("只能查看或办理本人申请家庭的选房")
+
+
+def slot_of(round_row: Any, pool_row: Any) -> tuple[datetime, datetime]:
+    """A drawn household's selection slot: start and deadline, from its selection order
+    (its rank when the round has no quotas) and the round's slot settings."""
+    order = pool_row.selection_order or pool_row.rank
+    starts = round_row.selection_starts_at or round_row.drawn_at
+    return domain.slot(starts, order, round_row.slot_minutes, round_row.households_per_slot)
+
+
+def slot_deadline_sql() -> Any:
+    """The same deadline in SQL, for the sweep (round_pool joined with rounds)."""
+    order = sa.func.coalesce(round_pool.c.selection_order, round_pool.c.rank)
+    slots = (order - 1) // rounds.c.households_per_slot + 1
+    starts = sa.func.coalesce(rounds.c.selection_starts_at, rounds.c.drawn_at)
+    return starts + sa.func.make_interval(0, 0, 0, 0, 0, slots * rounds.c.slot_minutes)

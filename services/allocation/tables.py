@@ -54,6 +54,9 @@ household_links = sa.Table(
     metadata,
     sa.Column("application_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("member_id_hashes", ARRAY(sa.Text), nullable=False),
+    # The applicant's own account (token sub) when the family applied online itself: the
+    # household choosing online is authenticated as that account.
+    sa.Column("applicant_account", sa.Text),
 )
 
 waiting_entries = sa.Table(
@@ -68,6 +71,9 @@ waiting_entries = sa.Table(
     sa.Column("name_masked", sa.Text, nullable=False),
     sa.Column("priority_group", sa.Text, nullable=False),
     sa.Column("priority_reason", sa.Text, nullable=False),
+    # Every group application.qualified decided, [{code, reason}]; priority_group is the
+    # highest-tier one of them (or the officer's choice).
+    sa.Column("priority_groups", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
     sa.Column("qualified_at", sa.DateTime(timezone=True), nullable=False),
     # waiting / suspended / allocated / removed
     sa.Column("status", sa.Text, nullable=False),
@@ -105,6 +111,17 @@ rounds = sa.Table(
     sa.Column("ranking_file", sa.LargeBinary),
     sa.Column("drawn_at", sa.DateTime(timezone=True)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Eligibility rules of the round: [{tier, percent}] of the units reserved per tier.
+    sa.Column("quotas", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    # [{max_members, max_area_m2}] of the round; null: the city's unit_size_rules.
+    sa.Column("unit_size_rules", JSONB),
+    # Selection time slots (选房时段): households_per_slot households every slot_minutes from
+    # selection_starts_at (null: from the draw), in selection order.
+    sa.Column("selection_starts_at", sa.DateTime(timezone=True)),
+    sa.Column("slot_minutes", sa.Integer, nullable=False, server_default="30"),
+    sa.Column("households_per_slot", sa.Integer, nullable=False, server_default="5"),
+    sa.Column("selection_file", sa.LargeBinary),
+    sa.Column("quotas_file", sa.LargeBinary),
 )
 
 round_pool = sa.Table(
@@ -115,8 +132,13 @@ round_pool = sa.Table(
     sa.Column("entry_id", UUID(as_uuid=True), nullable=False),
     sa.Column("priority_tier", sa.Integer, nullable=False),
     sa.Column("rank", sa.Integer),
+    # Place in the selection order when the round has quotas (docs/lottery.md); null means
+    # the rank. The time slot follows from it and the round's slot settings.
+    sa.Column("selection_order", sa.Integer),
     # null until the household chose (selected) or declined / did not show (declined, no_show)
     sa.Column("outcome", sa.Text),
+    # Room for the draw's two updates of each row on its page (migration 0004).
+    postgresql_with={"fillfactor": 30},
 )
 
 # A public input is used once, across all rounds: a replayed one is refused.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
@@ -30,6 +31,7 @@ from shared.pagination import Page, PageDep
 from shared.problems import Forbidden
 
 Officer = Annotated[Principal, Depends(require_roles(CREDIT_OFFICER))]
+Leader = Annotated[Principal, Depends(require_roles(CITY_LEADER))]
 Approver = Annotated[Principal, Depends(require_roles(CREDIT_OFFICER, CITY_LEADER))]
 Reader = Annotated[
     Principal,
@@ -181,6 +183,63 @@ async def approve_lift(
 ) -> Response:
     return await idem.run(
         ctx.uow, lambda uow: commands.approve_lift(ctx, uow, principal, record_id, body)
+    )
+
+
+@router.post(
+    "/records/{record_id}/exposure",
+    response_model=schemas.RecordOut,
+    status_code=202,
+    summary="提出典型案例曝光（须市领导审批后公开）",
+)
+async def propose_exposure(
+    record_id: uuid.UUID,
+    body: schemas.ExposureIn,
+    principal: Officer,
+    ctx: Ctx,
+    idem: IdempotencyDep,
+) -> Response:
+    return await idem.run(
+        ctx.uow,
+        lambda uow: commands.propose_exposure(ctx, uow, principal, record_id, body),
+        status_code=202,
+    )
+
+
+@router.post(
+    "/records/{record_id}/exposure/approve",
+    response_model=schemas.RecordOut,
+    summary="审批典型案例曝光（市领导，不得为提出人）",
+)
+async def approve_exposure(
+    record_id: uuid.UUID,
+    body: schemas.ApproveIn,
+    principal: Leader,
+    ctx: Ctx,
+    idem: IdempotencyDep,
+) -> Response:
+    return await idem.run(
+        ctx.uow, lambda uow: commands.approve_exposure(ctx, uow, principal, record_id, body)
+    )
+
+
+@router.get("/exports/pboc", summary="人行征信报送文件列表")
+async def list_pboc_exports(
+    principal: Officer, ctx: Ctx, page: PageDep
+) -> Page[schemas.PbocExportSummary]:
+    return await queries.list_pboc_exports(ctx, principal, page)
+
+
+@router.get("/exports/pboc/{export_id}", summary="下载人行征信报送文件（JSON）")
+async def download_pboc_export(export_id: uuid.UUID, principal: Officer, ctx: Ctx) -> Response:
+    row, content = await queries.pboc_export(ctx, principal, export_id)
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_SORT_KEYS),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="pboc-{row.period_start}.json"',
+            "X-Content-SHA256": row.sha256,
+        },
     )
 
 

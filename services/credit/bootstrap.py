@@ -39,6 +39,7 @@ def definition(
         background=(
             sweep_job("credit-ban-expiry", config.expiry_sweep_seconds, sweeps.expire_bans),
             sweep_job("credit-share-push", config.share_sweep_seconds, sweeps.push_shares),
+            sweep_job("credit-pboc-export", config.pboc_export.sweep_seconds, sweeps.export_pboc),
         ),
         context=build_context,
     )

@@ -23,19 +23,21 @@ from services.credit.domain import InvalidTransition, Procedure, RecordKind, Sta
 from services.credit.problems import ensure_can_act, same_officer, transition_conflict
 from services.credit.tables import bans, candidates, credit_shares, notice_steps, pledges, records
 from shared.audit import record as audit
-from shared.auth import Principal
+from shared.auth import SUPERVISOR, Principal
 from shared.clock import now, today_shanghai
 from shared.db import UnitOfWork
 from shared.events.catalogue import (
     ApplicationSubmitted,
+    ComplaintAgencyReferred,
     CreditAgencyBlacklisted,
     CreditBanImposed,
     CreditBanLifted,
+    CreditCaseExposed,
     CreditNoticeStep,
     CreditRecordCreated,
     VerificationCompleted,
 )
-from shared.pii import keyed_hash, mask_name, mask_resident_id
+from shared.pii import keyed_hash, mask_name, mask_resident_id, scrub
 from shared.problems import Conflict, ValidationProblem
 
 
@@ -527,6 +529,115 @@ async def approve_lift(
     return await queries.record_detail(ctx, uow, record_id)
 
 
+# --------------------------------------------------------------------------- exposure
+
+
+async def propose_exposure(
+    ctx: CreditContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    record_id: uuid.UUID,
+    body: schemas.ExposureIn,
+) -> schemas.RecordOut:
+    """``POST /records/{id}/exposure``: propose a filed record as a typical case (典型案例曝光);
+    nothing is public until a city leader approved it."""
+    row = await store.load_record(uow, record_id, lock=True)
+    ensure_can_act(principal, row.unit)
+    if not domain.exposable(Stage(row.stage)):
+        raise Conflict(
+            f"仅已记入诚信档案的记录可作为典型案例曝光，当前步骤为「{domain.STAGE_TITLES[Stage(row.stage)]}」",
+            field="record_id",
+            extra={"current_step": row.stage},
+        )
+    ban = await store.record_ban(uow, record_id)
+    if ban is None or ban.status != "active":
+        raise Conflict("禁入已解除的记录不再曝光", field="record_id")
+    if row.exposed_at is not None:
+        raise Conflict("该记录已曝光", field="record_id")
+    if scrub(body.summary) != body.summary:
+        raise ValidationProblem("曝光正文不得含身份证号或手机号", field="summary")
+    at = now()
+    await uow.conn.execute(
+        records.update()
+        .where(records.c.id == record_id)
+        .values(
+            exposure_summary=body.summary,
+            exposure_proposed_by=principal.sub,
+            exposure_proposed_at=at,
+            updated_at=at,
+        )
+    )
+    await audit(
+        uow.conn,
+        **principal.audit_actor(),
+        action="credit.exposure.propose",
+        subject_type="credit_record",
+        subject_id=record_id,
+        details={"summary_length": len(body.summary)},
+    )
+    return await queries.record_detail(ctx, uow, record_id)
+
+
+async def approve_exposure(
+    ctx: CreditContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    record_id: uuid.UUID,
+    body: schemas.ApproveIn,
+) -> schemas.RecordOut:
+    """``POST /records/{id}/exposure/approve``: a city leader (not the proposer) approves;
+    ``credit.case_exposed`` carries the masked case to publication."""
+    row = await store.load_record(uow, record_id, lock=True)
+    ensure_can_act(principal, row.unit)
+    if row.exposed_at is not None:
+        raise Conflict("该记录已曝光", field="record_id")
+    if row.exposure_proposed_by is None:
+        raise Conflict("典型案例曝光须先由工作人员提出", field="record_id")
+    try:
+        domain.ensure_four_eyes(row.exposure_proposed_by, principal.sub)
+    except domain.SameOfficer:
+        raise same_officer("审批人不能与提出人为同一人（四眼原则）") from None
+    ban = await store.record_ban(uow, record_id)
+    if ban is None or ban.status != "active":
+        raise Conflict("禁入已解除的记录不再曝光", field="record_id")
+    kind = ctx.kind_of(row.kind, row.category)
+    display = store.display(row)
+    assert display is not None and row.filed_on is not None
+    at = now()
+    await uow.conn.execute(
+        records.update()
+        .where(records.c.id == record_id)
+        .values(exposure_approved_by=principal.sub, exposed_at=at, updated_at=at)
+    )
+    uow.emit(
+        CreditCaseExposed(
+            record_id=row.id,
+            record_no=row.record_no,
+            subject_kind=domain.event_subject_kind(row.category),  # type: ignore[arg-type]
+            subject_display=display,
+            behaviour=kind.behaviour,  # type: ignore[arg-type]
+            kind_title=kind.title,
+            severity=row.severity,
+            summary_text=row.exposure_summary,
+            filed_on=row.filed_on,
+            ban_ends_on=ban.ends_on,
+            proposed_by=row.exposure_proposed_by,
+            approved_by=principal.sub,
+            exposed_at=at,
+        ),
+        subject=str(row.id),
+    )
+    await audit(
+        uow.conn,
+        **principal.audit_actor(),
+        action="credit.exposure.approve",
+        subject_type="credit_record",
+        subject_id=record_id,
+        details={"proposed_by": row.exposure_proposed_by, "note": body.note},
+    )
+    return await queries.record_detail(ctx, uow, record_id)
+
+
 # --------------------------------------------------------------------------- candidates
 
 
@@ -697,4 +808,40 @@ async def _decide_candidate(
         subject_type="credit_candidate",
         subject_id=candidate_id,
         details={"reason": reason, "record_id": str(record_id) if record_id else None},
+    )
+
+
+async def record_from_complaint(
+    ctx: CreditContext, uow: UnitOfWork, referred: ComplaintAgencyReferred
+) -> uuid.UUID:
+    """``complaint.agency_referred``: a complaint about an agency starts a record (有偿代办),
+    entered in the name of the supervisor who referred it and awaiting a credit officer's
+    approval like any other; the complaint's ledger number is its evidence. The inbox makes
+    a redelivered referral harmless; alerting refers a complaint once."""
+    referrer = Principal(
+        sub=referred.referred_by,
+        name="投诉举报台账转入",
+        roles=frozenset({SUPERVISOR}),
+        org=referred.unit,
+    )
+    subject = subject_of(
+        ctx,
+        "agency",
+        resident_id=None,
+        name=None,
+        org_name=referred.agency_name,
+        org_credit_code=referred.org_credit_code,
+    )
+    return await _enter_record(
+        ctx,
+        uow,
+        referrer,
+        category="agency",
+        kind="paid_proxy_application",
+        severity="general",
+        origin="complaint",
+        facts=referred.facts,
+        evidence=[{"title": "投诉举报", "reference": referred.complaint_no}],
+        subject=subject,
+        application_id=None,
     )

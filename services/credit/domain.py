@@ -278,3 +278,24 @@ def suggested_kind(fields: Iterable[str]) -> str:
     kinds = [_FIELD_KINDS.get(f, "other_false_statement") for f in fields]
     order = [k.code for k in FIXED_KINDS]
     return min(kinds, key=order.index) if kinds else "other_false_statement"
+
+
+# ----------------------------------------------------------------- exposure and the PBOC export
+
+
+def exposable(stage: Stage) -> bool:
+    """Only a final record is exposed (典型案例曝光): filed in the integrity file, never one
+    still in its notice procedure or corrected in time."""
+    return stage in FILED_STAGES
+
+
+def export_period(today: date, period: str) -> tuple[date, date]:
+    """The last complete period before ``today``: [start, end), end exclusive."""
+    if period == "day":
+        return today - timedelta(days=1), today
+    end = today.replace(day=1)
+    start = (end - timedelta(days=1)).replace(day=1)
+    return start, end
+
+
+PBOC_FORMAT = "housing-credit-pboc/1"

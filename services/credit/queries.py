@@ -13,12 +13,13 @@ from sqlalchemy.engine import Row
 
 from services.credit import domain, schemas, store
 from services.credit.context import CreditContext
-from services.credit.tables import bans, candidates, pledges, records
+from services.credit.tables import bans, candidates, pboc_exports, pledges, records
 from shared.audit import record as audit
 from shared.auth import ADMIN, GLOBAL_READ_ROLES, SERVICE, Principal, ensure_can_read, within
 from shared.clock import today_shanghai
 from shared.db import UnitOfWork
 from shared.pagination import Page, PageParams
+from shared.problems import NotFound
 
 
 async def _audit_read(
@@ -321,3 +322,40 @@ async def list_pledges(
         for r in rows
     ]
     return Page.of(items, int(total or 0), page)
+
+
+async def list_pboc_exports(
+    ctx: CreditContext, principal: Principal, page: PageParams
+) -> Page[schemas.PbocExportSummary]:
+    columns = [c for c in pboc_exports.c if c.name != "content"]
+    async with ctx.uow() as uow:
+        total = await uow.conn.scalar(sa.select(sa.func.count()).select_from(pboc_exports))
+        rows = (
+            await uow.conn.execute(
+                sa.select(*columns)
+                .order_by(pboc_exports.c.period_start.desc())
+                .limit(page.limit)
+                .offset(page.offset)
+            )
+        ).all()
+        await _audit_read(uow, principal, "pboc_exports", "list", count=len(rows))
+        await uow.commit()
+    items = [schemas.PbocExportSummary.model_validate(r, from_attributes=True) for r in rows]
+    return Page.of(items, int(total or 0), page)
+
+
+async def pboc_export(
+    ctx: CreditContext, principal: Principal, export_id: uuid.UUID
+) -> tuple[Row[Any], Any]:
+    """The export's row and its file content; the download is audited."""
+    async with ctx.uow() as uow:
+        row = (
+            await uow.conn.execute(sa.select(pboc_exports).where(pboc_exports.c.id == export_id))
+        ).first()
+        if row is None:
+            raise NotFound("没有该报送文件", field="export_id")
+        await _audit_read(
+            uow, principal, "pboc_export", str(export_id), period_start=row.period_start
+        )
+        await uow.commit()
+    return row, row.content

@@ -63,6 +63,12 @@ class ApproveIn(_In):
     note: ShortText | None = None
 
 
+class ExposureIn(_In):
+    summary: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=10, max_length=500)
+    ] = Field(description="曝光正文（面向公众；不得含身份证号、手机号，姓名用脱敏形式）")
+
+
 class ReasonIn(_In):
     reason: Text = Field(description="理由")
 
@@ -148,6 +154,10 @@ class RecordOut(BaseModel):
     stage_at: datetime
     correction_deadline: date | None
     filed_on: date | None
+    exposure_summary: str | None = None
+    exposure_proposed_by: str | None = None
+    exposure_approved_by: str | None = None
+    exposed_at: datetime | None = None
     steps: list[StepOut] | None = None
     ban: BanOut | None = None
 
@@ -209,3 +219,17 @@ class SharedRecordOut(BaseModel):
     sanction_ends_on: date
     sanction_in_force: bool
     lifted_on: date | None
+
+
+class PbocExportSummary(BaseModel):
+    """One export to the central bank branch (人行征信), without its content."""
+
+    id: uuid.UUID
+    period_start: date
+    period_end: date
+    covers_from: datetime | None
+    covers_to: datetime
+    record_count: int
+    ban_count: int
+    sha256: str
+    created_at: datetime

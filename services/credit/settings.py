@@ -25,7 +25,7 @@ development key), reached as ``ctx.id_hash_key``. Only ``bootstrap.py`` reads an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
@@ -79,6 +79,15 @@ DEFAULT_EMPLOYER_KINDS = (
 )
 
 
+class PbocExport(_Model):
+    """The periodic export to the central bank branch (人行征信), as Taizhou sends it."""
+
+    # One file per calendar period (Asia/Shanghai); the sweep writes the file of a period once
+    # it has ended, so a period is exported exactly once however often the sweep runs.
+    period: Literal["day", "month"] = "month"
+    sweep_seconds: float = Field(default=3600.0, gt=0)
+
+
 class CreditConfig(_Model):
     ban_years: dict[str, int] = Field(default_factory=lambda: dict(BAN_YEARS))
     # Calendar days the subject has to correct after the notice was delivered or announced
@@ -88,6 +97,7 @@ class CreditConfig(_Model):
     city_credit_system: CityCreditSystem = CityCreditSystem()
     expiry_sweep_seconds: float = Field(default=300.0, gt=0)
     share_sweep_seconds: float = Field(default=30.0, gt=0)
+    pboc_export: PbocExport = PbocExport()
 
     @field_validator("ban_years")
     @classmethod

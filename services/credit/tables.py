@@ -40,6 +40,12 @@ records = sa.Table(
     sa.Column("correction_deadline", sa.Date),
     sa.Column("filed_on", sa.Date),  # recording date in the integrity file (记入之日)
     sa.Column("updated_at", _ts, nullable=False),
+    # Typical-case exposure (典型案例曝光): proposed by an officer, approved by a city leader.
+    sa.Column("exposure_summary", sa.Text),
+    sa.Column("exposure_proposed_by", sa.Text),
+    sa.Column("exposure_proposed_at", _ts),
+    sa.Column("exposure_approved_by", sa.Text),
+    sa.Column("exposed_at", _ts),
     sa.CheckConstraint("approved_by IS NULL OR approved_by <> recorded_by", name="four_eyes"),
 )
 sa.Index("records_stage_idx", records.c.stage)
@@ -146,4 +152,22 @@ sa.Index(
     "credit_shares_due_idx",
     credit_shares.c.next_attempt_at,
     postgresql_where=credit_shares.c.status == "pending",
+)
+
+# Periodic exports to the central bank branch (人行征信): one file per period, written once.
+pboc_exports = sa.Table(
+    "pboc_exports",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),  # exclusive
+    # The changes exported: [covers_from, covers_to); covers_from is the previous export's end.
+    sa.Column("covers_from", _ts),
+    sa.Column("covers_to", _ts, nullable=False),
+    sa.Column("record_count", sa.Integer, nullable=False),
+    sa.Column("ban_count", sa.Integer, nullable=False),
+    sa.Column("content", pg.JSONB, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("created_at", _ts, nullable=False),
+    sa.UniqueConstraint("period_start", name="pboc_exports_period"),
 )

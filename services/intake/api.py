@@ -20,6 +20,7 @@ from services.intake.domain import Status
 from services.intake.queries import STAFF_READ_ROLES
 from services.intake.schemas import (
     AcceptIn,
+    ApplicantMessageOut,
     ApplicationIn,
     ApplicationOut,
     ApplicationSummary,
@@ -33,6 +34,7 @@ from services.intake.schemas import (
 )
 from shared.auth import (
     APPLICANT,
+    DATA_STEWARD,
     PORTAL,
     STREET_CLERK,
     CurrentPrincipal,
@@ -40,7 +42,9 @@ from shared.auth import (
     require_roles,
 )
 from shared.idempotency import IdempotencyDep
+from shared.legacy import ImportFileError, ImportReport, read_rows
 from shared.pagination import Page, PageDep
+from shared.problems import ValidationProblem
 
 router = APIRouter(tags=["intake"])
 
@@ -49,6 +53,9 @@ StreetClerk = Annotated[Principal, Depends(require_roles(STREET_CLERK))]
 Uploader = Annotated[Principal, Depends(require_roles(PORTAL, APPLICANT, STREET_CLERK))]
 Closer = Annotated[Principal, Depends(require_roles(*CLOSING_ROLES))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF_READ_ROLES))]
+PortalUser = Annotated[Principal, Depends(require_roles(PORTAL, APPLICANT))]
+# Only the data steward: a street clerk accepts today's cases, loading history is another job.
+Steward = Annotated[Principal, Depends(require_roles(DATA_STEWARD))]
 
 
 @router.post("/applications", status_code=201, response_model=SubmittedOut)
@@ -196,3 +203,47 @@ async def list_applications(
 ) -> Page[ApplicationSummary]:
     """Applications in the caller's jurisdiction, newest first; personal data masked."""
     return await queries.list_applications(ctx, principal, page, status, unit)
+
+
+@router.get("/applications/{application_id}/messages", response_model=list[ApplicantMessageOut])
+async def application_messages(
+    application_id: uuid.UUID, ctx: Ctx, principal: CurrentPrincipal
+) -> list[ApplicantMessageOut]:
+    """What the applicant was told (及时告知), newest first, with each SMS delivery: the owner or
+    staff in jurisdiction."""
+    return await queries.application_messages(ctx, principal, application_id)
+
+
+@router.get("/portal/messages", response_model=Page[ApplicantMessageOut])
+async def portal_messages(
+    ctx: Ctx, principal: PortalUser, page: PageDep
+) -> Page[ApplicantMessageOut]:
+    """The signed-in applicant's messages (站内消息) across their applications, newest first."""
+    return await queries.portal_messages(ctx, principal, page)
+
+
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post("/imports/applications", response_model=ImportReport, openapi_extra=_IMPORT_BODY)
+async def import_applications(
+    request: Request, ctx: Ctx, idem: IdempotencyDep, principal: Steward
+) -> Response:
+    """Import historical applications with receipts and materials (历史数据导入), CSV or JSON;
+    answers the report of every row (imported / unchanged / rejected with its fields)."""
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    try:
+        rows = read_rows(await request.body(), content_type)
+    except ImportFileError as exc:
+        raise ValidationProblem(str(exc), field="body") from None
+    return await idem.run(
+        ctx.uow, lambda uow: commands.import_applications(ctx, uow, principal, rows)
+    )

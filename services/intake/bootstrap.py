@@ -4,6 +4,7 @@ what it handles, serves and runs periodically. The only module that reads config
 from __future__ import annotations
 
 from services.intake import api, sweeps
+from services.intake.adapters.notifier import HttpSmsNotifier, LogNotifier, Notifier
 from services.intake.context import IntakeContext
 from services.intake.handlers import HANDLERS
 from services.intake.settings import IntakeSettings
@@ -13,12 +14,29 @@ from shared.runtime import Runtime, ServiceDefinition
 from shared.scheduler import sweep_job
 
 
+def build_notifier(settings: IntakeSettings) -> Notifier:
+    if settings.notifier == "http":
+        if not settings.sms_gateway_url:
+            raise ValueError("HOUSING_INTAKE_NOTIFIER=http needs HOUSING_INTAKE_SMS_GATEWAY_URL")
+        return HttpSmsNotifier(
+            settings.sms_gateway_url,
+            retries=settings.sms_retries,
+            backoff_seconds=settings.sms_backoff_seconds,
+            timeout_seconds=settings.sms_timeout_seconds,
+            token=settings.sms_gateway_token.get_secret_value()
+            if settings.sms_gateway_token
+            else None,
+        )
+    return LogNotifier()
+
+
 def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
     """The intake service; tests may pass its settings directly."""
     settings = settings or IntakeSettings()
+    notifier = build_notifier(settings)
 
     def build_context(runtime: Runtime) -> IntakeContext:
-        return IntakeContext(**base_fields(runtime), settings=settings)
+        return IntakeContext(**base_fields(runtime), settings=settings, notifier=notifier)
 
     return ServiceDefinition(
         name="intake",
@@ -26,7 +44,8 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
         description="Online and window applications, acceptance receipts and supplement notices.",
         metadata=metadata,
         # Bindings derive from HANDLERS: credit.ban_imposed, credit.ban_lifted (the ban
-        # projection) and application.rejected (review's rejections free the members).
+        # projection), application.rejected (review's rejections free the members), and what
+        # the applicant is told of: verification.completed, application.qualified, allocation.*.
         handlers=HANDLERS,
         routers=(api.router,),
         background=(
@@ -35,6 +54,7 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
                 settings.overdue_sweep_seconds,
                 sweeps.overdue_notices,
             ),
+            sweep_job("intake.notify", settings.notify_seconds, sweeps.send_messages),
         ),
         context=build_context,
     )

@@ -9,6 +9,7 @@ raised before anything is written. The endpoints (``api.py``) run the POSTs thro
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import date, timedelta
@@ -16,15 +17,17 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import domain, problems, store
+from services.intake import domain, messages, problems, store
 from services.intake.context import IntakeContext
 from services.intake.domain import Status
 from services.intake.schemas import (
     AcceptIn,
     ApplicationIn,
+    ImportedApplicationIn,
     MaterialOut,
     NoticeItemOut,
     ReasonIn,
@@ -37,6 +40,7 @@ from services.intake.schemas import (
 )
 from services.intake.tables import (
     applications,
+    legacy_imports,
     materials,
     members,
     notice_seq,
@@ -56,11 +60,12 @@ from shared.auth import (
     can_act,
 )
 from shared.city import CityConfig, NotConfiguredError
-from shared.clock import now, today_shanghai
+from shared.clock import SHANGHAI, now, today_shanghai
 from shared.db import UnitOfWork
 from shared.events.catalogue import (
     ApplicationAccepted,
     ApplicationMaterialsUploaded,
+    ApplicationQualified,
     ApplicationRefused,
     ApplicationRejected,
     ApplicationSubmitted,
@@ -72,10 +77,12 @@ from shared.events.catalogue import (
     Household,
     HouseholdMember,
     MissingItem,
+    VerificationCompleted,
 )
 from shared.idempotency import Answer
-from shared.pii import keyed_hash, mask_resident_id
-from shared.problems import Forbidden, NotFound, ValidationProblem
+from shared.legacy import ImportFieldError, ImportReport, ImportRowOut, legacy_application_id
+from shared.pii import keyed_hash, mask_resident_id, scrub
+from shared.problems import Forbidden, NotFound, ValidationProblem, field_errors
 
 log = structlog.get_logger(__name__)
 
@@ -199,6 +206,7 @@ async def submit_application(
             applicant_id_masked=mask_resident_id(applicant.resident_id),
             pledge_version=pledge.version,
             pledge_signed_at=pledge.signed_at,
+            applicant_account=principal.sub if principal.has_role(APPLICANT) else None,
         ),
         subject=str(application_id),
         correlation_id=str(application_id),
@@ -317,6 +325,12 @@ async def upload_material(
         # The same file for the same material: answer what is stored, change nothing.
         existing = await store.material_by_digest(conn, application_id, material_type, digest)
         return Answer(material_out(existing), status_code=200)
+    # Alerting keeps Y1 on until every required material is in, so the event says what the
+    # category still lacks after this upload (the row lock above orders concurrent uploads).
+    present = (m.material_type for m in await store.load_materials(conn, application_id))
+    still_missing = domain.missing_materials(
+        city.category(row.category).required_materials, present
+    )
     uow.emit(
         ApplicationMaterialsUploaded(
             application_id=application_id,
@@ -326,6 +340,7 @@ async def upload_material(
             size_bytes=len(content),
             uploaded_by=principal.sub,
             uploaded_at=at,
+            missing_materials=still_missing,
         ),
         subject=str(application_id),
         correlation_id=str(application_id),
@@ -503,6 +518,14 @@ async def accept_application(
         subject=str(application_id),
         correlation_id=str(application_id),
     )
+    await messages.tell(
+        conn,
+        application_id,
+        "accepted",
+        f"accepted:{application_id}",
+        tracking_no=row.tracking_no,
+        receipt_no=receipt_no,
+    )
     await audit.record(
         conn,
         **principal.audit_actor(),
@@ -610,6 +633,16 @@ async def request_supplement(
         subject=str(application_id),
         correlation_id=str(application_id),
     )
+    await messages.tell(
+        conn,
+        application_id,
+        "supplement_requested",
+        f"supplement_requested:{notice_no}",
+        tracking_no=row.tracking_no,
+        items="、".join(i["name"] for i in items),
+        deadline=f"{deadline.date:%Y年%m月%d日}",
+        notice_no=notice_no,
+    )
     await audit.record(
         conn,
         **principal.audit_actor(),
@@ -713,6 +746,14 @@ async def reject_application(
         subject=str(application_id),
         correlation_id=str(application_id),
     )
+    await messages.tell(
+        conn,
+        application_id,
+        "refused",
+        f"refused:{application_id}",
+        tracking_no=row.tracking_no,
+        reasons=body.reason,
+    )
     await audit.record(
         conn,
         **principal.audit_actor(),
@@ -764,7 +805,17 @@ async def close_rejected(ctx: IntakeContext, uow: UnitOfWork, event: Application
     if event.case_id is None:
         return  # our own refusal (不予受理), already applied when it was published
     row = await store.load_application(uow.conn, event.application_id, for_update=True)
-    if row is None or not domain.is_active(row.status):
+    if row is None:
+        return
+    await messages.tell(
+        uow.conn,
+        row.id,
+        "rejected",
+        f"rejected:{event.case_id}",
+        tracking_no=row.tracking_no,
+        reasons=messages.reasons_text(event.reasons),
+    )
+    if not domain.is_active(row.status):
         return
     await store.close_application(
         uow.conn,
@@ -775,3 +826,371 @@ async def close_rejected(ctx: IntakeContext, uow: UnitOfWork, event: Application
         reason="；".join(event.reasons),
     )
     log.info("application_closed_by_review", application_id=str(event.application_id))
+
+
+# -- telling the applicant (及时告知) ------------------------------------------------------------
+# Events of review, verification and allocation about this city's applications become a stored
+# message for the applicant (portal + SMS); ``messages.tell`` dedupes per occurrence.
+
+
+async def tell_verification_failed(
+    ctx: IntakeContext, uow: UnitOfWork, event: VerificationCompleted
+) -> None:
+    """Only an ineligible result is a failure the family must hear about with its reasons;
+    ``needs_review`` goes on to a person and ``eligible`` to review's decision."""
+    if event.recommendation != "ineligible":
+        return
+    row = await store.load_application(uow.conn, event.application_id)
+    if row is None:
+        return
+    await messages.tell(
+        uow.conn,
+        row.id,
+        "verification_failed",
+        f"verification_failed:{event.case_id}",
+        tracking_no=row.tracking_no,
+        reasons=messages.reasons_text(event.reasons),
+    )
+
+
+async def tell_qualified(ctx: IntakeContext, uow: UnitOfWork, event: ApplicationQualified) -> None:
+    row = await store.load_application(uow.conn, event.application_id)
+    if row is None:
+        return
+    await messages.tell(
+        uow.conn,
+        row.id,
+        "qualified",
+        f"qualified:{event.case_id}",
+        tracking_no=row.tracking_no,
+    )
+
+
+async def tell_household(
+    ctx: IntakeContext,
+    uow: UnitOfWork,
+    household_reference: str,
+    kind: str,
+    occurrence: str,
+    **fields: Any,
+) -> None:
+    """An allocation event names the household by its reference (the tracking number)."""
+    row = await messages.application_by_tracking_no(uow.conn, household_reference)
+    if row is None:
+        return  # a household this intake never held (imported): nobody here has its mobile
+    await messages.tell(
+        uow.conn, row.id, kind, f"{kind}:{occurrence}", tracking_no=row.tracking_no, **fields
+    )
+
+
+# -- historical import (历史数据导入) ----------------------------------------------------------
+
+
+async def import_applications(
+    ctx: IntakeContext, uow: UnitOfWork, principal: Principal, rows: Sequence[dict[str, Any]]
+) -> ImportReport:
+    """Load historical cases row by row; a bad row stores nothing and is named in the report.
+
+    All-or-nothing per row, not per file: a city's export of thousands of cases with a few bad
+    rows imports the good ones, and the bad ones come back fixed in a later file (the good ones
+    are then ``unchanged``). Each row is its own savepoint; its events are queued only once
+    the savepoint held, so a refused row publishes nothing.
+    """
+    digest = hashlib.sha256(
+        json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()
+    report = [await _import_one(ctx, uow, principal, n, raw) for n, raw in enumerate(rows, 1)]
+    counts = {k: sum(1 for r in report if r.outcome == k) for k in _OUTCOMES}
+    await audit.record(
+        uow.conn,
+        **principal.audit_actor(),
+        action="applications.imported",
+        subject_type="import",
+        subject_id=uuid.uuid5(uuid.NAMESPACE_OID, digest),
+        details={"file_sha256": digest, "rows": len(rows), **counts},
+    )
+    return ImportReport(file_sha256=digest, rows=len(rows), report=report, **counts)
+
+
+_OUTCOMES = ("imported", "unchanged", "rejected")
+
+
+async def _import_one(
+    ctx: IntakeContext, uow: UnitOfWork, principal: Principal, n: int, raw: dict[str, Any]
+) -> ImportRowOut:
+    case_no = raw.get("legacy_case_no")
+    # Echoed in the report: masked in case a malformed number carries an ID or a mobile.
+    case_no = scrub(case_no) if isinstance(case_no, str) and len(case_no) <= 60 else None
+
+    def rejected(errors: Sequence[dict[str, str]]) -> ImportRowOut:
+        return ImportRowOut(
+            row=n,
+            legacy_case_no=case_no,
+            outcome="rejected",
+            errors=[ImportFieldError(**e) for e in errors],
+        )
+
+    try:
+        rec = ImportedApplicationIn.model_validate(raw)
+    except PydanticValidationError as exc:
+        return rejected(field_errors(exc.errors()))
+    errors = _imported_errors(rec, ctx.city)
+    if errors:
+        return rejected(errors)
+    row_sha = hashlib.sha256(rec.model_dump_json().encode()).hexdigest()
+    conn = uow.conn
+    await conn.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"legacy:{case_no}", 0)))
+    )
+    seen = (
+        await conn.execute(
+            sa.select(legacy_imports, applications.c.tracking_no)
+            .join(applications, applications.c.id == legacy_imports.c.application_id)
+            .where(legacy_imports.c.legacy_case_no == rec.legacy_case_no)
+        )
+    ).first()
+    if seen is not None:
+        if seen.row_sha256 != row_sha:
+            return rejected(
+                [{"field": "legacy_case_no", "detail": "该原系统案卷号已导入且内容不同，不会覆盖"}]
+            )
+        return ImportRowOut(
+            row=n,
+            legacy_case_no=case_no,
+            outcome="unchanged",
+            application_id=seen.application_id,
+            tracking_no=seen.tracking_no,
+        )
+    try:
+        async with conn.begin_nested():
+            events = await _store_imported(ctx, conn, principal, rec, row_sha)
+    except sa.exc.IntegrityError as exc:
+        return rejected([_integrity_error(exc)])
+    application_id = legacy_application_id(rec.legacy_case_no)
+    for event in events:
+        uow.emit(event, subject=str(application_id), correlation_id=str(application_id))
+    return ImportRowOut(
+        row=n,
+        legacy_case_no=case_no,
+        outcome="imported",
+        application_id=application_id,
+        tracking_no=events[0].tracking_no,  # type: ignore[attr-defined]
+    )
+
+
+def _imported_errors(rec: ImportedApplicationIn, city: CityConfig) -> list[dict[str, str]]:
+    """What submission and acceptance refuse, less what a past fact cannot help (no
+    receipt, empty or missing materials: those are what R1, R2 and Y1 are there to light)."""
+    errors: list[dict[str, str]] = []
+    try:
+        city.category(rec.category)
+    except NotConfiguredError:
+        errors.append({"field": "category", "detail": "未知的申请类别"})
+    if not city.is_street(rec.street):
+        errors.append({"field": "street", "detail": f"街道（镇）代码不属于{city.city.name}"})
+    errors += [
+        {"field": e.field, "detail": e.detail}
+        for e in domain.household_errors(
+            [m.relationship for m in rec.members], [m.resident_id for m in rec.members]
+        )
+    ]
+    at = now() + timedelta(minutes=5)
+    if rec.submitted_at > at:
+        errors.append({"field": "submitted_at", "detail": "申请时间不能晚于当前时间"})
+    if rec.accepted_at is not None:
+        if rec.accepted_at > at:
+            errors.append({"field": "accepted_at", "detail": "受理时间不能晚于当前时间"})
+        if rec.accepted_at < rec.submitted_at:
+            errors.append({"field": "accepted_at", "detail": "受理时间不能早于申请时间"})
+    elif rec.receipt_no is not None:
+        errors.append({"field": "accepted_at", "detail": "有受理回执编号时须填写受理时间"})
+    for i, m in enumerate(rec.materials):
+        try:
+            city.material(m.material_type)
+        except NotConfiguredError:
+            errors.append({"field": f"materials.{i}.material_type", "detail": "未知的材料类型"})
+        if m.size_bytes > 0 and m.sha256 is None:
+            errors.append({"field": f"materials.{i}.sha256", "detail": "非空材料须填写SHA-256"})
+    return errors
+
+
+def _integrity_error(exc: sa.exc.IntegrityError) -> dict[str, str]:
+    text = str(exc.orig)
+    if "members_one_active_application" in text:
+        return {"field": "members", "detail": "家庭成员已有在办申请，不能重复导入"}
+    if "receipt_no" in text:
+        return {"field": "receipt_no", "detail": "受理回执编号已被其他申请使用"}
+    if "materials" in text:
+        return {"field": "materials", "detail": "同一材料类型下有重复文件"}
+    return {"field": "legacy_case_no", "detail": "该行与已有数据冲突，未导入"}
+
+
+async def _store_imported(
+    ctx: IntakeContext,
+    conn: AsyncConnection,
+    principal: Principal,
+    rec: ImportedApplicationIn,
+    row_sha: str,
+) -> list[Any]:
+    """Rows as intake writes them on submission and acceptance (the same columns, the ID
+    numbers hashed the same way), and the events those would have published, in order."""
+    city = ctx.city
+    at = now()
+    application_id = legacy_application_id(rec.legacy_case_no)
+    hashes = [keyed_hash(m.resident_id, ctx.id_hash_key) for m in rec.members]
+    await store.lock_people(conn, hashes)
+    seq = await store.next_value(conn, tracking_seq)
+    day = rec.submitted_at.astimezone(SHANGHAI).date()  # the day the window saw
+    tracking_no = domain.tracking_number(city.city.code, day, seq)
+    district = city.district_of(rec.street)
+    accepted = rec.accepted_at is not None
+    required = city.category(rec.category).required_materials
+    # An empty material is no material: it does not count towards completeness.
+    missing = domain.missing_materials(
+        required, (m.material_type for m in rec.materials if m.size_bytes > 0)
+    )
+    accepted_by = rec.accepted_by or f"import:{principal.sub}"
+    await conn.execute(
+        applications.insert().values(
+            id=application_id,
+            tracking_no=tracking_no,
+            city=city.city.code,
+            district=district,
+            street=rec.street,
+            channel=rec.channel,
+            category=rec.category,
+            status=Status.ACCEPTED if accepted else Status.SUBMITTED,
+            mobile=rec.mobile,
+            housing_address=rec.housing.address,
+            housing_area_m2=rec.housing.area_m2,
+            housing_tenure=rec.housing.tenure,
+            pledge_version=rec.pledge.version,
+            pledge_signed_at=rec.pledge.signed_at,
+            submitted_at=rec.submitted_at,
+            submitted_by=f"import:{principal.sub}",
+            receipt_no=rec.receipt_no,
+            accepted_by=accepted_by if accepted else None,
+            accepted_org=rec.street if accepted else None,
+            accepted_at=rec.accepted_at,
+            materials_complete=(not missing) if accepted else None,
+            incomplete_reason=rec.incomplete_reason if accepted and missing else None,
+            updated_at=at,
+        )
+    )
+    await conn.execute(
+        members.insert(),
+        [
+            {
+                "application_id": application_id,
+                "position": i,
+                "id_hash": hashes[i],
+                "active": True,
+                **m.model_dump(),
+            }
+            for i, m in enumerate(rec.members)
+        ],
+    )
+    applicant = rec.members[0]
+    events: list[Any] = [
+        ApplicationSubmitted(
+            application_id=application_id,
+            tracking_no=tracking_no,
+            city=city.city.code,
+            district=district,
+            street=rec.street,
+            channel=rec.channel,
+            category=rec.category,
+            member_count=len(rec.members),
+            submitted_at=rec.submitted_at,
+            member_id_hashes=hashes,
+            applicant_name_masked=domain.masked_name(applicant.name),
+            applicant_id_masked=mask_resident_id(applicant.resident_id),
+            pledge_version=rec.pledge.version,
+            pledge_signed_at=rec.pledge.signed_at,
+            imported=True,
+        )
+    ]
+    present: list[str] = []
+    for m in rec.materials:
+        material_id = uuid.uuid4()
+        sha = m.sha256 or hashlib.sha256(b"").hexdigest()
+        await conn.execute(
+            materials.insert().values(
+                id=material_id,
+                application_id=application_id,
+                material_type=m.material_type,
+                file_name=m.file_name,
+                content_type=m.content_type,
+                sha256=sha,
+                size_bytes=m.size_bytes,
+                # The file stays in the old system's archive; its size and digest are the fact.
+                content=b"",
+                uploaded_by=f"import:{principal.sub}",
+                uploaded_at=m.uploaded_at,
+            )
+        )
+        if m.size_bytes > 0:
+            present.append(m.material_type)
+        events.append(
+            ApplicationMaterialsUploaded(
+                application_id=application_id,
+                material_id=material_id,
+                material_type=m.material_type,
+                sha256=sha,
+                size_bytes=m.size_bytes,
+                uploaded_by=f"import:{principal.sub}",
+                uploaded_at=m.uploaded_at,
+                missing_materials=domain.missing_materials(required, present),
+            )
+        )
+    if rec.accepted_at is not None:
+        member_rows = await store.load_members(conn, application_id)
+        events.append(
+            ApplicationAccepted(
+                application_id=application_id,
+                tracking_no=tracking_no,
+                receipt_no=rec.receipt_no,
+                city=city.city.code,
+                district=district,
+                street=rec.street,
+                category=rec.category,
+                accepted_by=accepted_by,
+                accepted_at=rec.accepted_at,
+                materials_complete=not missing,
+                incomplete_reason=rec.incomplete_reason if missing else None,
+                household=_household(member_rows, rec.housing.area_m2, rec.housing.tenure),
+                imported=True,
+            )
+        )
+    await conn.execute(
+        legacy_imports.insert().values(
+            legacy_case_no=rec.legacy_case_no,
+            application_id=application_id,
+            row_sha256=row_sha,
+            imported_by=principal.sub,
+            imported_at=at,
+        )
+    )
+    return events
+
+
+def _household(member_rows: Sequence[Any], area: Any, tenure: str) -> Household:
+    return Household(
+        members=[
+            HouseholdMember(
+                member_id_hash=m.id_hash,
+                name=m.name,
+                resident_id=m.resident_id,
+                relationship=m.relationship,
+                declared_monthly_income=m.declared_monthly_income,
+                declared_financial_assets=m.declared_financial_assets,
+                declared_vehicle_count=m.declared_vehicle_count,
+                declared_vehicle_value=m.declared_vehicle_value,
+                hukou_division=m.hukou_division,
+                employer=m.employer,
+            )
+            for m in member_rows
+        ],
+        declared_housing_area_m2=area,
+        housing_tenure=tenure,
+    )

@@ -17,6 +17,7 @@ from services.intake.context import IntakeContext
 from services.intake.domain import Status
 from services.intake.printing import render_notice
 from services.intake.schemas import (
+    ApplicantMessageOut,
     ApplicationOut,
     ApplicationSummary,
     HousingIn,
@@ -25,7 +26,7 @@ from services.intake.schemas import (
     PledgeIn,
     SupplementNoticeOut,
 )
-from services.intake.tables import applications, members
+from services.intake.tables import applicant_messages, applications, members
 from shared import audit
 from shared.auth import (
     ADMIN,
@@ -222,3 +223,65 @@ async def list_applications(
             for r in rows
         ]
     return Page.of(items, total, page)
+
+
+def _messages_select() -> Any:
+    m = applicant_messages.c
+    return (
+        sa.select(
+            m.id,
+            m.application_id,
+            applications.c.tracking_no,
+            m.kind,
+            m.text,
+            m.created_at,
+            m.sms_status,
+            m.attempts.label("sms_attempts"),
+            m.delivered_at.label("sms_delivered_at"),
+            m.provider_ref.label("sms_provider_ref"),
+        )
+        .join(applications, applications.c.id == m.application_id)
+        .order_by(m.created_at.desc(), m.id)
+    )
+
+
+async def application_messages(
+    ctx: IntakeContext, principal: Principal, application_id: uuid.UUID
+) -> list[ApplicantMessageOut]:
+    """What the applicant of one application was told: the owner, or staff in jurisdiction
+    (the same check as reading the application; the texts hold no personal data)."""
+    async with ctx.uow() as uow:
+        row = await store.load_application(uow.conn, application_id)
+        if row is None:
+            raise NotFound("申请不存在", field="application_id")
+        _ensure_may_read(principal, row)
+        rows = (
+            await uow.conn.execute(
+                _messages_select().where(applicant_messages.c.application_id == application_id)
+            )
+        ).all()
+    return [ApplicantMessageOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+async def portal_messages(
+    ctx: IntakeContext, principal: Principal, page: PageParams
+) -> Page[ApplicantMessageOut]:
+    """The signed-in applicant's messages across the applications they submitted, newest first
+    (ownership as for reading an application: the token's ``sub`` submitted it)."""
+    owned = applications.c.submitted_by == principal.sub
+    async with ctx.uow() as uow:
+        total = await uow.conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(applicant_messages.join(applications))
+            .where(owned)
+        )
+        rows = (
+            await uow.conn.execute(
+                _messages_select().where(owned).limit(page.limit).offset(page.offset)
+            )
+        ).all()
+    return Page.of(
+        [ApplicantMessageOut.model_validate(r, from_attributes=True) for r in rows],
+        int(total or 0),
+        page,
+    )

@@ -209,3 +209,59 @@ class StatusOut(BaseModel):
     tracking_no: str
     status: str
     at: datetime
+
+
+class ApplicantMessageOut(BaseModel):
+    """One message the applicant was told (in the portal), with its SMS delivery."""
+
+    id: uuid.UUID
+    application_id: uuid.UUID
+    tracking_no: str
+    kind: str = Field(description="accepted、supplement_requested、qualified、rejected 等")
+    text: str = Field(description="告知内容（不含身份证号、全名）")
+    created_at: datetime
+    sms_status: Literal["pending", "sent", "failed"] = Field(description="短信送达状态")
+    sms_attempts: int
+    sms_delivered_at: datetime | None
+    sms_provider_ref: str | None
+
+
+# -- historical import (历史数据导入) ----------------------------------------------------------
+
+LegacyCaseNo = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,59}$")]
+DocNo = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{4,40}$")]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ImportedMaterialIn(_In):
+    """One material as the old system recorded it; the file itself stays in its archive."""
+
+    material_type: Code = Field(description="材料类型代码")
+    file_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="文件名"
+    )
+    content_type: Literal["application/pdf", "image/jpeg", "image/png"] = "application/pdf"
+    size_bytes: int = Field(ge=0, le=2**31 - 1, description="文件大小（字节）；0 为空材料")
+    sha256: Sha256 | None = Field(default=None, description="文件SHA-256；空材料可省略")
+    uploaded_at: AwareDatetime = Field(description="原系统上传时间")
+
+
+class ImportedApplicationIn(_In):
+    """One historical case: the application, its receipt (受理回执) and its materials."""
+
+    legacy_case_no: LegacyCaseNo = Field(description="原系统案卷号（重复导入以此去重）")
+    category: Code = Field(description="申请类别（城市配置中的代码）")
+    street: StreetCode = Field(description="受理街道（镇）代码")
+    channel: Channel = Field(default="window", description="申请渠道")
+    mobile: MobileNumber
+    members: list[MemberIn] = Field(min_length=1, max_length=30)
+    housing: HousingIn
+    pledge: PledgeIn
+    submitted_at: AwareDatetime = Field(description="原系统申请时间")
+    accepted_at: AwareDatetime | None = Field(default=None, description="原系统受理时间")
+    accepted_by: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        default=None, description="受理人账号（原系统）"
+    )
+    receipt_no: DocNo | None = Field(default=None, description="受理回执编号；为空即未出具回执")
+    incomplete_reason: Reason | None = Field(default=None, description="材料不全仍予受理的理由")
+    materials: list[ImportedMaterialIn] = Field(default_factory=list, max_length=100)

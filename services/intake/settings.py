@@ -11,7 +11,9 @@ stop matching.
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
 from shared.settings import service_settings_config
@@ -23,3 +25,13 @@ class IntakeSettings(BaseSettings):
     # How often the overdue-notice sweep (补件逾期) runs, and the most notices one tick takes.
     overdue_sweep_seconds: float = Field(default=60.0, gt=0)
     overdue_sweep_batch: int = Field(default=500, ge=1)
+
+    # The applicant's SMS (及时告知): how often pending messages are sent, and by what.
+    notify_seconds: float = Field(default=10.0, gt=0)
+    notify_batch: int = Field(default=50, ge=1)
+    notifier: Literal["log", "http"] = "log"
+    sms_gateway_url: str | None = None
+    sms_gateway_token: SecretStr | None = None
+    sms_retries: int = Field(default=3, ge=0, le=10)
+    sms_backoff_seconds: float = Field(default=0.5, ge=0)
+    sms_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -1,5 +1,6 @@
 """Periodic jobs of intake, scheduled in ``bootstrap.py``: the one clock rule, a
-supplementary-materials notice past its deadline (补件逾期).
+supplementary-materials notice past its deadline (补件逾期), and the dispatcher of the
+applicant's SMS (``send_messages``).
 
 The sweep marks every open notice whose deadline (inclusive, Asia/Shanghai) has passed as
 overdue and announces it with ``application.supplement_overdue``; alerting and review take it
@@ -13,9 +14,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from services.intake.adapters.notifier import Sms
 from services.intake.context import IntakeContext
 from services.intake.domain import Status
-from services.intake.tables import applications, materials, supplement_notices
+from services.intake.tables import applicant_messages, applications, materials, supplement_notices
 from shared import audit
 from shared.clock import now, today_shanghai
 from shared.db import UnitOfWork
@@ -99,3 +101,39 @@ async def overdue_notices(ctx: IntakeContext, uow: UnitOfWork) -> None:
             }
         )
     await audit.record_many(conn, entries)
+
+
+async def send_messages(ctx: IntakeContext, uow: UnitOfWork) -> int:
+    """Send up to ``notify_batch`` pending applicant SMS and record each outcome (status,
+    channel, attempts, provider reference, error); returns how many were tried.
+
+    ``FOR UPDATE SKIP LOCKED`` lets replicas dispatch side by side without sending one message
+    twice. The mobile is read from the application at this moment, so a corrected number is
+    the one used.
+    """
+    m = applicant_messages.c
+    rows = (
+        await uow.conn.execute(
+            sa.select(m.id, m.kind, m.text, applications.c.mobile)
+            .join(applications, applications.c.id == m.application_id)
+            .where(m.sms_status == "pending")
+            .order_by(m.created_at)
+            .limit(ctx.settings.notify_batch)
+            .with_for_update(of=applicant_messages, skip_locked=True)
+        )
+    ).all()
+    for row in rows:
+        delivery = await ctx.notifier.send(Sms(str(row.id), row.mobile, row.kind, row.text))
+        await uow.conn.execute(
+            applicant_messages.update()
+            .where(m.id == row.id)
+            .values(
+                sms_status="sent" if delivery.ok else "failed",
+                channel=delivery.channel,
+                attempts=m.attempts + delivery.attempts,
+                delivered_at=now() if delivery.ok else None,
+                provider_ref=delivery.provider_ref,
+                error=delivery.error,
+            )
+        )
+    return len(rows)

@@ -1,8 +1,8 @@
 """Tables owned by the intake service (its own database; no other service reads them).
 
-Applications, their household members, materials, supplementary-materials notices and the
-local projection of credit bans. Money is ``NUMERIC(14,2)`` in yuan, areas ``NUMERIC(10,2)``
-in m².
+Applications, their household members, materials, supplementary-materials notices, the local
+projection of credit bans and the messages the applicant was told. Money is ``NUMERIC(14,2)``
+in yuan, areas ``NUMERIC(10,2)`` in m².
 """
 
 import sqlalchemy as sa
@@ -154,4 +154,66 @@ credit_bans = sa.Table(
 )
 sa.Index("credit_bans_id_hash", credit_bans.c.id_hash)
 
-INTAKE_TABLES = (applications, members, materials, supplement_notices, credit_bans)
+# Historical import (历史数据导入): the old system's case number of every imported application,
+# so the same file loaded twice changes nothing; the row's digest tells a changed row apart.
+legacy_imports = sa.Table(
+    "legacy_imports",
+    metadata,
+    sa.Column("legacy_case_no", sa.Text, primary_key=True),
+    sa.Column(
+        "application_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("applications.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("row_sha256", sa.Text, nullable=False),
+    sa.Column("imported_by", sa.Text, nullable=False),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# What the applicant is told (及时告知): one row is both the in-portal message and its SMS, with
+# the SMS delivery as the dispatcher recorded it. The mobile is read from ``applications`` at
+# sending time, so no copy of it sits here; the text never carries an ID number or a full name.
+applicant_messages = sa.Table(
+    "applicant_messages",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "application_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("applications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # accepted | supplement_requested | refused | verification_failed | qualified | rejected |
+    # waiting_entered | entry_suspended | unit_allocated | subsidy_chosen | contract_issued |
+    # contract_overdue | confirmation_requested (the templates in data/messages.yaml)
+    sa.Column("kind", sa.Text, nullable=False),
+    # One message per occurrence (the notice, the event): a redelivered event tells nobody twice.
+    sa.Column("dedupe_key", sa.Text, nullable=False, unique=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # SMS delivery: pending | sent | failed
+    sa.Column("sms_status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("channel", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    sa.Column("provider_ref", sa.Text),
+    sa.Column("error", sa.Text),
+)
+sa.Index("applicant_messages_application", applicant_messages.c.application_id)
+sa.Index(
+    "applicant_messages_pending",
+    applicant_messages.c.created_at,
+    postgresql_where=applicant_messages.c.sms_status == "pending",
+)
+
+INTAKE_TABLES = (
+    applications,
+    members,
+    materials,
+    supplement_notices,
+    credit_bans,
+    applicant_messages,
+    legacy_imports,
+)

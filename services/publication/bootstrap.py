@@ -7,6 +7,8 @@ built from them, and ``build_context`` hands all of it to endpoints, handlers an
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from services.publication import sweeps
 from services.publication.adapters.limiter import ProgressLimiter
 from services.publication.adapters.province import Pusher
@@ -16,6 +18,7 @@ from services.publication.handlers import HANDLERS
 from services.publication.settings import PublicationSettings
 from services.publication.tables import metadata
 from shared.context import base_fields
+from shared.metrics import GaugeSample
 from shared.runtime import BackgroundJob, Runtime, ServiceDefinition
 from shared.scheduler import sweep_job
 
@@ -67,4 +70,12 @@ def definition(settings: PublicationSettings | None = None) -> ServiceDefinition
             pusher_job(settings.push_interval_seconds),
         ),
         context=build_context,
+        gauges=push_gauges,
     )
+
+
+async def push_gauges(ctx: PublicationContext, conn: AsyncConnection) -> list[GaugeSample]:
+    """At scrape time, the push backlog and lag (``province_push_backlog``,
+    ``province_push_oldest_unacked_seconds``) per endpoint, by the pusher's own query."""
+    await ctx.pusher.update_gauges(conn)
+    return []

@@ -12,8 +12,17 @@ the application ``qualified``. A clerk then creates a qualification notice for a
 (``POST /notices``); without an explicit list it gathers every qualified application of that
 unit not yet on a qualification notice. Acceptance and objection-conclusion notices gather the
 same way (accepted applications; concluded objections not yet published); lottery shortlists,
-allocation results and exits list the applications the clerk names (their sources, the
-allocation service, do not exist yet).
+allocation results and exits list the applications the clerk names, or are made from
+allocation's events (below).
+
+Allocation (轮候配租): ``allocation.pool_frozen`` becomes a lottery shortlist notice (摇号入围名单)
+at once, open to objection until the pool's objection period ends; ``allocation.round_drawn``
+keeps the draw's values and ranking for the public ranking page; ``allocation.unit_allocated``
+results wait in ``allocation_results`` and the notice sweep publishes them as one allocation
+results notice (配租结果公示) per round and selection day, the morning after that day
+(``publish_allocation_results``), which is what a housing office posts after each selection
+session. The waiting-list events keep ``waiting_households``, from which the household's
+position and the waiting statistics are computed.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from services.publication import domain, queries
 from services.publication.adapters.province import record_pushes
@@ -40,17 +49,37 @@ from services.publication.schemas import (
 )
 from services.publication.store import (
     application_ids,
+    entry_of,
     gather_entries,
     set_stage,
     upsert_application,
 )
-from services.publication.tables import applications, blacklist, notice_entries, notices, objections
+from services.publication.tables import (
+    allocation_results,
+    applications,
+    blacklist,
+    credit_notices,
+    lottery_rounds,
+    notice_entries,
+    notices,
+    objections,
+    waiting_households,
+)
 from shared.audit import record
 from shared.auth import Principal, ensure_can_act
 from shared.clock import SHANGHAI, now
 from shared.db import UnitOfWork
 from shared.events.base import EventPayload
 from shared.events.catalogue import (
+    AllocationEntrySuspended,
+    AllocationPoolFrozen,
+    AllocationRoundDrawn,
+    AllocationSubsidyChosen,
+    AllocationUnitAllocated,
+    AllocationUnitsChanged,
+    AllocationWaitingEntered,
+    CreditCaseExposed,
+    CreditNoticeStep,
     ObjectionConcluded,
     ObjectionFiled,
     PublicityClosed,
@@ -191,10 +220,78 @@ async def project_agency_blacklisted(uow: UnitOfWork, payload: EventPayload, env
 
 async def project_ban_lifted(uow: UnitOfWork, payload: EventPayload, env: Envelope) -> None:
     # A lifted agency record leaves the public list; other bans are not ours to show.
+    lifted_on = payload.model_dump()["lifted_on"]
     await uow.conn.execute(
         blacklist.update()
         .where(blacklist.c.record_id == env.data["record_id"])
-        .values(until=payload.model_dump()["lifted_on"])
+        .values(until=lifted_on)
+    )
+    # An exposed case is shown while its ban is in force (信用修复: once lifted it leaves).
+    await uow.conn.execute(
+        credit_notices.update()
+        .where(
+            credit_notices.c.record_id == env.data["record_id"],
+            credit_notices.c.kind == "typical_case",
+            credit_notices.c.withdrawn_on.is_(None),
+        )
+        .values(withdrawn_on=lifted_on)
+    )
+
+
+def _public_subject(subject_kind: str | None, display: str) -> str:
+    # Organisations are named in full (their names are public); a person only masked, even if
+    # an unmasked name ever arrived.
+    if subject_kind in ("employer", "agency"):
+        return display
+    return display if "*" in display else mask_name(display)
+
+
+def _public_id(masked: str | None) -> str | None:
+    if masked is None:
+        return None
+    return masked if "*" in masked else mask_resident_id(masked)
+
+
+async def project_credit_announcement(uow: UnitOfWork, event: CreditNoticeStep) -> None:
+    """公告送达: the notice letter could not be delivered, credit announced it instead."""
+    if event.step != "public_announcement" or event.announcement is None:
+        return
+    await uow.conn.execute(
+        insert(credit_notices)
+        .values(
+            record_id=event.record_id,
+            kind="announcement",
+            subject_kind=event.subject_kind,
+            subject_display=_public_subject(event.subject_kind, event.subject_display or "当事人"),
+            subject_id_masked=_public_id(event.subject_id_masked),
+            behaviour=event.behaviour,
+            text=scrub(event.announcement),
+            correction_deadline=event.correction_deadline,
+            published_at=event.taken_at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def project_case_exposed(uow: UnitOfWork, event: CreditCaseExposed) -> None:
+    """典型案例曝光: a filed record a city leader approved for exposure."""
+    await uow.conn.execute(
+        insert(credit_notices)
+        .values(
+            record_id=event.record_id,
+            kind="typical_case",
+            subject_kind=event.subject_kind,
+            subject_display=_public_subject(event.subject_kind, event.subject_display),
+            behaviour=event.behaviour,
+            record_no=event.record_no,
+            severity=event.severity,
+            kind_title=event.kind_title,
+            text=scrub(event.summary_text),
+            filed_on=event.filed_on,
+            ban_ends_on=event.ban_ends_on,
+            published_at=event.exposed_at,
+        )
+        .on_conflict_do_nothing()
     )
 
 
@@ -218,9 +315,14 @@ async def insert_notice(
     days: int,
     entries: list[dict[str, Any]],
     created_by: str,
+    notice_id: uuid.UUID | None = None,
+    closes_at: datetime | None = None,
 ) -> dict[str, Any]:
+    """A new notice with its entries, opened at once when ``opens_at`` has come. ``closes_at``
+    (default ``opens_at`` + ``days``) lets an event-made notice end when its source says (a
+    pool's objection period)."""
     at = now()
-    notice_id = uuid.uuid4()
+    notice_id = notice_id or uuid.uuid4()
     status = domain.initial_status(opens_at, at)
     row = {
         "id": notice_id,
@@ -232,7 +334,7 @@ async def insert_notice(
         "batch": batch,
         "status": "scheduled",
         "opens_at": opens_at,
-        "closes_at": opens_at + timedelta(days=days),
+        "closes_at": closes_at or opens_at + timedelta(days=days),
         "planned_days": days,
         "entry_count": len(entries),
         "created_by": created_by,
@@ -276,6 +378,16 @@ async def open_notice(ctx: PublicationContext, uow: UnitOfWork, notice: Any, at:
         .where(notices.c.id == n["id"])
         .values(status="open", opened_at=at, closes_at=closes_at)
     )
+    allocation_ids: list[uuid.UUID] = []
+    if n["kind"] == "allocation":
+        # The results this notice publishes: alerting puts out F4 for exactly these.
+        allocation_ids = list(
+            await uow.conn.scalars(
+                sa.select(allocation_results.c.allocation_id)
+                .where(allocation_results.c.notice_id == n["id"])
+                .order_by(allocation_results.c.allocated_at, allocation_results.c.allocation_id)
+            )
+        )
     event = PublicityOpened(
         notice_id=n["id"],
         kind=n["kind"],
@@ -286,6 +398,7 @@ async def open_notice(ctx: PublicationContext, uow: UnitOfWork, notice: Any, at:
         opened_at=at,
         closes_at=closes_at,
         planned_days=n["planned_days"],
+        allocation_ids=allocation_ids,
     )
     envelope = uow.emit(event, subject=str(n["id"]))
     if n["kind"] == "qualification":
@@ -583,3 +696,345 @@ async def conclude_objection(
         "outcome": body.outcome,
         "concluded_at": at.isoformat(),
     }
+
+
+# --- allocation (轮候配租) ----------------------------------------------------------------
+
+
+async def project_waiting_entered(
+    uow: UnitOfWork, event: AllocationWaitingEntered, env: Envelope
+) -> None:
+    # A later status (suspended, allocated) that overtook this event is kept.
+    entry = {
+        "entry_id": event.entry_id,
+        "application_id": event.application_id,
+        "category": event.category,
+        "priority_tier": event.priority_tier,
+        "qualified_at": event.qualified_at,
+    }
+    statement = insert(waiting_households).values(
+        household_reference=event.household_reference,
+        status="waiting",
+        updated_at=env.occurred_at,
+        **entry,
+    )
+    await uow.conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[waiting_households.c.household_reference],
+            set_={**{k: statement.excluded[k] for k in entry}, "updated_at": now()},
+        )
+    )
+
+
+async def _leave_waiting(
+    uow: UnitOfWork, reference: str, status: str, at: datetime, **columns: Any
+) -> None:
+    """Move a household out of ``waiting``; an allocation or subsidy is final, a suspension
+    does not undo it."""
+    statement = insert(waiting_households).values(
+        household_reference=reference, status=status, updated_at=at, **columns
+    )
+    final = waiting_households.c.status.in_(("allocated", "subsidised"))
+    keep = final if status == "suspended" else sa.false()
+    await uow.conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[waiting_households.c.household_reference],
+            set_={
+                "status": sa.case((keep, waiting_households.c.status), else_=status),
+                "updated_at": now(),
+                **{
+                    k: sa.case((keep, waiting_households.c[k]), else_=statement.excluded[k])
+                    for k in columns
+                },
+            },
+        )
+    )
+
+
+async def project_entry_suspended(
+    uow: UnitOfWork, event: AllocationEntrySuspended, env: Envelope
+) -> None:
+    await _leave_waiting(
+        uow,
+        event.household_reference,
+        "suspended",
+        env.occurred_at,
+        suspended_reason=event.reason,
+        suspended_until=event.until,
+    )
+
+
+async def project_subsidy_chosen(
+    uow: UnitOfWork, event: AllocationSubsidyChosen, env: Envelope
+) -> None:
+    await _leave_waiting(
+        uow, event.household_reference, "subsidised", event.chosen_at, left_at=event.chosen_at
+    )
+
+
+_UPSERT_UNITS = sa.text(
+    "INSERT INTO housing_units (unit_id, project_code, project_name, building_code, unit_code, "
+    "district, address, area_m2, rooms, floor, accessible, base_rent_per_m2, status, updated_at) "
+    "SELECT v.*, :at FROM unnest("
+    "CAST(:ids AS uuid[]), CAST(:projects AS text[]), CAST(:project_names AS text[]), "
+    "CAST(:buildings AS text[]), CAST(:codes AS text[]), CAST(:districts AS text[]), "
+    "CAST(:addresses AS text[]), CAST(:areas AS numeric[]), CAST(:rooms AS int[]), "
+    "CAST(:floors AS int[]), CAST(:accessible AS boolean[]), CAST(:rents AS numeric[]), "
+    "CAST(:statuses AS text[])) AS v "
+    "ON CONFLICT (unit_id) DO UPDATE SET project_code = EXCLUDED.project_code, "
+    "project_name = EXCLUDED.project_name, building_code = EXCLUDED.building_code, "
+    "unit_code = EXCLUDED.unit_code, district = EXCLUDED.district, "
+    "address = EXCLUDED.address, area_m2 = EXCLUDED.area_m2, rooms = EXCLUDED.rooms, "
+    "floor = EXCLUDED.floor, accessible = EXCLUDED.accessible, "
+    "base_rent_per_m2 = EXCLUDED.base_rent_per_m2, status = EXCLUDED.status, "
+    "updated_at = EXCLUDED.updated_at "
+    # Events of one unit may arrive out of order: only a newer one replaces its state.
+    "WHERE housing_units.updated_at < EXCLUDED.updated_at"
+)
+
+
+async def project_units(uow: UnitOfWork, event: AllocationUnitsChanged, env: Envelope) -> None:
+    """The disclosed stock (六公开: 房源): one statement from arrays, a whole import is one
+    round trip."""
+    u = event.units
+    await uow.conn.execute(
+        _UPSERT_UNITS,
+        {
+            "at": env.occurred_at,
+            "ids": [x.unit_id for x in u],
+            "projects": [x.project_code for x in u],
+            "project_names": [x.project_name for x in u],
+            "buildings": [x.building_code for x in u],
+            "codes": [x.unit_code for x in u],
+            "districts": [x.district for x in u],
+            "addresses": [x.address for x in u],
+            "areas": [x.area_m2 for x in u],
+            "rooms": [x.rooms for x in u],
+            "floors": [x.floor for x in u],
+            "accessible": [x.accessible for x in u],
+            "rents": [x.base_rent_per_m2 for x in u],
+            "statuses": [x.status for x in u],
+        },
+    )
+
+
+async def _round_entries(
+    conn: Any, references: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Notice entries (masked, from the progress read model) for households by tracking
+    number, in the given order; the second value maps each found reference to its entry."""
+    if not references:
+        return [], {}
+    rows = (
+        await conn.execute(
+            sa.select(
+                applications.c.application_id,
+                applications.c.tracking_no,
+                applications.c.name_masked,
+                applications.c.id_masked,
+                applications.c.street,
+                applications.c.category,
+                applications.c.member_count,
+                # One array parameter: a pool of 20,000 households is not 20,000 bind values.
+            ).where(
+                applications.c.tracking_no
+                == sa.any_(sa.bindparam("refs", references, type_=ARRAY(sa.Text)))
+            )
+        )
+    ).all()
+    by_reference = {r.tracking_no: entry_of(r) for r in rows}
+    return [by_reference[r] for r in references if r in by_reference], by_reference
+
+
+async def shortlist_from_pool(
+    ctx: PublicationContext, uow: UnitOfWork, event: AllocationPoolFrozen, env: Envelope
+) -> None:
+    """The frozen pool as a lottery shortlist notice (摇号入围名单公示), masked, open to
+    objection until the pool's objection period ends; its digest shows on the notice."""
+    values = {
+        "category": event.category,
+        "pool_digest": event.pool_digest,
+        "households": event.households,
+        "cut_off": event.cut_off,
+        "objection_until": event.objection_until,
+        "updated_at": now(),
+    }
+    statement = insert(lottery_rounds).values(round_id=event.round_id, **values)
+    await uow.conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[lottery_rounds.c.round_id],
+            set_={k: statement.excluded[k] for k in values},
+        )
+    )
+    entries, found = await _round_entries(uow.conn, event.household_references)
+    missing = len(event.household_references) - len(found)
+    if missing:
+        # Every qualified household was submitted first; one that is not known here is a
+        # gap in this read model, logged (with a count only) rather than published blank.
+        log.warning("shortlist_households_unknown", round_id=str(event.round_id), count=missing)
+    await log_push(ctx, uow, env)
+    if not entries:
+        return
+    at = now()
+    remaining = event.objection_until - at
+    row = await insert_notice(
+        ctx,
+        uow,
+        kind="lottery_shortlist",
+        city=ctx.city.city.code,
+        unit=ctx.city.city.code,
+        batch=_round_batch(ctx, event.category, event.round_id),
+        opens_at=at,
+        # Whole days that fit in the pool's objection period; it closes when that period ends.
+        days=max(int(remaining.total_seconds() // 86400), 0),
+        closes_at=max(event.objection_until, at),
+        entries=entries,
+        created_by="system:publication",
+    )
+    await uow.conn.execute(
+        lottery_rounds.update()
+        .where(lottery_rounds.c.round_id == event.round_id)
+        .values(shortlist_notice_id=row["id"])
+    )
+
+
+def _round_batch(ctx: PublicationContext, category: str, round_id: uuid.UUID) -> str:
+    return f"{queries.category_name(ctx.city, category)} 批次{str(round_id)[:8]}"
+
+
+async def keep_draw(
+    ctx: PublicationContext, uow: UnitOfWork, event: AllocationRoundDrawn, env: Envelope
+) -> None:
+    """The draw's public values and ranking, for the ranking page (摇号结果)."""
+    values = {
+        "category": event.category,
+        "pool_digest": event.pool_digest,
+        "households": event.households,
+        "commitment": event.commitment,
+        "public_input": event.public_input,
+        "secret": event.secret,
+        "seed": event.seed,
+        "drawn_at": event.drawn_at,
+        "updated_at": now(),
+    }
+    statement = insert(lottery_rounds).values(round_id=event.round_id, **values)
+    await uow.conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[lottery_rounds.c.round_id],
+            set_={k: statement.excluded[k] for k in values},
+        )
+    )
+    if event.ranking:
+        # One statement from arrays: a round of 20,000 households is one round trip.
+        await uow.conn.execute(
+            sa.text(
+                "INSERT INTO lottery_ranks (round_id, rank, household_reference, priority_tier) "
+                "SELECT :round_id, k, r, t FROM unnest("
+                "CAST(:ranks AS int[]), CAST(:refs AS text[]), CAST(:tiers AS int[])) "
+                "AS v(k, r, t) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {
+                "round_id": event.round_id,
+                "ranks": [r.rank for r in event.ranking],
+                "refs": [r.household_reference for r in event.ranking],
+                "tiers": [r.priority_tier for r in event.ranking],
+            },
+        )
+    await log_push(ctx, uow, env)
+
+
+async def register_result(
+    ctx: PublicationContext, uow: UnitOfWork, event: AllocationUnitAllocated, env: Envelope
+) -> None:
+    """An allocation result (配租结果): waits for its round's results notice, leaves the
+    waiting list, and goes to the province in the household's application stream."""
+    await uow.conn.execute(
+        insert(allocation_results)
+        .values(
+            allocation_id=event.allocation_id,
+            round_id=event.round_id,
+            household_reference=event.household_reference,
+            unit_code=event.unit_code,
+            rank=event.rank,
+            allocated_at=event.allocated_at,
+        )
+        .on_conflict_do_nothing()
+    )
+    await _leave_waiting(
+        uow, event.household_reference, "allocated", event.allocated_at, left_at=event.allocated_at
+    )
+    application_id = await uow.conn.scalar(
+        sa.select(applications.c.application_id).where(
+            applications.c.tracking_no == event.household_reference
+        )
+    )
+    data = dict(env.data)
+    if application_id is not None:
+        data["application_id"] = str(application_id)
+    await record_pushes(
+        uow.conn,
+        ctx.settings.province_endpoints,
+        event_id=env.id,
+        event_type=env.type,
+        occurred_at=env.occurred_at,
+        items=[data],
+    )
+
+
+async def publish_allocation_results(ctx: PublicationContext, uow: UnitOfWork, at: datetime) -> int:
+    """One allocation results notice (配租结果公示) per round and selection day, for every
+    day that has ended (China time); returns the notices opened. Results of a household
+    unknown to the progress read model stay unpublished (and F4 lights for them)."""
+    today = at.astimezone(SHANGHAI).date()
+    local_day = sa.cast(
+        sa.func.timezone("Asia/Shanghai", allocation_results.c.allocated_at), sa.Date
+    )
+    pending = (
+        await uow.conn.execute(
+            sa.select(allocation_results, local_day.label("day"), lottery_rounds.c.category)
+            .outerjoin(lottery_rounds, lottery_rounds.c.round_id == allocation_results.c.round_id)
+            .where(allocation_results.c.notice_id.is_(None), local_day < today)
+            .order_by(allocation_results.c.round_id, "day", allocation_results.c.rank)
+            .with_for_update(of=allocation_results, skip_locked=True)
+        )
+    ).all()
+    groups: dict[tuple[uuid.UUID, Any], list[Any]] = {}
+    for r in pending:
+        groups.setdefault((r.round_id, r.day), []).append(r)
+    opened = 0
+    for (round_id, day), results in groups.items():
+        _, found = await _round_entries(uow.conn, [r.household_reference for r in results])
+        listed = [r for r in results if r.household_reference in found]
+        if not listed:
+            continue
+        entries = [
+            {
+                **found[r.household_reference],
+                "remark": f"摇号序号第{r.rank}号，配租房源{r.unit_code}",
+            }
+            for r in listed
+        ]
+        notice_id = uuid.uuid4()
+        await uow.conn.execute(
+            allocation_results.update()
+            .where(allocation_results.c.allocation_id.in_([r.allocation_id for r in listed]))
+            .values(notice_id=notice_id)
+        )
+        category = listed[0].category or listed[0].category
+        label = _round_batch(ctx, category, round_id) if category else f"批次{str(round_id)[:8]}"
+        await insert_notice(
+            ctx,
+            uow,
+            kind="allocation",
+            city=ctx.city.city.code,
+            unit=ctx.city.city.code,
+            batch=f"{label} {day.isoformat()}",
+            opens_at=at,
+            days=ctx.city.publicity.min_days,
+            entries=entries,
+            created_by="system:publication",
+            notice_id=notice_id,
+        )
+        opened += 1
+    return opened

@@ -235,6 +235,7 @@ PUSHED_FIELDS: dict[str, tuple[str, ...]] = {
         "opened_at",
         "closes_at",
         "planned_days",
+        "allocation_ids",
     ),
     "publicity.closed": (
         "notice_id",
@@ -261,6 +262,36 @@ PUSHED_FIELDS: dict[str, tuple[str, ...]] = {
         "conclusion",
         "concluded_at",
     ),
+    # Allocation (轮候配租): the round's lottery values (a round stream) and each result in
+    # the household's application stream; no ranking or pool lists, only their digests.
+    "allocation.pool_frozen": (
+        "round_id",
+        "category",
+        "pool_digest",
+        "households",
+        "cut_off",
+        "objection_until",
+    ),
+    "allocation.round_drawn": (
+        "round_id",
+        "category",
+        "pool_digest",
+        "commitment",
+        "public_input",
+        "secret",
+        "seed",
+        "households",
+        "drawn_at",
+    ),
+    "allocation.unit_allocated": (
+        "allocation_id",
+        "application_id",
+        "round_id",
+        "household_reference",
+        "unit_code",
+        "rank",
+        "allocated_at",
+    ),
     "alert.raised": (
         "alert_id",
         "rule_id",
@@ -281,6 +312,22 @@ PUSHED_FIELDS: dict[str, tuple[str, ...]] = {
         "unit",
         "raised_at",
         "cleared_at",
+    ),
+    "ticket.feedback_reported": (
+        "ticket_id",
+        "ticket_no",
+        "rule_id",
+        "application_id",
+        "unit",
+        "department",
+        "category",
+        "cause_kind",
+        "cause",
+        "handling_opinion",
+        "summary_text",
+        "opened_at",
+        "handled_at",
+        "reported_at",
     ),
 }
 
@@ -303,6 +350,8 @@ def stream_key(event_type: str, data: dict[str, Any]) -> str:
     """Events of one stream are delivered in order: one application, else one unit's lights."""
     if data.get("application_id"):
         return f"application:{data['application_id']}"
+    if data.get("round_id"):
+        return f"round:{data['round_id']}"
     return f"unit:{data.get('unit', 'city')}"
 
 
@@ -327,3 +376,16 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 def signature_valid(secret: str, timestamp: str, body: bytes, presented: str) -> bool:
     return hmac.compare_digest(signature(secret, timestamp, body), presented)
+
+
+# -- allocation (轮候配租) -----------------------------------------------------------------------
+
+WAITING_STATUS_TITLES: dict[str, str] = {
+    "waiting": "轮候中",
+    "suspended": "轮候资格暂停",
+    "allocated": "已配租",
+    "subsidised": "已选择领取租赁补贴",
+}
+
+# A waiting household without a tier (an older producer) waits after every tier.
+NO_TIER = 100

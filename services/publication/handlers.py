@@ -1,5 +1,6 @@
 """Event entrypoints of the publication service: each projects its event into the public read
-models (progress, agency blacklist) and logs it for the province when it is a key process event.
+models (progress, agency blacklist, the waiting list and lottery rounds, the housing stock)
+and logs it for the province when it is a key process event.
 
 This service's own publicity.* and objection.* events are not heard: they are logged for the
 province in the transaction that emits them (``commands``).
@@ -13,6 +14,13 @@ from shared.db import UnitOfWork
 from shared.events.catalogue import (
     AlertCleared,
     AlertRaised,
+    AllocationEntrySuspended,
+    AllocationPoolFrozen,
+    AllocationRoundDrawn,
+    AllocationSubsidyChosen,
+    AllocationUnitAllocated,
+    AllocationUnitsChanged,
+    AllocationWaitingEntered,
     ApplicationAccepted,
     ApplicationQualified,
     ApplicationRefused,
@@ -22,12 +30,15 @@ from shared.events.catalogue import (
     ApplicationWithdrawn,
     CreditAgencyBlacklisted,
     CreditBanLifted,
+    CreditCaseExposed,
+    CreditNoticeStep,
     ReviewDecided,
     ReviewStageCompleted,
     ReviewStageOverdue,
     ReviewStageResumed,
     ReviewStageStarted,
     ReviewStageSuspended,
+    TicketFeedbackReported,
     VerificationCompleted,
 )
 from shared.events.envelope import Envelope
@@ -176,6 +187,21 @@ async def on_ban_lifted(
     await commands.log_push(ctx, uow, envelope)
 
 
+@handles(CreditNoticeStep)
+async def on_credit_notice_step(
+    ctx: PublicationContext, uow: UnitOfWork, event: CreditNoticeStep, envelope: Envelope
+) -> None:
+    # Only the announcement replacing an undeliverable letter is public; other steps are not.
+    await commands.project_credit_announcement(uow, event)
+
+
+@handles(CreditCaseExposed)
+async def on_case_exposed(
+    ctx: PublicationContext, uow: UnitOfWork, event: CreditCaseExposed, envelope: Envelope
+) -> None:
+    await commands.project_case_exposed(uow, event)
+
+
 @handles(AlertRaised)
 async def on_alert_raised(
     ctx: PublicationContext, uow: UnitOfWork, event: AlertRaised, envelope: Envelope
@@ -188,6 +214,64 @@ async def on_alert_cleared(
     ctx: PublicationContext, uow: UnitOfWork, event: AlertCleared, envelope: Envelope
 ) -> None:
     await commands.log_push(ctx, uow, envelope)
+
+
+@handles(TicketFeedbackReported)
+async def on_ticket_feedback_reported(
+    ctx: PublicationContext, uow: UnitOfWork, event: TicketFeedbackReported, envelope: Envelope
+) -> None:
+    # The city office's red-ticket feedback (art. 10(2)) goes to the province on the same
+    # channel as the red lights it answers.
+    await commands.log_push(ctx, uow, envelope)
+
+
+@handles(AllocationWaitingEntered)
+async def on_waiting_entered(
+    ctx: PublicationContext, uow: UnitOfWork, event: AllocationWaitingEntered, envelope: Envelope
+) -> None:
+    await commands.project_waiting_entered(uow, event, envelope)
+
+
+@handles(AllocationEntrySuspended)
+async def on_entry_suspended(
+    ctx: PublicationContext, uow: UnitOfWork, event: AllocationEntrySuspended, envelope: Envelope
+) -> None:
+    await commands.project_entry_suspended(uow, event, envelope)
+
+
+@handles(AllocationSubsidyChosen)
+async def on_subsidy_chosen(
+    ctx: PublicationContext, uow: UnitOfWork, event: AllocationSubsidyChosen, envelope: Envelope
+) -> None:
+    await commands.project_subsidy_chosen(uow, event, envelope)
+
+
+@handles(AllocationPoolFrozen)
+async def on_pool_frozen(
+    ctx: PublicationContext, uow: UnitOfWork, event: AllocationPoolFrozen, envelope: Envelope
+) -> None:
+    await commands.shortlist_from_pool(ctx, uow, event, envelope)
+
+
+@handles(AllocationRoundDrawn)
+async def on_round_drawn(
+    ctx: PublicationContext, uow: UnitOfWork, event: AllocationRoundDrawn, envelope: Envelope
+) -> None:
+    await commands.keep_draw(ctx, uow, event, envelope)
+
+
+@handles(AllocationUnitAllocated)
+async def on_unit_allocated(
+    ctx: PublicationContext, uow: UnitOfWork, event: AllocationUnitAllocated, envelope: Envelope
+) -> None:
+    await commands.register_result(ctx, uow, event, envelope)
+
+
+@handles(AllocationUnitsChanged)
+async def on_units_changed(
+    ctx: PublicationContext, uow: UnitOfWork, event: AllocationUnitsChanged, envelope: Envelope
+) -> None:
+    await commands.project_units(uow, event, envelope)
 
 
 HANDLERS = handler_map(
@@ -207,6 +291,16 @@ HANDLERS = handler_map(
     on_refused,
     on_agency_blacklisted,
     on_ban_lifted,
+    on_credit_notice_step,
+    on_case_exposed,
     on_alert_raised,
     on_alert_cleared,
+    on_ticket_feedback_reported,
+    on_waiting_entered,
+    on_entry_suspended,
+    on_subsidy_chosen,
+    on_pool_frozen,
+    on_round_drawn,
+    on_unit_allocated,
+    on_units_changed,
 )

@@ -13,26 +13,37 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.publication import domain
 from services.publication.schemas import (
     BlacklistEntry,
+    CreditNoticeEntry,
     DisclosureSection,
     DisclosureSectionInfo,
+    LotteryRanking,
+    LotteryRound,
     NoticeDetail,
     NoticeEntry,
     NoticeSummary,
     Progress,
     PublicObjection,
+    RankedEntry,
     StaffObjection,
+    WaitingPosition,
+    WaitingStatistics,
 )
 from services.publication.tables import (
     applications,
     blacklist,
+    credit_notices,
+    housing_units,
+    lottery_ranks,
+    lottery_rounds,
     notice_entries,
     notices,
     objections,
+    waiting_households,
 )
 from shared.audit import record
 from shared.auth import DISCIPLINE_INSPECTOR, Principal, within
 from shared.city import CityConfig, NotConfiguredError
-from shared.clock import today_shanghai
+from shared.clock import now, today_shanghai
 from shared.db import UnitOfWork
 from shared.pagination import Page, PageParams
 from shared.problems import NotFound
@@ -42,6 +53,10 @@ PUBLIC_STATUSES = ("open", "closed")
 OUTCOME_TITLES = {"sustained": "异议成立", "dismissed": "异议不成立"}
 OBJECTION_STATUS_TITLES = {"pending": "核查中", "concluded": "已办结"}
 BEHAVIOUR_TITLES = {
+    "concealed_housing": "隐瞒家庭住房",
+    "concealed_assets": "隐瞒家庭财产",
+    "false_marital_status": "假报婚姻状况",
+    "false_household_members": "假报家庭成员信息",
     "illegal_agency": "黑中介",
     "paid_proxy_application": "有偿代办",
     "false_income_certificate": "出具虚假收入证明",
@@ -171,8 +186,18 @@ async def notice_detail(
         )
         for e in entries
     ]
+    lottery = (
+        await conn.execute(
+            sa.select(lottery_rounds.c.round_id, lottery_rounds.c.pool_digest).where(
+                lottery_rounds.c.shortlist_notice_id == notice_id
+            )
+        )
+    ).first()
     return NoticeDetail(
-        **summary(city, row).model_dump(), entries=Page.of(items, row.entry_count, params)
+        **summary(city, row).model_dump(),
+        entries=Page.of(items, row.entry_count, params),
+        round_id=lottery.round_id if lottery else None,
+        pool_digest=lottery.pool_digest if lottery else None,
     )
 
 
@@ -200,7 +225,9 @@ async def public_objection(conn: AsyncConnection, objection_id: uuid.UUID) -> Pu
 _NO_TAIL = "\x00\x00\x00\x00"
 
 
-async def progress(conn: AsyncConnection, tracking_no: str, tail: str) -> Progress | None:
+async def progress(
+    conn: AsyncConnection, tracking_no: str, tail: str, city: CityConfig
+) -> Progress | None:
     """The application's public progress, or None for "unknown number" and "wrong tail" alike."""
     row = (
         await conn.execute(sa.select(applications).where(applications.c.tracking_no == tracking_no))
@@ -237,6 +264,178 @@ async def progress(conn: AsyncConnection, tracking_no: str, tail: str) -> Progre
         publicity_opened_at=opened,
         publicity_closes_at=closes,
         updated_at=row.updated_at,
+        waiting=await waiting_position(conn, city, row.tracking_no),
+    )
+
+
+async def waiting_position(
+    conn: AsyncConnection, city: CityConfig, reference: str
+) -> WaitingPosition | None:
+    """The household's place among those waiting in its category, computed in one statement
+    in allocation's order: priority tier (none = after every tier), qualification date,
+    reference."""
+    w = waiting_households.c
+    own = (
+        await conn.execute(
+            sa.select(w.category, w.status, w.priority_tier, w.qualified_at).where(
+                w.household_reference == reference, w.category.is_not(None)
+            )
+        )
+    ).first()
+    if own is None:
+        return None
+    tier = sa.func.coalesce(w.priority_tier, domain.NO_TIER)
+    own_tier = own.priority_tier if own.priority_tier is not None else domain.NO_TIER
+    ahead_or_self = sa.tuple_(tier, w.qualified_at, w.household_reference) <= sa.tuple_(
+        sa.literal(own_tier), sa.literal(own.qualified_at), sa.literal(reference)
+    )
+    counts = (
+        await conn.execute(
+            sa.select(
+                sa.func.count().filter(ahead_or_self).label("position"),
+                sa.func.count().label("waiting"),
+            ).where(w.category == own.category, w.status == "waiting")
+        )
+    ).one()
+    return WaitingPosition(
+        category=own.category,
+        category_name=category_name(city, own.category),
+        status=own.status,
+        status_title=domain.WAITING_STATUS_TITLES.get(own.status, own.status),
+        position=counts.position if own.status == "waiting" else None,
+        waiting_in_category=counts.waiting,
+    )
+
+
+async def waiting_statistics(conn: AsyncConnection, city: CityConfig) -> list[WaitingStatistics]:
+    """Per category (as Hong Kong's Housing Authority publishes each quarter): households
+    waiting, their average waiting time so far, and the units and subsidies of each quarter."""
+    w = waiting_households.c
+    at = sa.literal(now(), sa.DateTime(timezone=True))
+    waiting = w.status == "waiting"
+    rows = (
+        await conn.execute(
+            sa.select(
+                w.category,
+                sa.func.count().filter(waiting).label("waiting"),
+                sa.func.avg(sa.extract("epoch", at - w.qualified_at) / 86400)
+                .filter(waiting)
+                .label("avg_days"),
+            )
+            .where(w.category.is_not(None))
+            .group_by(w.category)
+            .order_by(w.category)
+        )
+    ).all()
+    quarter = sa.func.to_char(sa.func.timezone("Asia/Shanghai", w.left_at), 'YYYY"Q"Q')
+    per_quarter = (
+        await conn.execute(
+            sa.select(w.category, w.status, quarter.label("quarter"), sa.func.count().label("n"))
+            .where(
+                w.category.is_not(None),
+                w.status.in_(("allocated", "subsidised")),
+                w.left_at.is_not(None),
+            )
+            .group_by(w.category, w.status, quarter)
+            .order_by(quarter)
+        )
+    ).all()
+    quarters: dict[tuple[str, str], dict[str, int]] = {}
+    for q in per_quarter:
+        quarters.setdefault((q.category, q.status), {})[q.quarter] = q.n
+    return [
+        WaitingStatistics(
+            category=r.category,
+            category_name=category_name(city, r.category),
+            households_waiting=r.waiting,
+            average_waiting_days=round(float(r.avg_days or 0), 1),
+            allocations_per_quarter=quarters.get((r.category, "allocated"), {}),
+            subsidies_per_quarter=quarters.get((r.category, "subsidised"), {}),
+        )
+        for r in rows
+    ]
+
+
+ROUND_FILES = ("pool.csv", "pool_digest.txt")
+DRAW_FILES = ("commitment.txt", "public_input.txt", "secret.txt", "ranking.csv")
+
+
+def _lottery_round(city: CityConfig, row: Any, files_url: str) -> LotteryRound:
+    names = ROUND_FILES + (DRAW_FILES if row.drawn_at is not None else ())
+    base = f"{files_url.rstrip('/')}/public/rounds/{row.round_id}/files"
+    return LotteryRound(
+        round_id=row.round_id,
+        category=row.category,
+        category_name=category_name(city, row.category),
+        households=row.households,
+        pool_digest=row.pool_digest,
+        cut_off=row.cut_off,
+        objection_until=row.objection_until,
+        shortlist_notice_id=row.shortlist_notice_id,
+        commitment=row.commitment,
+        public_input=row.public_input,
+        secret=row.secret,
+        seed=row.seed,
+        drawn_at=row.drawn_at,
+        files={name: f"{base}/{name}" for name in names},
+    )
+
+
+async def lottery_round_list(
+    conn: AsyncConnection, city: CityConfig, params: PageParams, files_url: str
+) -> Page[LotteryRound]:
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(lottery_rounds))
+    rows = (
+        await conn.execute(
+            sa.select(lottery_rounds)
+            .order_by(lottery_rounds.c.updated_at.desc(), lottery_rounds.c.round_id)
+            .limit(params.limit)
+            .offset(params.offset)
+        )
+    ).all()
+    return Page.of([_lottery_round(city, r, files_url) for r in rows], int(total or 0), params)
+
+
+async def lottery_ranking(
+    conn: AsyncConnection,
+    city: CityConfig,
+    round_id: uuid.UUID,
+    params: PageParams,
+    files_url: str,
+) -> LotteryRanking:
+    """A round with its ranking (摇号结果): rank, the household masked as on every notice,
+    its tier."""
+    row = (
+        await conn.execute(sa.select(lottery_rounds).where(lottery_rounds.c.round_id == round_id))
+    ).first()
+    if row is None:
+        raise NotFound("摇号批次不存在或尚未公布", field="round_id")
+    r = lottery_ranks.c
+    total = await conn.scalar(
+        sa.select(sa.func.count()).select_from(lottery_ranks).where(r.round_id == round_id)
+    )
+    ranks = (
+        await conn.execute(
+            sa.select(r.rank, r.priority_tier, applications.c.name_masked, applications.c.id_masked)
+            .outerjoin(applications, applications.c.tracking_no == r.household_reference)
+            .where(r.round_id == round_id)
+            .order_by(r.rank)
+            .limit(params.limit)
+            .offset(params.offset)
+        )
+    ).all()
+    items = [
+        RankedEntry(
+            rank=x.rank,
+            name_masked=x.name_masked,
+            id_masked=x.id_masked,
+            priority_tier=x.priority_tier,
+        )
+        for x in ranks
+    ]
+    return LotteryRanking(
+        **_lottery_round(city, row, files_url).model_dump(),
+        ranking=Page.of(items, int(total or 0), params),
     )
 
 
@@ -283,6 +482,25 @@ def _beneficiary_query() -> sa.Select[Any]:
     )
 
 
+UNIT_STATUS_TITLES = {
+    "vacant": "空置",
+    "reserved": "已预订",
+    "let": "已出租",
+    "under_repair": "维修中",
+    "recovered": "已收回",
+}
+
+
+async def _units_by_status(conn: AsyncConnection) -> dict[str, int]:
+    rows = (
+        await conn.execute(
+            sa.select(housing_units.c.status, sa.func.count()).group_by(housing_units.c.status)
+        )
+    ).all()
+    found = {status: int(n) for status, n in rows}
+    return {s: found[s] for s in UNIT_STATUS_TITLES if s in found}
+
+
 async def section_counts(conn: AsyncConnection, city: CityConfig) -> list[DisclosureSectionInfo]:
     beneficiaries = await conn.scalar(
         sa.select(sa.func.count()).select_from(_beneficiary_query().subquery())
@@ -298,7 +516,9 @@ async def section_counts(conn: AsyncConnection, city: CityConfig) -> list[Disclo
     )
     counts = {
         "policies": len(city.categories) + 1,
-        "housing_stock": 0,
+        "housing_stock": int(
+            await conn.scalar(sa.select(sa.func.count()).select_from(housing_units)) or 0
+        ),
         "beneficiaries": int(beneficiaries or 0),
         "process": len(_WORKFLOW_STEPS),
         "allocation": int(kinds.get("allocation", 0)),
@@ -317,6 +537,7 @@ async def section(
         raise NotFound("没有该公开栏目", field="section")
     title, description = SECTIONS[name]
     note: str | None = None
+    summary: dict[str, int] | None = None
     items: list[dict[str, Any]]
     if name == "policies":
         items = [_policy(city, c) for c in city.categories] + [
@@ -329,10 +550,43 @@ async def section(
         total = len(items)
         items = items[params.offset : params.offset + params.limit]
     elif name == "housing_stock":
-        # The allocation and tenancy service (房源、配租) is not built yet; say so rather than
-        # publish an empty list that looks like "no housing".
-        note = "房源信息由配租管理模块提供，该模块尚未上线，上线后在此公开。"
-        items, total = [], 0
+        summary = await _units_by_status(conn)
+        total = sum(summary.values())
+        note = (
+            f"共 {total} 套："
+            + "、".join(f"{UNIT_STATUS_TITLES[k]} {n} 套" for k, n in summary.items())
+            if total
+            else "暂无公开房源。"
+        )
+        h = housing_units.c
+        rows = (
+            await conn.execute(
+                sa.select(housing_units)
+                .order_by(h.project_code, h.building_code, h.unit_code)
+                .limit(params.limit)
+                .offset(params.offset)
+            )
+        ).all()
+        # The unit as disclosed: where it is and what it is, never who lives there.
+        items = [
+            {
+                "unit_id": str(r.unit_id),
+                "project_name": r.project_name,
+                "building_code": r.building_code,
+                "unit_code": r.unit_code,
+                "district": r.district,
+                "district_name": unit_name(city, r.district),
+                "address": r.address,
+                "area_m2": str(r.area_m2),
+                "rooms": r.rooms,
+                "floor": r.floor,
+                "accessible": r.accessible,
+                "base_rent_per_m2": str(r.base_rent_per_m2),
+                "status": r.status,
+                "status_title": UNIT_STATUS_TITLES.get(r.status, r.status),
+            }
+            for r in rows
+        ]
     elif name == "beneficiaries":
         query = _beneficiary_query()
         total = int(
@@ -381,6 +635,7 @@ async def section(
         title=title,
         description=description,
         note=note,
+        summary=summary,
         page=Page.of(items, total, params),
     )
 
@@ -428,8 +683,10 @@ async def blacklist_page(conn: AsyncConnection, params: PageParams) -> Page[Blac
     return Page.of(items, int(total or 0), params)
 
 
-async def public_progress(conn: AsyncConnection, tracking_no: str, tail: str) -> Progress:
-    found = await progress(conn, tracking_no, tail)
+async def public_progress(
+    conn: AsyncConnection, tracking_no: str, tail: str, city: CityConfig
+) -> Progress:
+    found = await progress(conn, tracking_no, tail, city)
     if found is None:
         # One answer for "no such application" and "wrong tail": the endpoint must not
         # confirm that a tracking number exists.
@@ -485,3 +742,44 @@ async def staff_objections(
         for r in rows
     ]
     return Page.of(items, int(total or 0), page)
+
+
+CREDIT_NOTICE_LABELS = {"announcement": "公告送达", "typical_case": "典型案例曝光"}
+
+
+async def credit_notices_page(
+    conn: AsyncConnection, params: PageParams, kind: str | None = None
+) -> Page[CreditNoticeEntry]:
+    """Announcements stay (they are the legal delivery); typical cases only until withdrawn."""
+    where = [credit_notices.c.withdrawn_on.is_(None)]
+    if kind is not None:
+        where.append(credit_notices.c.kind == kind)
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(credit_notices).where(*where))
+    rows = (
+        await conn.execute(
+            sa.select(credit_notices)
+            .where(*where)
+            .order_by(credit_notices.c.published_at.desc(), credit_notices.c.record_id)
+            .limit(params.limit)
+            .offset(params.offset)
+        )
+    ).all()
+    items = [
+        CreditNoticeEntry(
+            record_id=r.record_id,
+            kind=r.kind,
+            kind_label=CREDIT_NOTICE_LABELS[r.kind],
+            subject=r.subject_display,
+            subject_id_masked=r.subject_id_masked,
+            behaviour_title=BEHAVIOUR_TITLES.get(r.behaviour or "other", "失信行为"),
+            record_no=r.record_no,
+            kind_title=r.kind_title,
+            text=r.text,
+            correction_deadline=r.correction_deadline,
+            filed_on=r.filed_on,
+            ban_ends_on=r.ban_ends_on,
+            published_at=r.published_at,
+        )
+        for r in rows
+    ]
+    return Page.of(items, int(total or 0), params)

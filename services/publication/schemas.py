@@ -130,6 +130,20 @@ class NoticeEntry(BaseModel):
 
 class NoticeDetail(NoticeSummary):
     entries: Page[NoticeEntry]
+    # Lottery shortlist (摇号入围名单): the frozen pool's digest and the round it belongs to.
+    round_id: uuid.UUID | None = None
+    pool_digest: str | None = None
+
+
+class WaitingPosition(BaseModel):
+    """The household's place on the waiting list (轮候), as the progress query shows it."""
+
+    category: str
+    category_name: str
+    status: str
+    status_title: str
+    position: int | None = Field(description="轮候位次（仅轮候中时）")
+    waiting_in_category: int
 
 
 class Progress(BaseModel):
@@ -143,6 +157,7 @@ class Progress(BaseModel):
     publicity_opened_at: datetime | None
     publicity_closes_at: datetime | None
     updated_at: datetime
+    waiting: WaitingPosition | None = None
 
 
 class DisclosureSectionInfo(BaseModel):
@@ -157,6 +172,8 @@ class DisclosureSection(BaseModel):
     title: str
     description: str
     note: str | None
+    # housing_stock: units by status (vacant, reserved, let, under_repair, recovered).
+    summary: dict[str, int] | None = None
     page: Page[dict[str, Any]]
 
 
@@ -168,3 +185,62 @@ class BlacklistEntry(BaseModel):
     behaviour_title: str
     listed_on: date
     until: date | None
+
+
+class RankedEntry(BaseModel):
+    rank: int
+    name_masked: str | None
+    id_masked: str | None
+    priority_tier: int
+
+
+class LotteryRound(BaseModel):
+    """A lottery round (摇号) as published: the values anyone needs to re-run the draw with
+    ``tools/verify_lottery.py`` and the files allocation serves for it."""
+
+    round_id: uuid.UUID
+    category: str
+    category_name: str
+    households: int
+    pool_digest: str
+    cut_off: datetime | None
+    objection_until: datetime | None
+    shortlist_notice_id: uuid.UUID | None
+    commitment: str | None
+    public_input: str | None
+    secret: str | None
+    seed: str | None
+    drawn_at: datetime | None
+    files: dict[str, str]
+
+
+class LotteryRanking(LotteryRound):
+    ranking: Page[RankedEntry]
+
+
+class WaitingStatistics(BaseModel):
+    category: str
+    category_name: str
+    households_waiting: int
+    average_waiting_days: float
+    allocations_per_quarter: dict[str, int]
+    subsidies_per_quarter: dict[str, int]
+
+
+class CreditNoticeEntry(BaseModel):
+    """A public credit notice (信用公告): an announcement replacing an undeliverable notice
+    letter (公告送达) or an exposed typical case (典型案例曝光). Masked as received."""
+
+    record_id: uuid.UUID
+    kind: Literal["announcement", "typical_case"]
+    kind_label: str
+    subject: str
+    subject_id_masked: str | None
+    behaviour_title: str
+    record_no: str | None
+    kind_title: str | None
+    text: str
+    correction_deadline: date | None
+    filed_on: date | None
+    ban_ends_on: date | None
+    published_at: datetime

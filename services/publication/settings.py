@@ -11,6 +11,8 @@ Read from ``HOUSING_PUBLICATION_*`` variables (or ``.env``) once, in ``bootstrap
   per client address.
 * ``NOTICE_SWEEP_SECONDS`` — how often scheduled notices are opened and due ones closed.
 * ``OBJECTION_CONCLUDE_WORKING_DAYS`` — the time limit for concluding an objection.
+* ``ALLOCATION_PUBLIC_URL`` — the allocation service's public address; the ranking page links
+  to the round's files there.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ class PublicationSettings(BaseSettings):
     progress_per_minute: float = Field(default=10.0, gt=0)
     notice_sweep_seconds: float = Field(default=30.0, gt=0)
     objection_conclude_working_days: int = Field(default=10, ge=1, le=60)
+    # Where allocation serves a round's files (pool.csv, ranking.csv...) for the verifier.
+    allocation_public_url: str = Field(
+        default="http://127.0.0.1:8007", min_length=8, max_length=500
+    )
 
     def uses_dev_secret(self) -> bool:
         return any(

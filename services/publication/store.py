@@ -103,7 +103,7 @@ async def gather_entries(
         rows = (await conn.execute(query)).all()
         entries = [
             {
-                **_entry(row),
+                **entry_of(row),
                 "objection_id": row.objection_id,
                 "remark": ("异议成立：" if row.outcome == "sustained" else "异议不成立：")
                 + row.conclusion,
@@ -135,10 +135,10 @@ async def gather_entries(
     rows = (await conn.execute(query)).all()
     found = {row.application_id for row in rows}
     unknown = [a for a in (application_ids or []) if a not in found]
-    return [_entry(row) for row in rows], unknown
+    return [entry_of(row) for row in rows], unknown
 
 
-def _entry(row: Any) -> dict[str, Any]:
+def entry_of(row: Any) -> dict[str, Any]:
     return {
         "application_id": row.application_id,
         "tracking_no": row.tracking_no,

@@ -12,7 +12,8 @@ from shared.db import UnitOfWork
 
 
 async def notice_sweep(ctx: PublicationContext, uow: UnitOfWork) -> None:
-    """Open scheduled notices whose time came and close open ones whose period ended."""
+    """Open scheduled notices whose time came, close open ones whose period ended, and publish
+    the allocation results of ended selection days."""
     at = now()
     due_open = (
         await uow.conn.execute(
@@ -33,6 +34,8 @@ async def notice_sweep(ctx: PublicationContext, uow: UnitOfWork) -> None:
     for notice in due_close:
         # Closed when it actually left the list (this tick), never before its planned end.
         await commands.close_notice(ctx, uow, notice, at)
+    # Allocation results of every selection day that has ended, one notice per round and day.
+    await commands.publish_allocation_results(ctx, uow, at)
 
 
 async def province_push(ctx: PublicationContext, uow: UnitOfWork) -> None:

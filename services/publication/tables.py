@@ -124,6 +124,30 @@ blacklist = sa.Table(
     sa.Column("until", sa.Date),
 )
 
+# Credit notices to the public (信用公告), from credit: the announcement that replaces an
+# undeliverable notice letter (公告送达, credit.notice_step public_announcement) and typical
+# cases approved for exposure (典型案例曝光, credit.case_exposed). Masked on receipt; a typical
+# case is withdrawn when its ban is lifted.
+credit_notices = sa.Table(
+    "credit_notices",
+    metadata,
+    sa.Column("record_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),  # announcement | typical_case
+    sa.Column("subject_kind", sa.Text),
+    sa.Column("subject_display", sa.Text, nullable=False),
+    sa.Column("subject_id_masked", sa.Text),
+    sa.Column("behaviour", sa.Text),
+    sa.Column("record_no", sa.Text),
+    sa.Column("severity", sa.Text),
+    sa.Column("kind_title", sa.Text),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("correction_deadline", sa.Date),
+    sa.Column("filed_on", sa.Date),
+    sa.Column("ban_ends_on", sa.Date),
+    sa.Column("published_at", _tz, nullable=False),
+    sa.Column("withdrawn_on", sa.Date),
+)
+
 # The provincial push log: one row per (endpoint, stream, event). Within a stream (one
 # application) ``stream_seq`` orders delivery; the pusher sends only the oldest unacked row of
 # each stream, so a later event never overtakes an earlier one.
@@ -151,4 +175,100 @@ sa.Index(
     push_log.c.stream_key,
     push_log.c.stream_seq,
     postgresql_where=push_log.c.acked_at.is_(None),
+)
+
+# -- allocation (轮候配租) read models ----------------------------------------------------------
+
+# The waiting list as the public sees it, from allocation.waiting_entered / entry_suspended /
+# unit_allocated / subsidy_chosen: the household's position and the waiting statistics are
+# computed from here (set-based). ``priority_tier`` is null when the producer sent none.
+waiting_households = sa.Table(
+    "waiting_households",
+    metadata,
+    sa.Column("household_reference", sa.Text, primary_key=True),  # = the tracking number
+    sa.Column("entry_id", pg.UUID(as_uuid=True)),
+    sa.Column("application_id", pg.UUID(as_uuid=True)),
+    sa.Column("category", sa.Text),
+    sa.Column("priority_tier", sa.Integer),
+    sa.Column("qualified_at", _tz),
+    sa.Column("status", sa.Text, nullable=False),  # waiting / suspended / allocated / subsidised
+    sa.Column("suspended_reason", sa.Text),
+    sa.Column("suspended_until", sa.Date),
+    sa.Column("left_at", _tz),  # when a unit or the subsidy ended the wait
+    sa.Column("updated_at", _tz, nullable=False),
+)
+sa.Index(
+    "waiting_households_order",
+    waiting_households.c.category,
+    waiting_households.c.priority_tier,
+    waiting_households.c.qualified_at,
+    waiting_households.c.household_reference,
+    postgresql_where=waiting_households.c.status == "waiting",
+)
+
+# Lottery rounds (摇号): the frozen pool's digest and shortlist notice, then the draw's values.
+lottery_rounds = sa.Table(
+    "lottery_rounds",
+    metadata,
+    sa.Column("round_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("pool_digest", sa.Text, nullable=False),
+    sa.Column("households", sa.Integer, nullable=False),
+    sa.Column("cut_off", _tz),
+    sa.Column("objection_until", _tz),
+    sa.Column("shortlist_notice_id", pg.UUID(as_uuid=True)),
+    sa.Column("commitment", sa.Text),
+    sa.Column("public_input", sa.Text),
+    sa.Column("secret", sa.Text),
+    sa.Column("seed", sa.Text),
+    sa.Column("drawn_at", _tz),
+    sa.Column("updated_at", _tz, nullable=False),
+)
+
+lottery_ranks = sa.Table(
+    "lottery_ranks",
+    metadata,
+    sa.Column("round_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("rank", sa.Integer, primary_key=True),
+    sa.Column("household_reference", sa.Text, nullable=False),
+    sa.Column("priority_tier", sa.Integer, nullable=False),
+)
+
+# Allocation results (配租结果) waiting for, then listed on, a results notice.
+allocation_results = sa.Table(
+    "allocation_results",
+    metadata,
+    sa.Column("allocation_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("round_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("household_reference", sa.Text, nullable=False),
+    sa.Column("unit_code", sa.Text, nullable=False),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("allocated_at", _tz, nullable=False),
+    sa.Column("notice_id", pg.UUID(as_uuid=True)),
+)
+sa.Index(
+    "allocation_results_unpublished",
+    allocation_results.c.allocated_at,
+    postgresql_where=allocation_results.c.notice_id.is_(None),
+)
+
+# The housing stock as disclosed (六公开: 房源), from allocation.units_changed; updated_at is
+# the event's occurred_at, so a late older event does not overwrite a newer state.
+housing_units = sa.Table(
+    "housing_units",
+    metadata,
+    sa.Column("unit_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("project_code", sa.Text, nullable=False),
+    sa.Column("project_name", sa.Text, nullable=False),
+    sa.Column("building_code", sa.Text, nullable=False),
+    sa.Column("unit_code", sa.Text, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("area_m2", sa.Numeric(10, 2), nullable=False),
+    sa.Column("rooms", sa.Integer, nullable=False),
+    sa.Column("floor", sa.Integer, nullable=False),
+    sa.Column("accessible", sa.Boolean, nullable=False),
+    sa.Column("base_rent_per_m2", sa.Numeric(14, 2), nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("updated_at", _tz, nullable=False),
 )

@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
-from services.review import commands, queries
+from services.review import commands, problems, queries
 from services.review.context import Ctx
 from services.review.schemas import (
     CaseOut,
@@ -28,19 +28,23 @@ from services.review.schemas import (
 from shared.auth import (
     ADMIN,
     CASEWORK_ROLES,
+    DATA_STEWARD,
     DISCIPLINE_INSPECTOR,
     SUPERVISOR,
     Principal,
     require_roles,
 )
 from shared.idempotency import IdempotencyDep
+from shared.legacy import ImportFileError, ImportReport, read_rows
 from shared.pagination import Page, PageDep
+from shared.problems import ValidationProblem
 
 REVIEW_STAFF = CASEWORK_ROLES
 READERS = (*REVIEW_STAFF, SUPERVISOR, DISCIPLINE_INSPECTOR, ADMIN)
 
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 Staff = Annotated[Principal, Depends(require_roles(*REVIEW_STAFF))]
+Steward = Annotated[Principal, Depends(require_roles(DATA_STEWARD))]
 StageCode = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="环节代码")]
 
 router = APIRouter(tags=["review"])
@@ -99,11 +103,17 @@ async def suspend(
     ctx: Ctx,
     idem: IdempotencyDep,
 ) -> Response:
-    return await idem.run(
-        ctx.uow,
-        lambda uow: commands.suspend(ctx, uow, principal, case_id, stage, body),
-        status_code=201,
-    )
+    try:
+        return await idem.run(
+            ctx.uow,
+            lambda uow: commands.suspend(ctx, uow, principal, case_id, stage, body),
+            status_code=201,
+        )
+    except problems.SuspensionLimitReached as refused:
+        async with ctx.uow() as uow:
+            await commands.record_refused_suspension(uow, principal, refused)
+            await uow.commit()
+        raise
 
 
 @router.post(
@@ -123,4 +133,34 @@ async def resume(
         ctx.uow,
         lambda uow: commands.resume(ctx, uow, principal, case_id, stage, body),
         status_code=200,
+    )
+
+
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/imports/signatures",
+    response_model=ImportReport,
+    openapi_extra=_IMPORT_BODY,
+    summary="导入历史审核签字（三级审核，CSV或JSON，逐行校验）",
+)
+async def import_signatures(
+    request: Request, ctx: Ctx, idem: IdempotencyDep, principal: Steward
+) -> Response:
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    try:
+        rows = read_rows(await request.body(), content_type)
+    except ImportFileError as exc:
+        raise ValidationProblem(str(exc), field="body") from None
+    return await idem.run(
+        ctx.uow, lambda uow: commands.import_signatures(ctx, uow, principal, rows)
     )

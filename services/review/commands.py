@@ -9,20 +9,32 @@ Each runs inside the caller's unit of work: it writes the state change, emits it
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.dialects.postgresql import insert
 
 from services.review import domain, problems, store
 from services.review.context import ReviewContext
 from services.review.queries import signature_out, suspension_out
-from services.review.schemas import OpinionIn, ResumeIn, SignResult, SuspendIn, SuspensionOut
+from services.review.schemas import (
+    ImportedSignatureIn,
+    OpinionIn,
+    ResumeIn,
+    SignResult,
+    SuspendIn,
+    SuspensionOut,
+)
 from services.review.tables import (
+    bans,
     cases,
+    legacy_signatures,
     objections,
     signatures,
     stage_runs,
@@ -32,15 +44,18 @@ from services.review.tables import (
 from services.review.workflow import Role, Stage, Workflow, staff_role
 from shared.audit import record
 from shared.auth import Principal, ensure_can_act
-from shared.clock import now
+from shared.clock import now, today_shanghai
 from shared.db import UnitOfWork
 from shared.events.catalogue import (
     ApplicationAccepted,
     ApplicationQualified,
     ApplicationRejected,
     ApplicationWithdrawn,
+    CreditBanImposed,
+    CreditBanLifted,
     ObjectionConcluded,
     ObjectionFiled,
+    PriorityGroupDecision,
     PublicityClosed,
     PublicityOpened,
     ReviewCaseOpened,
@@ -51,10 +66,19 @@ from shared.events.catalogue import (
     ReviewStageResumed,
     ReviewStageStarted,
     ReviewStageSuspended,
+    ReviewSuspensionRefused,
     StagePlan,
     VerificationCompleted,
 )
-from shared.pii import mask_name
+from shared.legacy import (
+    ImportFieldError,
+    ImportReport,
+    ImportRowOut,
+    legacy_application_id,
+    legacy_case_id,
+)
+from shared.pii import mask_name, scrub
+from shared.problems import field_errors
 
 # -- event reactions ------------------------------------------------------------------------------
 
@@ -86,6 +110,7 @@ async def open_case(ctx: ReviewContext, uow: UnitOfWork, event: ApplicationAccep
             # Only the masked name is kept: review never needs the full one.
             applicant_name_masked=_masked_applicant(event),
             member_count=len(event.household.members),
+            member_id_hashes=[m.member_id_hash for m in event.household.members],
             workflow=workflow.name,
             workflow_version=workflow.version,
             status="in_review",
@@ -121,7 +146,181 @@ async def open_case(ctx: ReviewContext, uow: UnitOfWork, event: ApplicationAccep
         subject=str(event.application_id),
     )
     case = await store.load_case(uow.conn, case_id)
+    ban = await _ban_in_force(uow, case.member_id_hashes)
+    if ban is not None:
+        # Banned between submission and acceptance: the case opens (so the stop is on record)
+        # and ends before any stage asks a signature of anybody.
+        await _stop_for_ban(uow, ctx, case, ban.ends_on)
+        return
     await start_stage(uow, ctx, case, workflow, workflow.stages[0])
+
+
+# -- credit bans ----------------------------------------------------------------------------------
+
+LIVE_STATUSES = ("in_review", "awaiting_publicity", "in_publicity")
+BAN_STOP_REASON = "credit_ban"
+BAN_SYSTEM_ACTOR = "system:credit"
+
+
+def ban_reason(ends_on: Any) -> str:
+    return f"申请家庭成员因失信行为被禁止申请（至{ends_on:%Y-%m-%d}），审核终止"
+
+
+async def _ban_in_force(uow: UnitOfWork, member_id_hashes: Sequence[str]) -> Any:
+    if not member_id_hashes:
+        return None
+    today = today_shanghai()
+    return (
+        await uow.conn.execute(
+            sa.select(bans.c.record_id, bans.c.ends_on)
+            .where(
+                bans.c.id_hash.in_(list(member_id_hashes)),
+                bans.c.lifted_on.is_(None),
+                bans.c.starts_on <= today,
+                bans.c.ends_on > today,
+            )
+            .order_by(bans.c.ends_on.desc())
+            .limit(1)
+        )
+    ).first()
+
+
+async def ban_imposed(ctx: ReviewContext, uow: UnitOfWork, event: CreditBanImposed) -> None:
+    """A ban on any member stops every live case of the household (Taizhou: 失信 families may
+    not apply during the ban). Bans on organisations concern no case."""
+    inserted = await uow.conn.scalar(
+        insert(bans)
+        .values(
+            record_id=event.record_id,
+            id_hash=event.id_hash,
+            starts_on=event.starts_on,
+            ends_on=event.ends_on,
+            received_at=now(),
+        )
+        .on_conflict_do_nothing(index_elements=["record_id"])
+        .returning(bans.c.record_id)
+    )
+    if inserted is None or event.subject_kind != "family":
+        return
+    today = today_shanghai()
+    if not (event.starts_on <= today < event.ends_on):
+        return
+    live = (
+        await uow.conn.execute(
+            sa.select(cases)
+            .where(
+                sa.literal(event.id_hash) == sa.any_(cases.c.member_id_hashes),
+                cases.c.status.in_(LIVE_STATUSES),
+            )
+            .order_by(cases.c.opened_at)
+            .with_for_update()
+        )
+    ).all()
+    for case in live:
+        await _stop_for_ban(uow, ctx, case, event.ends_on)
+
+
+async def ban_lifted(uow: UnitOfWork, event: CreditBanLifted) -> None:
+    """The ban no longer stops new cases; a case it stopped stays stopped (the family applies
+    again once allowed)."""
+    await uow.conn.execute(
+        bans.update()
+        .where(bans.c.record_id == event.record_id, bans.c.lifted_on.is_(None))
+        .values(lifted_on=event.lifted_on)
+    )
+
+
+async def _stop_for_ban(uow: UnitOfWork, ctx: ReviewContext, case: Any, ends_on: Any) -> None:
+    conn = uow.conn
+    at = now()
+    reasons = [ban_reason(ends_on)]
+    run = await store.load_run(conn, case.current_run_id, lock=True)
+    stage = None
+    if run is not None and run.status in ("active", "suspended"):
+        stage = run.stage
+        await conn.execute(
+            stage_runs.update()
+            .where(stage_runs.c.id == run.id)
+            .values(
+                status="completed",
+                completed_at=at,
+                outcome=BAN_STOP_REASON,
+                next_staff_role=None,
+                next_signature=None,
+            )
+        )
+        # An open suspension ends with the run, so the clock sweep does not resume it.
+        await conn.execute(
+            suspensions.update()
+            .where(suspensions.c.run_id == run.id, suspensions.c.resumed_at.is_(None))
+            .values(resumed_at=at, automatic=True, resumed_by=BAN_SYSTEM_ACTOR)
+        )
+        # Alerting closes the stage's clock (Y3/R8) on this event, as for a rejection.
+        uow.emit(
+            ReviewStageCompleted(
+                case_id=case.id,
+                application_id=case.application_id,
+                stage=run.stage,
+                level=run.level,
+                unit=run.unit,
+                outcome="reject",
+                completed_at=at,
+                working_days_used=domain.working_days_used(
+                    ctx.calendar, run.started_at, at, run.suspended_days
+                ),
+                overdue=at > run.due_at,
+                next_stage=None,
+            ),
+            subject=str(case.application_id),
+        )
+    await conn.execute(
+        cases.update()
+        .where(cases.c.id == case.id)
+        .values(
+            status="rejected",
+            outcome="rejected",
+            stop_reason=BAN_STOP_REASON,
+            decided_at=at,
+            reasons=reasons,
+            current_run_id=None,
+            updated_at=at,
+        )
+    )
+    uow.emit(
+        ReviewDecided(
+            case_id=case.id,
+            application_id=case.application_id,
+            outcome="rejected",
+            decided_by=BAN_SYSTEM_ACTOR,
+            decided_at=at,
+            reasons=reasons,
+        ),
+        subject=str(case.application_id),
+    )
+    uow.emit(
+        ApplicationRejected(
+            application_id=case.application_id,
+            case_id=case.id,
+            tracking_no=case.tracking_no,
+            city=case.city,
+            district=case.district,
+            street=case.street,
+            category=case.category,
+            stage=stage,
+            reasons=reasons,
+            reason_code=BAN_STOP_REASON,
+            rejected_at=at,
+        ),
+        subject=str(case.application_id),
+    )
+    await record(
+        conn,
+        actor=BAN_SYSTEM_ACTOR,
+        action="review.case_stopped",
+        subject_type="review_case",
+        subject_id=case.id,
+        details={"reason": BAN_STOP_REASON, "ban_ends_on": ends_on.isoformat(), "stage": stage},
+    )
 
 
 async def record_verification(uow: UnitOfWork, event: VerificationCompleted) -> None:
@@ -133,6 +332,7 @@ async def record_verification(uow: UnitOfWork, event: VerificationCompleted) -> 
         "discrepancies": [d.model_dump(mode="json") for d in event.discrepancies],
         "missing_departments": list(event.missing_departments),
         "parameters_version": event.parameters_version,
+        "priority_findings": [f.model_dump(mode="json") for f in event.priority_findings],
         "completed_at": event.completed_at,
         "received_at": now(),
     }
@@ -200,7 +400,7 @@ async def publicity_opened(uow: UnitOfWork, event: PublicityOpened) -> None:
     )
 
 
-async def publicity_closed(uow: UnitOfWork, event: PublicityClosed) -> None:
+async def publicity_closed(ctx: ReviewContext, uow: UnitOfWork, event: PublicityClosed) -> None:
     if event.kind != "qualification":
         return
     # "closed" may overtake "opened" on the broker; it carries everything "opened" would.
@@ -231,7 +431,7 @@ async def publicity_closed(uow: UnitOfWork, event: PublicityClosed) -> None:
         )
     ).all()
     for case in rows:
-        await try_qualify(uow, case)
+        await try_qualify(ctx, uow, case)
 
 
 async def objection_filed(uow: UnitOfWork, event: ObjectionFiled) -> None:
@@ -292,7 +492,7 @@ async def objection_concluded(
         )
         await start_stage(uow, ctx, case, workflow, workflow.stages[-1])
         return
-    await try_qualify(uow, case)
+    await try_qualify(ctx, uow, case)
 
 
 # -- HTTP commands --------------------------------------------------------------------------------
@@ -473,7 +673,27 @@ async def suspend(
     if run.status == "suspended":
         raise problems.already_suspended()
     at = now()
-    ends = domain.suspension_end(ctx.calendar, at, run.suspension_limit)
+    # The limit is per stage, not per suspension (art. 7): suspend/resume/suspend gets only
+    # what the earlier suspensions left, and nothing once they used it all.
+    remaining = domain.suspension_remaining(run.suspension_limit, run.suspended_days)
+    if remaining == 0:
+        raise problems.SuspensionLimitReached(
+            run.suspended_days,
+            run.suspension_limit,
+            ReviewSuspensionRefused(
+                case_id=case.id,
+                application_id=case.application_id,
+                stage=run.stage,
+                level=run.level,
+                unit=run.unit,
+                requested_by=principal.sub,
+                requested_at=at,
+                suspended_working_days=run.suspended_days,
+                limit_working_days=run.suspension_limit,
+                due_at=run.due_at,
+            ),
+        )
+    ends = domain.suspension_end(ctx.calendar, at, remaining)
     reason = (body.reason or "补件：" + "、".join(body.missing_items))[:500]
     suspension_id = uuid.uuid4()
     await uow.conn.execute(
@@ -521,6 +741,27 @@ async def suspend(
         },
     )
     return suspension_out(await store.suspension_row(uow.conn, suspension_id))
+
+
+async def record_refused_suspension(
+    uow: UnitOfWork, principal: Principal, refused: problems.SuspensionLimitReached
+) -> None:
+    """Publish and audit a suspension refused at the stage's limit, in a transaction of its
+    own: the refused request rolled back, the attempt must still reach supervision."""
+    event: ReviewSuspensionRefused = refused.refusal
+    uow.emit(event, subject=str(event.application_id))
+    await record(
+        uow.conn,
+        **principal.audit_actor(),
+        action="review.suspension_refused",
+        subject_type="review_case",
+        subject_id=event.case_id,
+        details={
+            "stage": event.stage,
+            "suspended_working_days": event.suspended_working_days,
+            "limit_working_days": event.limit_working_days,
+        },
+    )
 
 
 async def resume(
@@ -838,9 +1079,10 @@ async def end_suspension(
 # -- publicity and objections ---------------------------------------------------------------------
 
 
-async def try_qualify(uow: UnitOfWork, case: Any) -> bool:
+async def try_qualify(ctx: ReviewContext, uow: UnitOfWork, case: Any) -> bool:
     """Qualify once the notice closed at its planned end and every objection against it was
-    concluded dismissed; otherwise keep waiting."""
+    concluded dismissed; otherwise keep waiting. The priority groups are decided here, from
+    the verified findings the case holds, by the city's rules."""
     if case.status != "in_publicity" or case.publicity_closed_at is None:
         return False
     if case.publicity_closed_early:
@@ -857,6 +1099,16 @@ async def try_qualify(uow: UnitOfWork, case: Any) -> bool:
     if pending:
         return False
     at = now()
+    findings = await uow.conn.scalar(
+        sa.select(verifications.c.priority_findings).where(
+            verifications.c.application_id == case.application_id
+        )
+    )
+    groups = domain.priority_groups(
+        ctx.city.priority_groups,
+        findings or [],
+        {d.code: d.name for d in ctx.city.departments},
+    )
     await uow.conn.execute(
         cases.update()
         .where(cases.c.id == case.id)
@@ -874,7 +1126,121 @@ async def try_qualify(uow: UnitOfWork, case: Any) -> bool:
             member_count=case.member_count,
             applicant_name_masked=case.applicant_name_masked,
             qualified_at=at,
+            priority_groups=[PriorityGroupDecision(**g) for g in groups],
         ),
         subject=str(case.application_id),
     )
     return True
+
+
+# -- historical import (历史数据导入) ----------------------------------------------------------
+
+
+async def import_signatures(
+    ctx: ReviewContext, uow: UnitOfWork, principal: Principal, rows: Sequence[dict[str, Any]]
+) -> ImportReport:
+    """Load historical signatures row by row (all-or-nothing per row), each announced as
+    ``review.opinion_signed`` with its historical time, so alerting checks the order (R3-R5)
+    and the opinion (F1) as it does for signatures made here. Idempotent on
+    (case number, stage, role, time): the same row again is ``unchanged``."""
+    digest = hashlib.sha256(
+        json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()
+    report = [await _import_signature(ctx, uow, principal, n, raw) for n, raw in enumerate(rows, 1)]
+    outcomes = ("imported", "unchanged", "rejected")
+    counts = {k: sum(1 for r in report if r.outcome == k) for k in outcomes}
+    await record(
+        uow.conn,
+        **principal.audit_actor(),
+        action="signatures.imported",
+        subject_type="import",
+        subject_id=uuid.uuid5(uuid.NAMESPACE_OID, digest),
+        details={"file_sha256": digest, "rows": len(rows), **counts},
+    )
+    return ImportReport(file_sha256=digest, rows=len(rows), report=report, **counts)
+
+
+async def _import_signature(
+    ctx: ReviewContext, uow: UnitOfWork, principal: Principal, n: int, raw: dict[str, Any]
+) -> ImportRowOut:
+    case_no = raw.get("legacy_case_no")
+    # Echoed in the report: masked in case a malformed number carries an ID or a mobile.
+    case_no = scrub(case_no) if isinstance(case_no, str) and len(case_no) <= 60 else None
+
+    def rejected(errors: Sequence[dict[str, str]]) -> ImportRowOut:
+        return ImportRowOut(
+            row=n,
+            legacy_case_no=case_no,
+            outcome="rejected",
+            errors=[ImportFieldError(**e) for e in errors],
+        )
+
+    try:
+        rec = ImportedSignatureIn.model_validate(raw)
+    except PydanticValidationError as exc:
+        return rejected(field_errors(exc.errors()))
+    if rec.signed_at.tzinfo is None:
+        return rejected([{"field": "signed_at", "detail": "签字时间须带时区"}])
+    if rec.signed_at > now() + timedelta(minutes=5):
+        return rejected([{"field": "signed_at", "detail": "签字时间不能晚于当前时间"}])
+    quality = domain.opinion_quality(rec.opinion, ctx.workflow.opinion_rules)
+    row_sha = hashlib.sha256(rec.model_dump_json().encode()).hexdigest()
+    case_id = legacy_case_id(rec.legacy_case_no)
+    application_id = legacy_application_id(rec.legacy_case_no)
+    key = {
+        "legacy_case_no": rec.legacy_case_no,
+        "stage": rec.stage,
+        "role": rec.role,
+        "signed_at": rec.signed_at,
+    }
+    inserted = await uow.conn.scalar(
+        insert(legacy_signatures)
+        .values(
+            **key,
+            case_id=case_id,
+            application_id=application_id,
+            level=rec.level,
+            unit=rec.unit,
+            decision=rec.decision,
+            signer=rec.signer,
+            opinion=rec.opinion,
+            opinion_quality=quality,
+            row_sha256=row_sha,
+            imported_by=principal.sub,
+            imported_at=now(),
+        )
+        .on_conflict_do_nothing()
+        .returning(legacy_signatures.c.row_sha256)
+    )
+    if inserted is None:
+        stored = await uow.conn.scalar(
+            sa.select(legacy_signatures.c.row_sha256).where(
+                *(legacy_signatures.c[k] == v for k, v in key.items())
+            )
+        )
+        if stored != row_sha:
+            detail = "该签字已导入且内容不同，不会覆盖"
+            return rejected([{"field": "legacy_case_no", "detail": detail}])
+        return ImportRowOut(
+            row=n, legacy_case_no=case_no, outcome="unchanged", application_id=application_id
+        )
+    uow.emit(
+        ReviewOpinionSigned(
+            case_id=case_id,
+            application_id=application_id,
+            stage=rec.stage,
+            level=rec.level,
+            unit=rec.unit,
+            role=rec.role,
+            decision=rec.decision,
+            signer=rec.signer,
+            signed_at=rec.signed_at,
+            opinion_quality=quality,
+            imported=True,
+        ),
+        subject=str(application_id),
+        correlation_id=str(application_id),
+    )
+    return ImportRowOut(
+        row=n, legacy_case_no=case_no, outcome="imported", application_id=application_id
+    )

@@ -7,12 +7,13 @@ answer. Refusals are ``shared.problems`` exceptions with Chinese details a clerk
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
 from services.review.workflow import ROLE_ORDER, OpinionRules, Role
+from shared.city import PriorityGroupRule
 from shared.problems import Conflict, ValidationProblem
 from shared.workdays import Deadline, WorkdayCalendar
 
@@ -126,6 +127,12 @@ def suspension_end(calendar: WorkdayCalendar, suspended_at: datetime, limit: int
     return calendar.add_workdays(suspended_at, limit)
 
 
+def suspension_remaining(limit: int, suspended_days: int) -> int:
+    """Working days of supplement suspension a stage has left: the limit is the stage's
+    total, whatever number of suspensions used it (Xiamen art. 7)."""
+    return max(0, limit - suspended_days)
+
+
 def suspended_working_days(
     calendar: WorkdayCalendar, suspended_at: datetime, resumed_at: datetime
 ) -> int:
@@ -144,3 +151,55 @@ def working_days_used(
     calendar: WorkdayCalendar, started_at: datetime, ended_at: datetime, suspended_days: int
 ) -> int:
     return max(0, calendar.workdays_between(started_at, ended_at) - suspended_days)
+
+
+# -- priority groups at qualification (优先配租对象) -----------------------------------------------
+
+_FINDING_TEXT = {
+    ("assistance", "minimum_living"): "最低生活保障家庭",
+    ("assistance", "extreme_poverty"): "特困供养人员",
+    ("assistance", "low_income"): "低收入家庭",
+    ("veteran", "veteran"): "退役军人",
+    ("veteran", "martyr_family"): "烈士遗属",
+    ("veteran", "entitled_group"): "优抚对象",
+}
+
+
+def _describe(kind: str, value: str) -> str:
+    if kind == "disability":
+        return f"家庭成员持{value}级残疾人证"
+    if kind == "age":
+        return f"家庭成员年满{value}周岁"
+    return _FINDING_TEXT.get((kind, value), value)
+
+
+def _matches(rule: PriorityGroupRule, kind: str, value: str) -> bool:
+    if kind != rule.finding.value:
+        return False
+    if rule.values:
+        return value in rule.values
+    if not value.isdigit():
+        return False
+    if rule.at_most is not None:
+        return int(value) <= rule.at_most
+    return rule.at_least is not None and int(value) >= rule.at_least
+
+
+def priority_groups(
+    rules: Sequence[PriorityGroupRule],
+    findings: Sequence[Mapping[str, str]],
+    department_names: Mapping[str, str],
+) -> list[dict[str, str]]:
+    """Each group of the city whose rule a verified finding meets, in the city file's order,
+    with the reason naming the department and what it verified (no member is named)."""
+    decided = []
+    for rule in rules:
+        hits = [f for f in findings if _matches(rule, f["kind"], f["value"])]
+        if hits:
+            facts = "；".join(
+                f"{department_names.get(f['department'], f['department'])}核实"
+                f"{_describe(f['kind'], f['value'])}"
+                for f in hits
+            )
+            decided.append({"code": rule.code, "reason": f"{rule.name}：{facts}"})
+    return decided

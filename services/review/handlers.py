@@ -15,6 +15,8 @@ from shared.db import UnitOfWork
 from shared.events.catalogue import (
     ApplicationAccepted,
     ApplicationWithdrawn,
+    CreditBanImposed,
+    CreditBanLifted,
     ObjectionConcluded,
     ObjectionFiled,
     PublicityClosed,
@@ -29,6 +31,8 @@ from shared.handlers import handler_map, handles
 async def on_application_accepted(
     ctx: ReviewContext, uow: UnitOfWork, accepted: ApplicationAccepted, envelope: Envelope
 ) -> None:
+    if accepted.imported:
+        return  # a history: its signatures arrive by POST /imports/signatures, no case opens
     await commands.open_case(ctx, uow, accepted)
 
 
@@ -57,7 +61,7 @@ async def on_publicity_opened(
 async def on_publicity_closed(
     ctx: ReviewContext, uow: UnitOfWork, closed: PublicityClosed, envelope: Envelope
 ) -> None:
-    await commands.publicity_closed(uow, closed)
+    await commands.publicity_closed(ctx, uow, closed)
 
 
 @handles(ObjectionFiled)
@@ -74,6 +78,20 @@ async def on_objection_concluded(
     await commands.objection_concluded(ctx, uow, concluded)
 
 
+@handles(CreditBanImposed)
+async def on_ban_imposed(
+    ctx: ReviewContext, uow: UnitOfWork, ban: CreditBanImposed, envelope: Envelope
+) -> None:
+    await commands.ban_imposed(ctx, uow, ban)
+
+
+@handles(CreditBanLifted)
+async def on_ban_lifted(
+    ctx: ReviewContext, uow: UnitOfWork, lifted: CreditBanLifted, envelope: Envelope
+) -> None:
+    await commands.ban_lifted(uow, lifted)
+
+
 HANDLERS = handler_map(
     on_application_accepted,
     on_application_withdrawn,
@@ -82,4 +100,6 @@ HANDLERS = handler_map(
     on_publicity_closed,
     on_objection_filed,
     on_objection_concluded,
+    on_ban_imposed,
+    on_ban_lifted,
 )

@@ -58,6 +58,23 @@ def already_suspended() -> Conflict:
     return Conflict(detail="该环节已处于补件挂起状态。", field="stage")
 
 
+class SuspensionLimitReached(Conflict):
+    """The stage's supplement suspensions already used its whole limit. The refusal itself is
+    a fact supervision must see (R8S): ``refusal`` is the event the endpoint commits after the
+    refused request rolled back."""
+
+    def __init__(self, used: int, limit: int, refusal: Any) -> None:
+        super().__init__(
+            detail=(
+                f"本环节补件挂起已累计{used}个工作日，达到上限{limit}个工作日"
+                "（厦门市办法第七条），不能再次挂起，请按现有材料审核并在时限内提交意见。"
+            ),
+            field="stage",
+            extra={"suspended_working_days": used, "limit_working_days": limit},
+        )
+        self.refusal = refusal
+
+
 def not_suspended() -> Conflict:
     return Conflict(detail="该环节未处于补件挂起状态。", field="stage")
 

@@ -234,6 +234,9 @@ async def case_view(conn: AsyncConnection, ctx: ReviewContext, case: Any) -> Cas
                 yellow_at=run.yellow_at,
                 fallback_years=list(run.fallback_years),
                 suspended_working_days=run.suspended_days,
+                suspension_left_working_days=domain.suspension_remaining(
+                    run.suspension_limit, run.suspended_days
+                ),
                 overdue_at=run.overdue_at,
                 completed_at=run.completed_at,
                 outcome=run.outcome,
@@ -259,6 +262,7 @@ async def case_view(conn: AsyncConnection, ctx: ReviewContext, case: Any) -> Cas
         decided_at=case.decided_at,
         outcome=case.outcome,
         reasons=list(case.reasons),
+        stop_reason=case.stop_reason,
         notice_id=case.notice_id,
         publicity_opened_at=case.publicity_opened_at,
         publicity_closes_at=case.publicity_closes_at,

@@ -83,6 +83,8 @@ class StageRunOut(BaseModel):
     yellow_at: datetime
     fallback_years: list[int]
     suspended_working_days: int
+    # What the stage's supplement suspensions may still use (its limit is their total).
+    suspension_left_working_days: int
     overdue_at: datetime | None
     completed_at: datetime | None
     outcome: str | None
@@ -126,6 +128,7 @@ class CaseOut(BaseModel):
     decided_at: datetime | None
     outcome: str | None
     reasons: list[str]
+    stop_reason: str | None = None  # credit_ban: ended by a ban, not by a signature
     notice_id: uuid.UUID | None
     publicity_opened_at: datetime | None
     publicity_closes_at: datetime | None
@@ -180,3 +183,25 @@ class WorkflowOut(BaseModel):
     budget_working_days: int
     definition: dict[str, Any]
     mermaid: str
+
+
+class ImportedSignatureIn(_In):
+    """One historical signature (签字) of the old system: who signed which tier, and when."""
+
+    legacy_case_no: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,59}$")
+    ] = Field(description="原系统案卷号（与受理导入的案卷号一致）")
+    stage: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")] = Field(
+        description="环节代码，如 street_initial"
+    )
+    level: Literal["street", "district", "city"] = Field(description="街道初审、区级审核、市级复核")
+    unit: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{3})?$")] = Field(
+        description="办理单位代码"
+    )
+    role: Role = Field(description="handler 经办人、reviewer 复核人、leader 领导")
+    decision: Literal["approve", "reject", "return"] = "approve"
+    signer: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        description="签字人账号（原系统）"
+    )
+    signed_at: datetime = Field(description="原系统签字时间（须带时区）")
+    opinion: str = Field(default="", max_length=2000, description="审核意见原文")

@@ -41,6 +41,12 @@ cases = sa.Table(
     sa.Column("publicity_closed_early", sa.Boolean),
     sa.Column("qualified_at", _tz),
     sa.Column("updated_at", _tz, nullable=False),
+    # The members' id hashes from application.accepted: a credit ban names a person by hash.
+    sa.Column(
+        "member_id_hashes", pg.ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'")
+    ),
+    # Why a case stopped without a signature (credit_ban); null for a signed decision.
+    sa.Column("stop_reason", sa.Text),
 )
 
 stage_runs = sa.Table(
@@ -130,6 +136,8 @@ verifications = sa.Table(
     sa.Column("parameters_version", sa.Integer, nullable=False),
     sa.Column("completed_at", _tz, nullable=False),
     sa.Column("received_at", _tz, nullable=False),
+    # Verified circumstances (PriorityFinding) the priority groups are decided from.
+    sa.Column("priority_findings", pg.JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
 )
 
 objections = sa.Table(
@@ -144,7 +152,51 @@ objections = sa.Table(
     sa.Column("concluded_at", _tz),
 )
 
-ALL_TABLES = (cases, stage_runs, signatures, suspensions, verifications, objections)
+# Bans heard from credit (credit.ban_imposed / credit.ban_lifted), so that a case opened after
+# the ban was imposed stops as well; lifting a ban never reopens a stopped case.
+bans = sa.Table(
+    "review_bans",
+    metadata,
+    sa.Column("record_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("id_hash", sa.Text, nullable=False, index=True),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("ends_on", sa.Date, nullable=False),
+    sa.Column("lifted_on", sa.Date),
+    sa.Column("received_at", _tz, nullable=False),
+)
+
+# Historical signatures (历史数据导入) of the old system's three tiers, keyed on its case
+# number; no case row: the history is evidence for supervision, not work for the to-do list.
+legacy_signatures = sa.Table(
+    "review_legacy_signatures",
+    metadata,
+    sa.Column("legacy_case_no", sa.Text, primary_key=True),
+    sa.Column("stage", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, primary_key=True),
+    sa.Column("signed_at", _tz, primary_key=True),
+    sa.Column("case_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("application_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("level", sa.Text, nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("signer", sa.Text, nullable=False),
+    sa.Column("opinion", sa.Text, nullable=False),
+    sa.Column("opinion_quality", sa.Text, nullable=False),
+    sa.Column("row_sha256", sa.Text, nullable=False),
+    sa.Column("imported_by", sa.Text, nullable=False),
+    sa.Column("imported_at", _tz, nullable=False),
+)
+
+ALL_TABLES = (
+    cases,
+    stage_runs,
+    signatures,
+    suspensions,
+    verifications,
+    objections,
+    legacy_signatures,
+    bans,
+)
 
 # Signatures are evidence (全程留痕): once written, neither the service nor an administrator
 # changes them through SQL; a correction is a new row. ENABLE ALWAYS keeps the trigger active

@@ -11,7 +11,10 @@ import sqlalchemy as sa
 import structlog
 
 from services.verification import api, store, sweeps
-from services.verification.adapters.department_queues import declare_department_queues
+from services.verification.adapters.department_queues import (
+    declare_department_queues,
+    department_queue_name,
+)
 from services.verification.context import VerificationContext
 from services.verification.handlers import HANDLERS
 from services.verification.settings import VerificationSettings
@@ -101,4 +104,11 @@ def definition(
             sweep_job("verification-deadlines", settings.deadline_sweep_seconds, sweeps.deadlines),
         ),
         context=build_context,
+        dead_letter_queues=department_dead_letters,
     )
+
+
+def department_dead_letters(runtime: Runtime) -> list[str]:
+    """The departments' dead-letter queues, whose depth /metrics reports with our own."""
+    prefix = runtime.settings.queue_prefix
+    return [f"{department_queue_name(prefix, d.code)}.dead" for d in runtime.city.departments]

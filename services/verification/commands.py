@@ -11,8 +11,12 @@ change and the events it causes commit together:
 * :func:`apply_answers` — department answers, from AMQP (a crowd at a time) or HTTP (one).
 * :func:`announce_overdue`, :func:`complete_past_deadline` — overdue departments and, by
   configuration, completion at the last deadline (限时办结); ``sweeps.deadlines`` runs them.
+* :func:`start_rereview` — on ``tenancy.rereview_requested``: the same fan-out for a tenant
+  household's annual re-review (年度复核), ``purpose`` re_review, about the household of the
+  admission case.
 * :func:`complete_case` — aggregation, the check against the admission parameters in force on
-  the acceptance date, ``verification.completed``.
+  the acceptance date, ``verification.completed``; for a re-review case
+  :func:`complete_rereview`, the continuation thresholds and ``verification.rereview_completed``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,9 +39,14 @@ from services.verification.domain import (
     Answer,
     Declared,
     evaluate,
+    evaluate_continuation,
     is_empty_answer,
+    known_members,
+    misplaced_findings,
     parameter_changes,
+    priority_findings,
     subjects_for,
+    subjects_from_members,
     unknown_member_refs,
 )
 from services.verification.problems import AnswerRejected, UnknownRequest
@@ -46,17 +55,20 @@ from services.verification.schemas import AnswerIn, AnswerReceipt, ParameterSetV
 from services.verification.tables import department_requests, verification_cases
 from shared.audit import record
 from shared.auth import Principal
-from shared.city import CityConfig
+from shared.city import CityConfig, Department
 from shared.clock import SHANGHAI, now, today_shanghai
 from shared.db import UnitOfWork
 from shared.events.catalogue import (
     ApplicationAccepted,
+    Subject,
+    TenancyRereviewRequested,
     VerificationAnswerEmpty,
     VerificationAnswerLate,
     VerificationCompleted,
     VerificationDepartmentOverdue,
     VerificationParametersChanged,
     VerificationRequested,
+    VerificationRereviewCompleted,
     VerificationStarted,
 )
 from shared.problems import Conflict, Forbidden, NotFound, ValidationProblem
@@ -79,61 +91,153 @@ async def start_case(
     inbox dedups redeliveries of one event, the unique application_id dedups the effect.
     """
     departments = city.verifying_departments(accepted.category)
+    return await _open_case(
+        uow,
+        {
+            "application_id": accepted.application_id,
+            "tracking_no": accepted.tracking_no,
+            "city": accepted.city,
+            "district": accepted.district,
+            "street": accepted.street,
+            "category": accepted.category,
+            "accepted_at": accepted.accepted_at,
+            "declared": Declared.of(accepted.household).to_json(),
+            "purpose": "admission",
+        },
+        [(d, subjects_for(accepted.household, d.code, d.fields)) for d in departments],
+        serial=serial,
+    )
+
+
+async def start_rereview(
+    uow: UnitOfWork, requested: TenancyRereviewRequested, city: CityConfig, *, serial: bool = False
+) -> bool:
+    """Open the re-review case (年度复核) of a tenant household and ask every department again.
+
+    The household is the one verification asked about when it verified the application: the
+    admission case's declared members and the subjects its requests carried (verification
+    keeps no other copy). Without an admission case there is no household to check: the
+    answer is a ``verification.rereview_completed`` saying so, not a silence tenancy would
+    wait on. Returns False when nothing was opened (no household, or this campaign's case of
+    the application exists already: a re-published request changes nothing).
+    """
+    conn = uow.conn
+    c, r = verification_cases, department_requests
+    original = (
+        await conn.execute(
+            sa.select(c).where(
+                c.c.application_id == requested.application_id, c.c.purpose == "admission"
+            )
+        )
+    ).first()
+    if original is None:
+        log.info("rereview_without_household", application_id=str(requested.application_id))
+        uow.emit(
+            VerificationRereviewCompleted(
+                lease_id=requested.lease_id,
+                application_id=requested.application_id,
+                campaign=requested.campaign,
+                case_id=None,
+                household_found=False,
+                completed_at=now(),
+            ),
+            subject=str(requested.application_id),
+        )
+        return False
+    sent = (
+        await conn.execute(sa.select(r.c.subjects).where(r.c.case_id == original.case_id))
+    ).scalars()
+    declared = Declared.from_json(original.declared)
+    members = known_members(sent, declared)
+    departments = city.verifying_departments(original.category)
+    return await _open_case(
+        uow,
+        {
+            "application_id": original.application_id,
+            "tracking_no": original.tracking_no,
+            "city": original.city,
+            "district": original.district,
+            "street": original.street,
+            "category": original.category,
+            "accepted_at": original.accepted_at,
+            "declared": original.declared,
+            "purpose": "re_review",
+            "lease_id": requested.lease_id,
+            "campaign": requested.campaign,
+        },
+        [(d, subjects_from_members(members, d.code, d.fields)) for d in departments],
+        serial=serial,
+    )
+
+
+async def _open_case(
+    uow: UnitOfWork,
+    case: dict[str, Any],
+    asked: Sequence[tuple[Department, list[Subject]]],
+    *,
+    serial: bool,
+) -> bool:
+    """Insert the case and one request per department in one transaction, with every
+    ``verification.requested`` in the same outbox flush (serial: only the first)."""
     started = now()
     calendar = default_calendar()
     case_id = uuid.uuid4()
-    plans = []
-    for dept in departments:
-        deadline = calendar.add_workdays(started, dept.answer_deadline_working_days)
-        plans.append((dept, deadline))
-    due_on = max(deadline.date for _, deadline in plans)
-
+    purpose = case["purpose"]
+    plans = [
+        (dept, subjects, calendar.add_workdays(started, dept.answer_deadline_working_days))
+        for dept, subjects in asked
+    ]
+    due_on = max(deadline.date for _, _, deadline in plans)
+    c = verification_cases
+    # The partial unique index's predicate as a literal: bound as a parameter it stops
+    # matching once the driver's prepared statement turns generic (after five executions).
+    conflict = (
+        {"index_elements": [c.c.application_id], "index_where": sa.text("purpose = 'admission'")}
+        if purpose == "admission"
+        else {
+            "index_elements": [c.c.application_id, c.c.campaign],
+            "index_where": sa.text("purpose = 're_review'"),
+        }
+    )
     inserted = (
         await uow.conn.execute(
-            pg_insert(verification_cases)
-            .values(
-                case_id=case_id,
-                application_id=accepted.application_id,
-                tracking_no=accepted.tracking_no,
-                city=accepted.city,
-                district=accepted.district,
-                street=accepted.street,
-                category=accepted.category,
-                accepted_at=accepted.accepted_at,
-                declared=Declared.of(accepted.household).to_json(),
-                started_at=started,
-                due_on=due_on,
-                status="open",
-            )
-            .on_conflict_do_nothing(index_elements=[verification_cases.c.application_id])
-            .returning(verification_cases.c.case_id)
+            pg_insert(c)
+            .values(case_id=case_id, started_at=started, due_on=due_on, status="open", **case)
+            .on_conflict_do_nothing(**conflict)
+            .returning(c.c.case_id)
         )
     ).first()
     if inserted is None:
-        log.info("verification_case_exists", application_id=str(accepted.application_id))
+        log.info(
+            "verification_case_exists",
+            application_id=str(case["application_id"]),
+            purpose=purpose,
+        )
         return False
 
+    application_id = case["application_id"]
     rows: list[dict[str, Any]] = []
     events: list[VerificationRequested] = []
-    for dept, deadline in plans:
+    for dept, subjects, deadline in plans:
         request_id = uuid.uuid4()
         event = VerificationRequested(
             request_id=request_id,
             case_id=case_id,
-            application_id=accepted.application_id,
-            city=accepted.city,
+            application_id=application_id,
+            city=case["city"],
             department=dept.code,
             requested_at=started,
             deadline=deadline.date,
             time_limit_working_days=dept.answer_deadline_working_days,
-            subjects=subjects_for(accepted.household, dept.code, dept.fields),
+            subjects=subjects,
+            purpose=purpose,
         )
         events.append(event)
         rows.append(
             {
                 "request_id": request_id,
                 "case_id": case_id,
-                "application_id": accepted.application_id,
+                "application_id": application_id,
                 "department": dept.code,
                 "requested_at": started,
                 "deadline": deadline.date,
@@ -145,14 +249,15 @@ async def start_case(
         )
     # One INSERT for all requests; their events land in the same outbox INSERT at commit.
     await uow.conn.execute(department_requests.insert(), rows)
-    subject = str(accepted.application_id)
+    subject = str(application_id)
     uow.emit(
         VerificationStarted(
             case_id=case_id,
-            application_id=accepted.application_id,
-            departments=[d.code for d in departments],
+            application_id=application_id,
+            departments=[d.code for d, _ in asked],
             started_at=started,
             due_on=due_on,
+            purpose=purpose,
         ),
         subject=subject,
     )
@@ -278,6 +383,14 @@ async def apply_answers(
                 detail=f"反馈中有 {len(strangers)} 条结果的 member_ref 不属于本请求的核查对象。",
                 field="findings",
             )
+        misplaced = misplaced_findings(a.department, a.findings)
+        if misplaced:
+            raise AnswerRejected(
+                detail=(
+                    f"部门 {a.department} 不得反馈以下类型的结果：{'、'.join(sorted(misplaced))}。"
+                ),
+                field="findings",
+            )
         empty = is_empty_answer(a.no_record, a.findings)
         late = today > request.deadline
         answered_now.add(a.request_id)
@@ -392,6 +505,7 @@ async def _ask_next_department(uow: UnitOfWork, case: sa.Row, city: CityConfig) 
             deadline=row.deadline,
             time_limit_working_days=row.time_limit_working_days,
             subjects=row.subjects,
+            purpose=case.purpose,
         ),
         subject=str(case.application_id),
     )
@@ -427,22 +541,23 @@ async def _lock_cases(uow: UnitOfWork, case_ids: list[uuid.UUID]) -> dict[uuid.U
 # -- completion -------------------------------------------------------------------------------
 
 
-async def _parameters_for(conn: AsyncConnection, case: sa.Row, city: CityConfig):
-    accepted_on = case.accepted_at.astimezone(SHANGHAI).date()
-    found = await store.in_force(conn, case.city, case.category, accepted_on)
+async def _parameters_for(
+    conn: AsyncConnection, case: sa.Row, city: CityConfig, *, on: date | None = None
+) -> store.ParameterSet:
+    """The admission parameters in force on ``on``, by default the acceptance date."""
+    on = on or case.accepted_at.astimezone(SHANGHAI).date()
+    found = await store.in_force(conn, case.city, case.category, on)
     if found is None:
         # The start-up seeding has not run yet (first event on a fresh database).
         await store.seed_from_city(conn, city)
-        found = await store.in_force(conn, case.city, case.category, accepted_on)
+        found = await store.in_force(conn, case.city, case.category, on)
     if found is None or found.version is None:
         raise LookupError(f"no admission parameters for {case.city}/{case.category}")
     return found
 
 
-async def complete_case(uow: UnitOfWork, case: sa.Row, city: CityConfig) -> VerificationCompleted:
-    """Aggregate the answers, check them and publish ``verification.completed``. The caller
-    holds the case row lock and has checked that the case is open."""
-    conn = uow.conn
+async def _answers_of(conn: AsyncConnection, case: sa.Row) -> tuple[dict[str, Answer], list[str]]:
+    """The stored answers of a case by department, and every department that was asked."""
     r = department_requests
     requests = (
         await conn.execute(
@@ -456,7 +571,19 @@ async def complete_case(uow: UnitOfWork, case: sa.Row, city: CityConfig) -> Veri
         for row in requests
         if row.status == "answered"
     }
-    requested = [row.department for row in requests]
+    return answers, [row.department for row in requests]
+
+
+async def complete_case(
+    uow: UnitOfWork, case: sa.Row, city: CityConfig
+) -> VerificationCompleted | VerificationRereviewCompleted:
+    """Aggregate the answers, check them and publish ``verification.completed`` (a re-review
+    case: ``verification.rereview_completed``, see :func:`complete_rereview`). The caller
+    holds the case row lock and has checked that the case is open."""
+    if case.purpose == "re_review":
+        return await complete_rereview(uow, case, city)
+    conn = uow.conn
+    answers, requested = await _answers_of(conn, case)
     param_set = await _parameters_for(conn, case, city)
     outcome = evaluate(
         Declared.from_json(case.declared),
@@ -479,6 +606,7 @@ async def complete_case(uow: UnitOfWork, case: sa.Row, city: CityConfig) -> Veri
         discrepancies=outcome.discrepancies,
         missing_departments=[d for d in requested if d not in answers],
         parameters_version=param_set.version or 1,
+        priority_findings=priority_findings(answers, completed_at.astimezone(SHANGHAI).date()),
     )
     await conn.execute(
         verification_cases.update()
@@ -488,6 +616,50 @@ async def complete_case(uow: UnitOfWork, case: sa.Row, city: CityConfig) -> Veri
             completed_at=completed_at,
             recommendation=outcome.recommendation,
             result=payload.model_dump(mode="json"),
+        )
+    )
+    uow.emit(payload, subject=str(case.application_id))
+    return payload
+
+
+async def complete_rereview(
+    uow: UnitOfWork, case: sa.Row, city: CityConfig
+) -> VerificationRereviewCompleted:
+    """Check a re-review case against the category's continuation thresholds (续租条件) and
+    publish ``verification.rereview_completed`` — never ``verification.completed``, which
+    would make review decide the application again.
+
+    The band's income boundary is the admission limit in force today (the approved version
+    of the admission parameters), so an approved change of the admission standard moves the
+    bands of the next campaign too.
+    """
+    conn = uow.conn
+    answers, requested = await _answers_of(conn, case)
+    admission = await _parameters_for(conn, case, city, on=today_shanghai())
+    outcome = evaluate_continuation(
+        Declared.from_json(case.declared),
+        answers,
+        city.category(case.category).continuation_parameters(),
+        admission_income_limit=admission.parameters.max_monthly_income_per_capita,
+    )
+    completed_at = now()
+    payload = VerificationRereviewCompleted(
+        lease_id=case.lease_id,
+        application_id=case.application_id,
+        campaign=case.campaign,
+        case_id=case.case_id,
+        household_found=True,
+        completed_at=completed_at,
+        checks=outcome.checks,
+        income_band=outcome.income_band,
+        meets_continuation=outcome.meets_continuation,
+        missing_departments=[d for d in requested if d not in answers],
+    )
+    await conn.execute(
+        verification_cases.update()
+        .where(verification_cases.c.case_id == case.case_id)
+        .values(
+            status="completed", completed_at=completed_at, result=payload.model_dump(mode="json")
         )
     )
     uow.emit(payload, subject=str(case.application_id))

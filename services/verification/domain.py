@@ -1,6 +1,8 @@
 """Verification rules, pure (no I/O): what each department receives, how answers become the
-household's economic profile (家庭经济状况), and how the profile is checked against the
-admission parameters (准入参数) into a reasoned recommendation (智能生成审核结果).
+household's economic profile (家庭经济状况), how the profile is checked against the
+admission parameters (准入参数) into a reasoned recommendation (智能生成审核结果), and, at a
+tenant household's annual re-review (年度复核), against the continuation thresholds with the
+income band rent follows.
 
 Everything here works on plain values so the rules can be unit-tested at their edges
 (exactly at a threshold, one cent above it, a department that never answered).
@@ -10,25 +12,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
-from shared.city import AdmissionParameters, HouseholdField, HukouRequirement
+from shared.city import (
+    AdmissionParameters,
+    ContinuationParameters,
+    HouseholdField,
+    HukouRequirement,
+)
 from shared.events.catalogue import (
     DEPARTMENT_SUBJECT_FIELDS,
     BusinessFinding,
     Discrepancy,
     EconomicProfile,
+    FinancialAssetFinding,
     Finding,
     Household,
     HukouFinding,
+    IncomeBand,
     IncomeFinding,
     MarriageFinding,
     ParameterChange,
     PensionFinding,
+    PriorityFinding,
     PropertyFinding,
+    RereviewCheck,
+    RereviewCheckCode,
     Subject,
     VehicleFinding,
 )
@@ -53,6 +66,12 @@ HOUSING_SOURCES = ("real_estate",)
 VEHICLE_SOURCES = ("vehicle",)
 BUSINESS_SOURCES = ("market_supervision",)
 HUKOU_SOURCES = ("public_security",)
+FINANCIAL_ASSET_SOURCES = ("bank",)
+
+# Finding kinds only some departments may report, and the only kinds those may report: a
+# balance from anybody but the banks would bypass the asset ceiling's source, and the banks
+# report nothing but balances.
+EXCLUSIVE_FINDING_KINDS: dict[str, frozenset[str]] = {"bank": frozenset({"financial_asset"})}
 
 
 def q(value: Decimal) -> Decimal:
@@ -86,6 +105,46 @@ def subjects_for(
             employer=m.employer if "employer" in extra else None,
         )
         for m in household.members
+    ]
+
+
+def known_members(
+    sent: Iterable[Iterable[Mapping[str, Any]]], declared: Declared
+) -> list[dict[str, Any]]:
+    """The household as verification last asked about it: every member of the subjects sent
+    to the departments of an earlier case (``sent``: one list per request, as stored), each
+    with every field any department received, and the relationship from the declaration.
+
+    A re-review asks about these people again; verification never keeps the household in
+    clear elsewhere, so this is all it has.
+    """
+    relationship = {m.member_id_hash: m.relationship for m in declared.members}
+    members: dict[str, dict[str, Any]] = {}
+    for subjects in sent:
+        for s in subjects:
+            member = members.setdefault(s["member_ref"], {"member_ref": s["member_ref"]})
+            for key, value in s.items():
+                if value is not None:
+                    member.setdefault(key, value)
+    for ref, member in members.items():
+        if ref in relationship:
+            member["relationship"] = relationship[ref]
+    return list(members.values())
+
+
+def subjects_from_members(
+    members: Sequence[Mapping[str, Any]], department: str, configured: Iterable[HouseholdField]
+) -> list[Subject]:
+    """The subjects of a re-review request: the same minimisation as :func:`subjects_for`."""
+    extra = subject_fields(department, configured)
+    return [
+        Subject(
+            member_ref=m["member_ref"],
+            name=m["name"],
+            resident_id=m["resident_id"],
+            **{f: m.get(f) for f in extra},
+        )
+        for m in members
     ]
 
 
@@ -188,6 +247,16 @@ def is_empty_answer(no_record: bool, findings: Sequence[Any]) -> bool:
     return not no_record and not findings
 
 
+def misplaced_findings(department: str, findings: Iterable[Any]) -> set[str]:
+    """Finding kinds ``department`` may not report (see ``EXCLUSIVE_FINDING_KINDS``)."""
+    kinds = {f.kind for f in findings}
+    own = EXCLUSIVE_FINDING_KINDS.get(department)
+    if own is not None:
+        return kinds - own
+    reserved = set().union(*EXCLUSIVE_FINDING_KINDS.values())
+    return kinds & reserved
+
+
 def unknown_member_refs(findings: Iterable[Any], member_refs: Iterable[str]) -> set[str]:
     """Findings must be about the subjects that were sent; anything else is a wrong answer."""
     known = set(member_refs)
@@ -209,6 +278,8 @@ class _Figures:
     hukou: dict[str, HukouFinding] = field(default_factory=dict)
     marriage: dict[str, MarriageFinding] = field(default_factory=dict)
     assistance: str | None = None
+    # Per member: the sum of the balances the banks reported.
+    financial_assets: dict[str, Decimal] = field(default_factory=dict)
 
 
 _ASSISTANCE_ORDER = {"extreme_poverty": 0, "minimum_living": 1, "low_income": 2}
@@ -238,6 +309,10 @@ def _figures(answers: Mapping[str, Answer]) -> _Figures:
                 fig.hukou[f.member_ref] = f
             elif isinstance(f, MarriageFinding):
                 fig.marriage[f.member_ref] = f
+            elif isinstance(f, FinancialAssetFinding):
+                fig.financial_assets[f.member_ref] = (
+                    fig.financial_assets.get(f.member_ref, Decimal(0)) + f.amount
+                )
             elif getattr(f, "kind", None) == "assistance":
                 current = fig.assistance
                 if current is None or _ASSISTANCE_ORDER[f.status] < _ASSISTANCE_ORDER[current]:
@@ -252,10 +327,20 @@ def _figures(answers: Mapping[str, Answer]) -> _Figures:
     return fig
 
 
+def assets_verified(answers: Mapping[str, Answer]) -> bool:
+    """A bank department gave a usable answer (findings or "no record")."""
+    return any(d in answers and not answers[d].empty for d in FINANCIAL_ASSET_SOURCES)
+
+
 def economic_profile(declared: Declared, answers: Mapping[str, Answer]) -> EconomicProfile:
-    """The household-level profile. Financial assets: no department reports deposits, so the
-    declared total is used (and the reason line says so)."""
+    """The household-level profile. Financial assets: the balances the banks reported once
+    they answered ("no record" is zero); before that, or in a category no bank verifies, the
+    declared total (the reason line says which)."""
     fig = _figures(answers)
+    if assets_verified(answers):
+        assets = sum(fig.financial_assets.values(), Decimal(0))
+    else:
+        assets = sum((m.financial_assets for m in declared.members), Decimal(0))
     n = len(declared.members)
     income = sum(fig.member_income.values(), Decimal(0))
     vehicles = [v for vs in fig.vehicles.values() for v in vs]
@@ -263,7 +348,7 @@ def economic_profile(declared: Declared, answers: Mapping[str, Answer]) -> Econo
         member_count=n,
         monthly_income_total=q(income),
         per_capita_monthly_income=q(income / n),
-        financial_assets=q(sum((m.financial_assets for m in declared.members), Decimal(0))),
+        financial_assets=q(assets),
         housing_area_m2=q(fig.housing_area),
         per_capita_housing_area_m2=q(fig.housing_area / n),
         vehicle_count=len(vehicles),
@@ -272,6 +357,37 @@ def economic_profile(declared: Declared, answers: Mapping[str, Answer]) -> Econo
         registered_capital_total=q(sum((b.registered_capital for b in fig.businesses), Decimal(0))),
         assistance_status=fig.assistance,  # type: ignore[arg-type]
     )
+
+
+# -- priority circumstances (优先配租情形) ------------------------------------------------------
+
+
+def priority_findings(answers: Mapping[str, Answer], today: date) -> list[PriorityFinding]:
+    """The verified circumstances review decides priority groups from, household-level and
+    without member identity: assistance status, disability grades, veteran status, members'
+    ages from verified births (a member with a verified death is left out). Each distinct
+    circumstance once, in a stable order."""
+    found: set[tuple[str, str, str]] = set()
+    births: dict[str, tuple[str, date]] = {}
+    dead: set[str] = set()
+    for dept, answer in answers.items():
+        for f in answer.findings:
+            kind = getattr(f, "kind", None)
+            if kind == "assistance":
+                found.add(("assistance", f.status, dept))
+            elif kind == "disability":
+                found.add(("disability", str(f.grade), dept))
+            elif kind == "veteran":
+                found.add(("veteran", f.status, dept))
+            elif kind == "vital" and f.event == "birth":
+                births[f.member_ref] = (dept, f.on)
+            elif kind == "vital" and f.event == "death":
+                dead.add(f.member_ref)
+    for ref, (dept, born) in births.items():
+        if ref not in dead:
+            age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+            found.add(("age", str(max(age, 0)), dept))
+    return [PriorityFinding(kind=k, value=v, department=d) for k, v, d in sorted(found)]  # type: ignore[arg-type]
 
 
 # -- the check against the admission parameters ----------------------------------------------
@@ -375,14 +491,25 @@ def evaluate(
         "平方米",
         HOUSING_SOURCES,
     )
-    limit_rule(
-        "家庭金融资产",
-        profile.financial_assets,
-        q(params.max_financial_assets),
-        "元",
-        (),
-        source_text="申报值，无部门核实数据",
-    )
+    if any(d in requested for d in FINANCIAL_ASSET_SOURCES):
+        # Verified by the banks: a silent or empty bank answer means the ceiling cannot be
+        # checked, never that the declaration is taken instead.
+        limit_rule(
+            "家庭金融资产",
+            profile.financial_assets,
+            q(params.max_financial_assets),
+            "元",
+            FINANCIAL_ASSET_SOURCES,
+        )
+    else:
+        limit_rule(
+            "家庭金融资产",
+            profile.financial_assets,
+            q(params.max_financial_assets),
+            "元",
+            (),
+            source_text="申报值，本类别未安排银行核查",
+        )
     limit_rule(
         "家庭车辆价值",
         profile.vehicle_value,
@@ -491,6 +618,20 @@ def discrepancies(declared: Declared, answers: Mapping[str, Answer]) -> list[Dis
                         department=dept,
                     )
                 )
+    if any(d in usable for d in FINANCIAL_ASSET_SOURCES):
+        dept = next(d for d in FINANCIAL_ASSET_SOURCES if d in usable)
+        for m in declared.members:
+            verified = q(fig.financial_assets.get(m.member_id_hash, Decimal(0)))
+            if verified != q(m.financial_assets):
+                out.append(
+                    Discrepancy(
+                        member_id_hash=m.member_id_hash,
+                        field="financial_assets",
+                        declared=str(q(m.financial_assets)),
+                        verified=str(verified),
+                        department=dept,
+                    )
+                )
     if any(d in usable for d in HOUSING_SOURCES):
         if q(fig.housing_area) != q(declared.housing_area_m2):
             out.append(
@@ -545,3 +686,105 @@ def parameter_changes(
         for key in after
         if before.get(key) != after[key]
     ]
+
+
+# -- the annual re-review (年度复核) against the continuation thresholds ------------------------
+
+
+@dataclass(frozen=True)
+class RereviewOutcome:
+    checks: list[RereviewCheck]
+    income_band: IncomeBand | None
+    meets_continuation: bool | None
+
+
+def income_band(
+    profile: EconomicProfile, *, income_verified: bool, admission_income_limit: Decimal
+) -> IncomeBand | None:
+    """The rent band (差别化租金) the verified profile puts the household in.
+
+    A 低保 or 特困 status on civil affairs' record is ``subsistence``; a 低收入 status, or a
+    verified per-capita income within the admission limit, is ``low_income``; a verified
+    income above the admission limit is ``other`` (the household may still meet the more
+    generous continuation limit: it stays, at the full rent band). Without a status and
+    without a verified income there is no band to give (None): tenancy keeps the one it has.
+    """
+    if profile.assistance_status in ("minimum_living", "extreme_poverty"):
+        return "subsistence"
+    if profile.assistance_status == "low_income":
+        return "low_income"
+    if not income_verified:
+        return None
+    if _verdict(profile.per_capita_monthly_income, q(admission_income_limit)):
+        return "low_income"
+    return "other"
+
+
+def evaluate_continuation(
+    declared: Declared,
+    answers: Mapping[str, Answer],
+    limits: ContinuationParameters,
+    *,
+    admission_income_limit: Decimal,
+) -> RereviewOutcome:
+    """Check a re-review's profile against the continuation thresholds (续租条件).
+
+    Each criterion passes at or under its limit, fails above it, and is unverified when none
+    of its departments gave a usable answer. Financial assets: no department reports them, so
+    the figure declared at admission is compared (its check says so in ``source``).
+    """
+    usable = {d for d, a in answers.items() if not a.empty}
+    profile = economic_profile(declared, answers)
+    checks: list[RereviewCheck] = []
+
+    def check(
+        code: RereviewCheckCode,
+        value: Decimal,
+        limit: Decimal,
+        candidates: Sequence[str] | None,
+    ) -> None:
+        if candidates is not None and not any(d in usable for d in candidates):
+            checks.append(
+                RereviewCheck(check=code, result="unverified", reason="no_department_answer")
+            )
+            return
+        passed = _verdict(value, q(limit))
+        checks.append(
+            RereviewCheck(
+                check=code,
+                result="passed" if passed else "failed",
+                reason="within_limit" if passed else "above_limit",
+                source="departments" if candidates is not None else "declared_at_admission",
+            )
+        )
+
+    income_verified = any(d in usable for d in INCOME_SOURCES)
+    check(
+        "income",
+        profile.per_capita_monthly_income,
+        limits.max_monthly_income_per_capita,
+        INCOME_SOURCES,
+    )
+    check(
+        "housing_area",
+        profile.per_capita_housing_area_m2,
+        limits.max_housing_area_per_capita,
+        HOUSING_SOURCES,
+    )
+    check("financial_assets", profile.financial_assets, limits.max_financial_assets, None)
+    check("vehicle_value", profile.vehicle_value, limits.max_vehicle_value, VEHICLE_SOURCES)
+    check(
+        "business_capital",
+        profile.registered_capital_total,
+        limits.max_business_registered_capital,
+        BUSINESS_SOURCES,
+    )
+    results = {c.result for c in checks}
+    meets = False if "failed" in results else None if "unverified" in results else True
+    return RereviewOutcome(
+        checks=checks,
+        income_band=income_band(
+            profile, income_verified=income_verified, admission_income_limit=admission_income_limit
+        ),
+        meets_continuation=meets,
+    )

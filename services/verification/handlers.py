@@ -1,6 +1,6 @@
-"""Event handlers: ``application.accepted`` starts a case, ``department.answered`` (from a
-department system on ``housing.verification``, routing key ``response.<department>``) stores
-an answer.
+"""Event handlers: ``application.accepted`` starts a case, ``tenancy.rereview_requested`` a
+re-review case of a tenant household, ``department.answered`` (from a department system on
+``housing.verification``, routing key ``response.<department>``) stores an answer.
 
 Both run inside the consumer's unit of work (answers set-based via ``handles_batch``: a crowd
 of them is applied with a few set-based statements by ``apply_answers``), after the inbox
@@ -13,11 +13,20 @@ exchange for the answers).
 
 from __future__ import annotations
 
-from services.verification.commands import IncomingAnswer, apply_answers, start_case
+from services.verification.commands import (
+    IncomingAnswer,
+    apply_answers,
+    start_case,
+    start_rereview,
+)
 from services.verification.context import VerificationContext
 from shared.amqp.consumer import Delivery
 from shared.db import UnitOfWork
-from shared.events.catalogue import ApplicationAccepted, DepartmentAnswered
+from shared.events.catalogue import (
+    ApplicationAccepted,
+    DepartmentAnswered,
+    TenancyRereviewRequested,
+)
 from shared.events.envelope import Envelope
 from shared.handlers import handler_map, handles, handles_batch
 
@@ -31,6 +40,16 @@ async def on_application_accepted(
     ctx: VerificationContext, uow: UnitOfWork, accepted: ApplicationAccepted, envelope: Envelope
 ) -> None:
     await start_case(uow, accepted, ctx.city, serial=ctx.serial)
+
+
+@handles(TenancyRereviewRequested)
+async def on_rereview_requested(
+    ctx: VerificationContext,
+    uow: UnitOfWork,
+    requested: TenancyRereviewRequested,
+    envelope: Envelope,
+) -> None:
+    await start_rereview(uow, requested, ctx.city, serial=ctx.serial)
 
 
 @handles_batch(DepartmentAnswered)
@@ -63,4 +82,4 @@ async def on_department_answered(
     await apply_answers(uow, city=ctx.city, answers=answers, serial=ctx.serial)
 
 
-HANDLERS = handler_map(on_application_accepted, on_department_answered)
+HANDLERS = handler_map(on_application_accepted, on_rereview_requested, on_department_answered)

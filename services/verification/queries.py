@@ -47,8 +47,10 @@ async def verification(
     async with ctx.uow() as uow:
         case = (
             await uow.conn.execute(
+                # The application's own verification; its re-reviews are tenancy's to show.
                 sa.select(verification_cases).where(
-                    verification_cases.c.application_id == application_id
+                    verification_cases.c.application_id == application_id,
+                    verification_cases.c.purpose == "admission",
                 )
             )
         ).first()
@@ -117,7 +119,8 @@ async def department_requests_page(
         total = await uow.conn.scalar(sa.select(sa.func.count()).select_from(r).where(*where))
         rows = (
             await uow.conn.execute(
-                sa.select(r)
+                sa.select(r, verification_cases.c.purpose)
+                .join(verification_cases, verification_cases.c.case_id == r.c.case_id)
                 .where(*where)
                 .order_by(r.c.requested_at, r.c.request_id)
                 .limit(page.limit)
@@ -146,6 +149,7 @@ async def department_requests_page(
             status=row.status,
             overdue=row.status == "pending" and row.deadline < today_shanghai(),
             subjects=row.subjects,
+            purpose=row.purpose,
         )
         for row in rows
     ]

@@ -9,7 +9,7 @@ from typing import Any, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.city import AdmissionParameters
-from shared.events.catalogue import Finding, Subject
+from shared.events.catalogue import Finding, RequestPurpose, Subject
 
 
 class _In(BaseModel):
@@ -32,6 +32,10 @@ class DepartmentRequestView(BaseModel):
     status: Literal["pending", "answered"]
     overdue: bool = Field(description="The deadline has passed without an answer.")
     subjects: list[Subject]
+    purpose: RequestPurpose = Field(
+        default="admission",
+        description="admission (准入核查) or re_review (年度复核); answered the same way.",
+    )
 
 
 class AnswerIn(_In):

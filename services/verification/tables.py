@@ -1,7 +1,9 @@
 """Tables owned by the verification service (its own database; no other service reads them).
 
-* ``verification_cases`` — one per accepted application (联审联查案件): the declared household
-  figures verification compares against (no names or ID numbers), the status and the result.
+* ``verification_cases`` — one per accepted application (联审联查案件, ``purpose`` admission)
+  and one per annual re-review of a tenant household (年度复核, ``purpose`` re_review, with
+  the lease and campaign): the declared household figures verification compares against (no
+  names or ID numbers), the status and the result.
 * ``department_requests`` — one per department and case (协查请求) with what was sent (the
   subjects: names and ID numbers the department needs to search its records) and the answer.
 * ``admission_parameter_sets`` — every version of the admission parameters (准入参数) of a
@@ -17,9 +19,14 @@ verification_cases = sa.Table(
     "verification_cases",
     metadata,
     sa.Column("case_id", pg.UUID(as_uuid=True), primary_key=True),
-    # One case per application: the accepted handler inserts with ON CONFLICT DO NOTHING, so a
-    # second application.accepted for the same application (a re-publication) changes nothing.
-    sa.Column("application_id", pg.UUID(as_uuid=True), nullable=False, unique=True),
+    # One admission case per application and one re-review case per application and campaign
+    # (the partial unique indexes below): the handlers insert with ON CONFLICT DO NOTHING, so
+    # a re-published application.accepted or tenancy.rereview_requested changes nothing.
+    sa.Column("application_id", pg.UUID(as_uuid=True), nullable=False),
+    # admission (准入核查, on application.accepted) | re_review (年度复核, asked by tenancy).
+    sa.Column("purpose", sa.Text, nullable=False, server_default="admission"),
+    sa.Column("lease_id", pg.UUID(as_uuid=True)),  # re_review only
+    sa.Column("campaign", sa.Integer),  # re_review only: the campaign year
     sa.Column("tracking_no", sa.Text, nullable=False),
     sa.Column("city", sa.Text, nullable=False),
     sa.Column("district", sa.Text, nullable=False),
@@ -36,6 +43,24 @@ verification_cases = sa.Table(
     # The verification.completed payload as published (profile, reasons, discrepancies).
     sa.Column("result", pg.JSONB),
     sa.CheckConstraint("status IN ('open', 'completed')", name="verification_case_status"),
+    sa.CheckConstraint("purpose IN ('admission', 're_review')", name="verification_case_purpose"),
+    sa.CheckConstraint(
+        "(purpose = 're_review') = (lease_id IS NOT NULL AND campaign IS NOT NULL)",
+        name="verification_case_rereview_lease",
+    ),
+)
+sa.Index(
+    "verification_cases_one_admission",
+    verification_cases.c.application_id,
+    unique=True,
+    postgresql_where=verification_cases.c.purpose == "admission",
+)
+sa.Index(
+    "verification_cases_one_rereview",
+    verification_cases.c.application_id,
+    verification_cases.c.campaign,
+    unique=True,
+    postgresql_where=verification_cases.c.purpose == "re_review",
 )
 sa.Index(
     "verification_cases_open_due",

@@ -6,6 +6,9 @@ queues it still references; this class keeps those references for the life of th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import aio_pika
 import aiormq
 import structlog
@@ -31,9 +34,9 @@ class Broker:
         self._exchanges: dict[str, AbstractExchange] = {}
         self.logical: dict[str, AbstractExchange] = {}
 
-    async def connect(self) -> None:
+    async def connect(self, connect_seconds: float | None = None) -> None:
         self.connection = await aio_pika.connect_robust(
-            self.url, client_properties={"connection_name": self.name}
+            self.url, client_properties={"connection_name": self.name}, timeout=connect_seconds
         )
         # Confirms make publish() wait for the broker's ack; returned (unroutable) messages
         # raise, so the relay keeps them in the outbox instead of losing them.
@@ -44,16 +47,42 @@ class Broker:
         self._exchanges = {ex.name: ex for ex in self.logical.values()}
         self._exchanges[""] = self.publish_channel.default_exchange
 
+    def link_problem(self) -> str | None:
+        """What is wrong with the connection or the publishing channel; None when sound."""
+        if self.connection is None or self.connection.is_closed:
+            return "connection closed"
+        if not self.connection.connected.is_set():
+            return "not connected"
+        if self.publish_channel is None or self.publish_channel.is_closed:
+            return "publishing channel closed"
+        return None
+
+    async def reopen(self, limit_seconds: float) -> None:
+        """Drop the connection, whatever state it is in, and open a new one (the watchdog's
+        last resort when aio-pika's own reconnect has stuck)."""
+        old, self.connection, self.publish_channel = self.connection, None, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(limit_seconds):
+                    await old.close()
+        async with asyncio.timeout(limit_seconds):
+            await self.connect(connect_seconds=limit_seconds)
+
     def exchange(self, name: str) -> AbstractExchange:
         try:
             return self._exchanges[name]
         except KeyError:
             raise LookupError(f"exchange {name!r} is not declared by this process") from None
 
-    async def publish_channel_underlay(self) -> aiormq.abc.AbstractChannel:
-        """The current low-level channel behind the robust publishing channel."""
-        assert self.publish_channel is not None
-        return await self.publish_channel.get_underlay_channel()
+    async def publish_channel_underlay(self, wait_seconds: float) -> aiormq.abc.AbstractChannel:
+        """The current low-level channel behind the robust publishing channel. It waits for a
+        reconnect, but not for ever: a relay must not hold its claimed outbox rows through an
+        outage, nor wait on a connection the watchdog has replaced."""
+        channel = self.publish_channel
+        if channel is None:
+            raise aiormq.exceptions.ChannelInvalidStateError("the broker link is being rebuilt")
+        async with asyncio.timeout(wait_seconds):
+            return await channel.get_underlay_channel()
 
     @property
     def is_connected(self) -> bool:
@@ -64,8 +93,15 @@ class Broker:
         )
 
     async def wait_connected(self) -> None:
-        assert self.connection is not None
-        await self.connection.connected.wait()
+        # Looks at ``self.connection`` afresh each second: the watchdog may replace it.
+        while not self.is_connected:
+            connection = self.connection
+            if connection is None:
+                await asyncio.sleep(0.5)
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await connection.connected.wait()
 
     async def consuming_channel(self, prefetch: int) -> AbstractChannel:
         assert self.connection is not None

@@ -165,6 +165,9 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+STOP_STEP_SECONDS = 5.0
+LINK_CHECK_SECONDS = 2.0
+
 HANDLED = Counter("events_handled_total", "Events consumed", ["service", "type", "outcome"])
 
 
@@ -214,11 +217,14 @@ class Consumer:
         self._consumer_tag = await self.queue.consume(self._on_message, no_ack=False)
 
     async def stop(self) -> None:
+        # Every step is time-limited: the watchdog stops a consumer whose link is stuck, and a
+        # cancel or close sent on it may never be answered.
         if self.queue is not None and self._consumer_tag is not None:
             try:
-                await self.queue.cancel(self._consumer_tag)
-            except (aio_pika.exceptions.AMQPError, RuntimeError) as exc:
-                log.warning("consumer_cancel_failed", error=str(exc))
+                async with asyncio.timeout(STOP_STEP_SECONDS):
+                    await self.queue.cancel(self._consumer_tag)
+            except (aio_pika.exceptions.AMQPError, RuntimeError, TimeoutError) as exc:
+                log.warning("consumer_cancel_failed", error=f"{type(exc).__name__}: {exc}")
             self._consumer_tag = None
         for task in self._worker_tasks:
             task.cancel()
@@ -230,10 +236,30 @@ class Consumer:
         # back to the broker now (it redelivers them; the inbox absorbs any already applied),
         # rather than when the connection closes, so a consumer can stop and start again.
         if self._channel is not None:
-            with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError, OSError):
-                await self._channel.close()
+            with contextlib.suppress(
+                aio_pika.exceptions.AMQPError, RuntimeError, OSError, TimeoutError
+            ):
+                async with asyncio.timeout(STOP_STEP_SECONDS):
+                    await self._channel.close()
             self._channel = None
         self._buffers = [asyncio.Queue() for _ in range(self.workers)]
+
+    async def link_problem(self) -> str | None:
+        """What keeps this consumer from receiving, as the watchdog sees it; None when sound.
+        The test is the broker's view: our tag registered on the channel it delivers to."""
+        channel = self._channel
+        if self._consumer_tag is None or channel is None:
+            return "not consuming"
+        if channel.is_closed:
+            return "consuming channel closed"
+        try:
+            async with asyncio.timeout(LINK_CHECK_SECONDS):
+                underlay = await channel.get_underlay_channel()
+        except (aio_pika.exceptions.AMQPError, RuntimeError, TimeoutError):
+            return "consuming channel not open"
+        if self._consumer_tag not in getattr(underlay, "consumers", {}):
+            return "consumer not registered on its channel"
+        return None
 
     @property
     def attached(self) -> bool:

@@ -90,7 +90,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            channel = await self.broker.publish_channel_underlay()
+            channel = await self.broker.publish_channel_underlay(PUBLISH_CONFIRM_TIMEOUT_SECONDS)
             results = await asyncio.gather(
                 *(self._publish(channel, row) for row in rows), return_exceptions=True
             )
@@ -178,6 +178,14 @@ class OutboxRelay:
                     claimed = await self.relay_once()
                 except (OSError, asyncpg.PostgresError, sa.exc.DBAPIError) as exc:
                     log.warning("outbox_relay_db_error", error=str(exc)[:200])
+                    claimed = 0
+                    await asyncio.sleep(self.poll_seconds)
+                except (TimeoutError, aiormq.exceptions.AMQPError) as exc:
+                    # No publishing channel (a reconnect in progress, or the watchdog rebuilding
+                    # the link): the claimed rows were released with the rollback; try again.
+                    log.warning(
+                        "outbox_relay_no_channel", error=f"{type(exc).__name__}: {exc}"[:200]
+                    )
                     claimed = 0
                     await asyncio.sleep(self.poll_seconds)
                 if claimed >= self.batch_size:

@@ -15,6 +15,7 @@ __all__ = [
     "CITY_LEADER",
     "CITY_REVIEWER",
     "CREDIT_OFFICER",
+    "DATA_STEWARD",
     "DEPARTMENT_ROLE_PREFIX",
     "DISCIPLINE_INSPECTOR",
     "DISTRICT_CLERK",
@@ -49,6 +50,8 @@ CREDIT_OFFICER = "credit_officer"
 DISCIPLINE_INSPECTOR = "discipline_inspector"  # 纪检监察: reads, never acts
 HOUSING_OFFICER = "housing_officer"  # 房管/配租经办: stock, rounds, selection
 NOTARY = "notary"  # 公证员: enters the public random input of a lottery
+# 数据管理员: loads a migrating city's historical cases and nothing else (least privilege).
+DATA_STEWARD = "data_steward"
 ADMIN = "admin"
 SERVICE = "service"  # service-to-service calls
 DEPARTMENT_ROLE_PREFIX = "department:"
@@ -69,6 +72,7 @@ FIXED_ROLES: frozenset[str] = frozenset(
         DISCIPLINE_INSPECTOR,
         HOUSING_OFFICER,
         NOTARY,
+        DATA_STEWARD,
         ADMIN,
         SERVICE,
     }

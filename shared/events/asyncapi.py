@@ -68,6 +68,12 @@ Departments without AMQP use the HTTP alternative of the verification service:
 `GET /departments/{dept}/requests?status=pending` and
 `POST /departments/{dept}/requests/{id}/answer` with the same payloads.
 
+**Purpose.** A request's `purpose` says why the household is checked: `admission` (准入核查,
+an application; the field is then left out, so requests look exactly as they always did) or
+`re_review` (年度复核, the annual re-review of a tenant household, the same people and the
+same fields). Answer both the same way: search your records as they stand today; answers are
+validated identically.
+
 **Personal data.** Requests carry names and resident ID numbers of the household members and
 only the extra fields that department needs; everything else identifies people by keyed hash.
 Do not log the payloads of requests.

@@ -10,7 +10,7 @@ office's refusal before acceptance, 不予受理, is intake's ``application.refu
 ``verification.*`` and the department requests verification, ``department.answered`` the
 department systems,
 ``review.*`` review, ``publicity.*`` and ``objection.*`` publication, ``alert.*`` and
-``ticket.*`` alerting, ``credit.*`` credit.
+``ticket.*`` alerting, ``credit.*`` credit, ``allocation.*`` allocation.
 
 Compatibility: within one version, fields are only ever added, with a default. Renaming or
 removing a field, or tightening a constraint, is a new version (``event_version = 2``) that is
@@ -37,13 +37,22 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 
 from shared.events.base import EventPayload, ExchangeName, register
 
-CATALOGUE_VERSION = "1.2.0"
+CATALOGUE_VERSION = "1.6.0"
 """Version of the catalogue as a whole (the AsyncAPI ``info.version``); bump on any change."""
 
 # -- departments --------------------------------------------------------------------------------
@@ -61,6 +70,7 @@ DEPARTMENTS: tuple[str, ...] = (
     "disabled_federation",  # 残联: disability certification
     "veterans_affairs",  # 退役军人事务: veterans, martyrs' families
     "power_company",  # 供电公司: electricity use (vacancy checks)
+    "bank",  # 银行业金融机构: deposits, wealth-management products, securities (Taizhou: 14 banks)
 )
 """Default department codes; a city's configuration may add or drop departments."""
 
@@ -80,6 +90,7 @@ DEPARTMENT_SUBJECT_FIELDS: dict[str, frozenset[SubjectExtraField]] = {
     "disabled_federation": frozenset(),
     "veterans_affairs": frozenset(),
     "power_company": frozenset(),
+    "bank": frozenset(),  # balances are reported; declared amounts never travel
 }
 """Which fields beyond name and resident ID a department request may carry (数据最小化).
 
@@ -194,6 +205,7 @@ Area = Annotated[
 WorkingDays = Annotated[int, Field(ge=0, le=1000, description="A number of working days.")]
 
 Channel = Literal["online", "window", "mobile"]
+RequestPurpose = Literal["admission", "re_review"]
 Level = Literal["street", "district", "city"]
 Colour = Literal["yellow", "red"]
 SubjectKind = Literal["family", "employer", "agency"]
@@ -283,6 +295,21 @@ class ApplicationSubmitted(_IntakeEvent):
         description="Version of the integrity pledge (守信承诺书) text the applicant signed.",
     )
     pledge_signed_at: AwareDatetime = Field(description="When the applicant signed the pledge.")
+    imported: bool = Field(
+        default=False,
+        description=(
+            "Loaded from a migrating city's old system or a paper window (历史数据导入), not "
+            "done on the platform. Alerting checks its facts (R1, R2, Y1) but starts no clock."
+        ),
+    )
+    applicant_account: StaffRef | None = Field(
+        default=None,
+        description=(
+            "The applicant's own account (token ``sub``) when the family applied itself "
+            "(role applicant); null for window entry and portals. Allocation lets that account "
+            "choose a unit online."
+        ),
+    )
 
 
 class HouseholdMember(_Part):
@@ -355,6 +382,14 @@ class ApplicationAccepted(_IntakeEvent):
         default=None, description="Why materials are incomplete (Chinese), when they are."
     )
     household: Household
+    imported: bool = Field(
+        default=False,
+        description=(
+            "Loaded from a migrating city's old system or a paper window (历史数据导入), not "
+            "done on the platform. Review opens no case: the signatures come by review's "
+            "own import."
+        ),
+    )
 
 
 class MissingItem(_Part):
@@ -444,6 +479,14 @@ class ApplicationMaterialsUploaded(_IntakeEvent):
     size_bytes: int = Field(ge=0, description="File size in bytes.")
     uploaded_by: StaffRef
     uploaded_at: AwareDatetime
+    missing_materials: list[Code] | None = Field(
+        default=None,
+        description=(
+            "Required materials of the category still missing after this upload (empty: all "
+            "in, Y1 clears). Null from a producer that does not say; alerting then treats the "
+            "upload as completing the materials, as before the field existed."
+        ),
+    )
 
 
 @register
@@ -493,6 +536,9 @@ class VerificationStarted(_VerificationEvent):
     departments: list[DepartmentCode] = Field(min_length=1)
     started_at: AwareDatetime
     due_on: date = Field(description="The latest department deadline.")
+    purpose: RequestPurpose = Field(
+        default="admission", description="admission (准入核查) or re_review (年度复核)."
+    )
 
 
 class Subject(_Part):
@@ -540,9 +586,27 @@ class VerificationRequested(_VerificationEvent):
     deadline: date = Field(description="Last day to answer (inclusive).")
     time_limit_working_days: WorkingDays = Field(description="The department's time limit.")
     subjects: list[Subject] = Field(min_length=1, max_length=30)
+    purpose: RequestPurpose = Field(
+        default="admission",
+        description=(
+            "Why the household is checked: `admission` (准入核查, an application) or "
+            "`re_review` (年度复核 of a tenant household). Answer both the same way; the field "
+            "is omitted on admission requests, so a system that does not read it sees the "
+            "requests it always saw."
+        ),
+    )
 
     def routing_key(self) -> str:
         return self.routing_key_template.format(department=self.department)
+
+    @model_serializer(mode="wrap")
+    def _admission_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Departments validate requests strictly: leaving the default out keeps an admission
+        # request byte-for-byte what a system built before the field existed accepts.
+        data: dict[str, Any] = handler(self)
+        if self.purpose == "admission":
+            data.pop("purpose", None)
+        return data
 
     @model_validator(mode="after")
     def _minimal_subjects(self) -> Self:
@@ -663,6 +727,21 @@ class VeteranFinding(_Finding):
     status: Literal["veteran", "martyr_family", "entitled_group"]
 
 
+class FinancialAssetFinding(_Finding):
+    """A financial asset held by the member (金融资产) as the bank department reports it: one
+    account or holding per finding, at the reporting institution, valued on ``as_of``."""
+
+    kind: Literal["financial_asset"]
+    asset_type: Literal["deposit", "wealth_management", "securities"] = Field(
+        description="存款 (deposit), 理财产品 (wealth_management) or 证券 (securities)."
+    )
+    institution: str = Field(
+        min_length=1, max_length=200, description="Reporting bank or securities firm."
+    )
+    amount: Money = Field(description="Balance or market value in yuan.")
+    as_of: date = Field(description="Day the balance or value refers to.")
+
+
 class ElectricityFinding(_Finding):
     """Electricity use of the member's account (for vacancy checks)."""
 
@@ -684,6 +763,7 @@ Finding = Annotated[
     | HukouFinding
     | DisabilityFinding
     | VeteranFinding
+    | FinancialAssetFinding
     | ElectricityFinding,
     Field(discriminator="kind"),
 ]
@@ -789,6 +869,24 @@ class EconomicProfile(_Part):
     assistance_status: Literal["minimum_living", "extreme_poverty", "low_income"] | None = None
 
 
+class PriorityFinding(_Part):
+    """A verified circumstance that may give a household priority in allocation (优先配租情形),
+    household-level: no member is named. Review decides the priority groups from these at
+    qualification, by the city's rules."""
+
+    kind: Literal["assistance", "disability", "veteran", "age"]
+    value: str = Field(
+        min_length=1,
+        max_length=40,
+        description=(
+            "assistance: minimum_living / extreme_poverty / low_income; disability: the grade "
+            "(1 most severe); veteran: veteran / martyr_family / entitled_group; age: a "
+            "member's age in whole years from a verified birth."
+        ),
+    )
+    department: DepartmentCode = Field(description="Department whose answer shows it.")
+
+
 @register
 class VerificationCompleted(_VerificationEvent):
     """Every department answered or ran out of time; the profile was checked against the
@@ -812,6 +910,11 @@ class VerificationCompleted(_VerificationEvent):
         default_factory=list, description="Departments that had not answered."
     )
     parameters_version: int = Field(ge=1, description="Admission parameters version applied.")
+    priority_findings: list[PriorityFinding] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Verified circumstances relevant to priority in allocation (may be empty).",
+    )
 
 
 class ParameterChange(_Part):
@@ -845,6 +948,96 @@ class VerificationParametersChanged(_VerificationEvent):
         approval = (self.approved_by, self.approved_at)
         if (None in approval) if self.approved else (approval != (None, None)):
             raise ValueError("approved needs approved_by and approved_at, and only then")
+        return self
+
+
+# -- annual re-review (年度复核): tenancy asks, verification checks ----------------------------
+
+IncomeBand = Literal["subsistence", "low_income", "other"]
+RereviewCheckCode = Literal[
+    "income", "housing_area", "financial_assets", "vehicle_value", "business_capital"
+]
+
+
+@register
+class TenancyRereviewRequested(EventPayload):
+    """Tenancy's annual re-review campaign (年度复核) asks verification to check a tenant
+    household again. Verification finds the household from its admission case of the
+    application and runs the same department fan-out with ``purpose = re_review``; it answers
+    with ``verification.rereview_completed`` in every case (also when it holds no household)."""
+
+    # Published by tenancy; declared here, next to verification's answer, as one contract.
+    producer: ClassVar[str] = "tenancy"
+    event_type: ClassVar[str] = "tenancy.rereview_requested"
+    summary: ClassVar[str] = "Tenancy asked for the annual re-review of a tenant household."
+
+    lease_id: uuid.UUID
+    application_id: uuid.UUID = Field(description="The application the household was housed on.")
+    household_reference: DocNo = Field(description="The application's tracking number.")
+    campaign: int = Field(ge=2000, le=2100, description="The campaign year (复核年度).")
+    deadline: date = Field(description="Last day of the household's re-review (tenancy's).")
+    requested_at: AwareDatetime
+
+
+class RereviewCheck(_Part):
+    """One continuation criterion of a re-review: passed, failed, or not verifiable.
+
+    ``reason``: ``within_limit``, ``above_limit`` or ``no_department_answer`` (none of the
+    criterion's departments gave a usable answer). ``source``: ``departments``, or
+    ``declared_at_admission`` for financial assets, which no department reports.
+    """
+
+    check: RereviewCheckCode
+    result: Literal["passed", "failed", "unverified"]
+    reason: Literal["within_limit", "above_limit", "no_department_answer"]
+    source: Literal["departments", "declared_at_admission"] = "departments"
+
+
+@register
+class VerificationRereviewCompleted(_VerificationEvent):
+    """A re-review case finished: the verified profile checked against the city's
+    continuation thresholds (which may differ from admission), and the income band rent
+    follows. Nothing else of the profile travels: no ID numbers, no incomes.
+
+    ``household_found`` false: verification holds no household for the application (it never
+    verified it); then there is no case, no checks, no band and ``meets_continuation`` is null.
+    ``meets_continuation`` is true when every check passed, false when any failed, null when
+    none failed but some could not be verified (a person decides). ``income_band`` is
+    ``subsistence`` with a 低保 or 特困 status from civil affairs; else ``low_income`` with a
+    低收入 status or a verified per-capita income within the admission limit in force; else
+    ``other``; null when neither status nor income could be verified.
+
+    Not ``verification.completed``: review and credit hear that one, and a tenant household is
+    not an application to decide again.
+    """
+
+    event_type: ClassVar[str] = "verification.rereview_completed"
+    summary: ClassVar[str] = "A tenant household's annual re-review was verified."
+
+    lease_id: uuid.UUID
+    application_id: uuid.UUID
+    campaign: int = Field(ge=2000, le=2100)
+    case_id: uuid.UUID | None = Field(description="The re-review case; null without household.")
+    household_found: bool
+    completed_at: AwareDatetime
+    checks: list[RereviewCheck] = Field(default_factory=list)
+    income_band: IncomeBand | None = None
+    meets_continuation: bool | None = None
+    missing_departments: list[DepartmentCode] = Field(
+        default_factory=list, description="Departments that had not answered."
+    )
+
+    @model_validator(mode="after")
+    def _nothing_without_household(self) -> Self:
+        if not self.household_found and (
+            self.case_id is not None
+            or self.checks
+            or self.income_band is not None
+            or self.meets_continuation is not None
+        ):
+            raise ValueError("without a household there is no case, check, band or verdict")
+        if self.household_found and self.case_id is None:
+            raise ValueError("a re-review of a known household has its case")
         return self
 
 
@@ -929,6 +1122,14 @@ class ReviewOpinionSigned(_StageEvent):
     signer: StaffRef
     signed_at: AwareDatetime
     opinion_quality: Literal["specific", "boilerplate", "empty"] = "specific"
+    imported: bool = Field(
+        default=False,
+        description=(
+            "Loaded from a migrating city's old system or a paper window (历史数据导入), not "
+            "done on the platform. The signature keeps its historical time; alerting checks "
+            "the order (R3-R5)."
+        ),
+    )
 
 
 @register
@@ -981,6 +1182,24 @@ class ReviewStageResumed(_StageEvent):
 
 
 @register
+class ReviewSuspensionRefused(_StageEvent):
+    """A handler asked to suspend a stage whose supplement suspensions already used the whole
+    per-stage limit (Xiamen art. 7: at most 10 working days per stage, however many
+    suspensions): review refused it and alerting lights R8S."""
+
+    event_type: ClassVar[str] = "review.suspension_refused"
+    summary: ClassVar[str] = "A supplement suspension beyond the stage's total limit was refused."
+
+    requested_by: StaffRef
+    requested_at: AwareDatetime
+    suspended_working_days: WorkingDays = Field(
+        description="Working days the stage has already spent suspended."
+    )
+    limit_working_days: WorkingDays = Field(description="The stage's total suspension limit.")
+    due_at: AwareDatetime = Field(description="The stage's deadline, which does not move.")
+
+
+@register
 class ReviewStageOverdue(_StageEvent):
     """A stage passed its time limit (R8 超时限)."""
 
@@ -1026,6 +1245,13 @@ class ReviewPublicityRequested(_CaseEvent):
     requested_at: AwareDatetime
 
 
+class PriorityGroupDecision(_Part):
+    """One priority group a household qualifies for, with the reason in Chinese."""
+
+    code: Code = Field(description="Priority group code of the city configuration.")
+    reason: ChineseText = Field(description="Why, e.g. 民政部门核实：最低生活保障家庭.")
+
+
 @register
 class ApplicationQualified(_ReviewEvent):
     """The family qualified (资格认定): its qualification notice (公示, opened on
@@ -1045,6 +1271,14 @@ class ApplicationQualified(_ReviewEvent):
     member_count: int = Field(ge=1, le=30)
     applicant_name_masked: MaskedName
     qualified_at: AwareDatetime
+    priority_groups: list[PriorityGroupDecision] = Field(
+        default_factory=list,
+        max_length=20,
+        description=(
+            "Priority groups (优先配租对象) the verified findings put the household in, by the "
+            "city's rules; empty when none applies (and in events from before this field)."
+        ),
+    )
 
 
 @register
@@ -1071,6 +1305,13 @@ class ApplicationRejected(_ReviewEvent):
     reasons: list[ChineseText] = Field(min_length=1)
     rejected_at: AwareDatetime
     rejected_by: StaffRef | None = Field(default=None, description="`sub` of who rejected it.")
+    reason_code: Code | None = Field(
+        default=None,
+        description=(
+            "Why the case ended without a signed rejection: ``credit_ban`` (a member was banned "
+            "during review). Null for a rejection signed at a stage."
+        ),
+    )
 
 
 # ================================================================================================
@@ -1106,6 +1347,13 @@ class PublicityOpened(_PublicationEvent):
     opened_at: AwareDatetime
     closes_at: AwareDatetime = Field(description="Planned end of the notice.")
     planned_days: int = Field(ge=0, le=365, description="Planned length in calendar days.")
+    allocation_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        description=(
+            "Kind allocation: the allocation results (allocation.unit_allocated) this notice "
+            "publishes (配租结果公开); empty for other kinds. Added in catalogue 1.3.0."
+        ),
+    )
 
 
 @register
@@ -1262,6 +1510,59 @@ class TicketClosed(_AlertingEvent):
     closed_at: AwareDatetime
 
 
+@register
+class TicketFeedbackReported(_AlertingEvent):
+    """The city office reported a red ticket's feedback (原因及办理结果反馈) to the province
+    (Xiamen art. 10(2): 由市住房保障办统一向省监察厅、省住建厅反馈督办结果); publication pushes it
+    to the provincial platform. Free texts are scrubbed of ID numbers and mobiles."""
+
+    event_type: ClassVar[str] = "ticket.feedback_reported"
+    summary: ClassVar[str] = "A red ticket's feedback was reported to the province."
+
+    ticket_id: uuid.UUID
+    ticket_no: DocNo
+    rule_id: RuleId
+    application_id: uuid.UUID | None = None
+    unit: UnitCode = Field(description="The unit responsible for the light.")
+    department: DepartmentCode | None = Field(
+        default=None, description="The department the ticket was addressed to, if any."
+    )
+    category: Code = Field(description="Red-light category it is filed under.")
+    cause_kind: Literal["human", "system"] | None = None
+    cause: ChineseText | None = None
+    handling_opinion: ChineseText | None = None
+    summary_text: ChineseText = Field(description="The city office's written feedback.")
+    opened_at: AwareDatetime
+    handled_at: AwareDatetime | None = None
+    reported_by: StaffRef
+    reported_at: AwareDatetime
+
+
+@register
+class ComplaintAgencyReferred(_AlertingEvent):
+    """A complaint about an agency (有偿代办 / 黑中介) in the complaints ledger (投诉举报台账)
+    was referred to the integrity file: credit enters a record awaiting an officer's approval.
+
+    The complainant is never named: only the agency, the facts and the ledger number travel.
+    """
+
+    event_type: ClassVar[str] = "complaint.agency_referred"
+    summary: ClassVar[str] = "A complaint about an agency was referred for a credit record."
+
+    complaint_id: uuid.UUID
+    complaint_no: DocNo = Field(description="Ledger number (投诉举报编号).")
+    agency_name: str = Field(min_length=1, max_length=200)
+    org_credit_code: str | None = Field(
+        default=None,
+        pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+        description="Unified social credit code (统一社会信用代码), when known.",
+    )
+    facts: ChineseText = Field(description="What the complaint says the agency did (scrubbed).")
+    unit: UnitCode = Field(description="The complaint's responsible unit.")
+    referred_by: StaffRef
+    referred_at: AwareDatetime
+
+
 # ================================================================================================
 # credit (诚信档案、黑名单)
 # ================================================================================================
@@ -1406,6 +1707,34 @@ class CreditAgencyBlacklisted(_CreditEvent):
     until: date | None = Field(default=None, description="Last day listed; null until lifted.")
 
 
+@register
+class CreditCaseExposed(_CreditEvent):
+    """A filed record approved by a city leader for public exposure as a typical case (典型案例
+    曝光). Only masked or public identity travels: a person's masked name, an organisation's
+    name. ``credit.ban_lifted`` for the record ends the exposure."""
+
+    event_type: ClassVar[str] = "credit.case_exposed"
+    summary: ClassVar[str] = "A filed dishonesty record was approved for public exposure."
+
+    record_id: uuid.UUID
+    record_no: DocNo
+    subject_kind: SubjectKind
+    subject_display: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Masked name of a person (张*三) or the public name of an organisation.",
+    )
+    behaviour: DishonestBehaviour
+    kind_title: ChineseText = Field(description="Title of the precise record kind.")
+    severity: Severity
+    summary_text: ChineseText = Field(description="The case as written for the public.")
+    filed_on: date
+    ban_ends_on: date
+    proposed_by: StaffRef
+    approved_by: StaffRef
+    exposed_at: AwareDatetime
+
+
 # ================================================================================================
 # allocation (轮候配租) and the tenancy events it hears
 # ================================================================================================
@@ -1435,6 +1764,42 @@ class AllocationWaitingEntered(_AllocationEvent):
     category: Code
     priority_group: Code
     qualified_at: AwareDatetime
+    priority_tier: int | None = Field(
+        default=None,
+        ge=0,
+        le=99,
+        description=(
+            "Tier of the priority group in the city's allocation rules (lower waits ahead); "
+            "null from producers before catalogue 1.3.0, ordered after every tier."
+        ),
+    )
+
+
+@register
+class AllocationPoolFrozen(_AllocationEvent):
+    """A round's pool of eligible households was frozen at its cut-off: the lottery shortlist
+    (摇号入围名单) to publish with its digest, open to objection until ``objection_until``."""
+
+    event_type: ClassVar[str] = "allocation.pool_frozen"
+    summary: ClassVar[str] = "An allocation round's pool (lottery shortlist) was frozen."
+
+    round_id: uuid.UUID
+    category: Code
+    pool_digest: LotteryHash = Field(description="SHA-256 of the published pool.csv.")
+    households: int = Field(ge=0, description="The pool's size (its household_references).")
+    household_references: list[DocNo] = Field(
+        description="Tracking numbers of the pool's households, in the pool file's order."
+    )
+    cut_off: AwareDatetime
+    objection_until: AwareDatetime = Field(description="End of the pool's objection period.")
+
+
+class RankedHousehold(_Part):
+    """One line of a draw's ranking (ranking.csv)."""
+
+    household_reference: DocNo
+    rank: int = Field(ge=1)
+    priority_tier: int = Field(ge=0, le=99)
 
 
 @register
@@ -1467,6 +1832,13 @@ class AllocationRoundDrawn(_AllocationEvent):
     seed: LotteryHash
     households: int = Field(ge=0)
     drawn_at: AwareDatetime
+    ranking: list[RankedHousehold] = Field(
+        default_factory=list,
+        description=(
+            "The ranking in rank order, as in ranking.csv (empty from producers before "
+            "catalogue 1.3.0)."
+        ),
+    )
 
 
 @register
@@ -1573,3 +1945,329 @@ class AllocationConfirmationRequested(_AllocationEvent):
     application_id: uuid.UUID
     household_reference: DocNo
     confirm_by: date
+
+
+@register
+class AllocationContractIssued(_AllocationEvent):
+    """A tenancy contract was drawn up from the model text, to be signed by ``sign_by``: the
+    clock of the signing reminder (N3)."""
+
+    event_type: ClassVar[str] = "allocation.contract_issued"
+    summary: ClassVar[str] = "A tenancy contract was issued for signing."
+
+    contract_id: uuid.UUID
+    allocation_id: uuid.UUID
+    household_reference: DocNo
+    sign_by: date
+
+
+@register
+class AllocationNeedConfirmed(_AllocationEvent):
+    """A waiting household confirmed its continued need (年度轮候确认) before its deadline."""
+
+    event_type: ClassVar[str] = "allocation.need_confirmed"
+    summary: ClassVar[str] = "A waiting household confirmed its continued need."
+
+    entry_id: uuid.UUID
+    application_id: uuid.UUID
+    household_reference: DocNo
+    confirmed_at: AwareDatetime
+
+
+class DisclosedUnit(_Part):
+    """One unit of the stock as disclosed (六公开: 房源): no tenant, no household."""
+
+    unit_id: uuid.UUID
+    project_code: str = Field(min_length=1, max_length=40)
+    project_name: str = Field(min_length=1, max_length=200)
+    building_code: str = Field(min_length=1, max_length=40)
+    unit_code: str = Field(min_length=1, max_length=80)
+    district: UnitCode
+    address: str = Field(min_length=1, max_length=300)
+    area_m2: Area
+    rooms: int = Field(ge=0, le=10)
+    floor: int = Field(ge=-5, le=200)
+    accessible: bool
+    base_rent_per_m2: Money = Field(description="Base rent per m² (yuan), public like the unit.")
+    status: Literal["vacant", "reserved", "let", "under_repair", "recovered"]
+
+
+@register
+class AllocationUnitsChanged(_AllocationEvent):
+    """Units of the stock were imported, added or edited, or changed status (reserved on a
+    selection, let on a signed contract, vacant or recovered when tenancy vacated them): each
+    unit's whole public state, the newest by ``occurred_at`` being current."""
+
+    event_type: ClassVar[str] = "allocation.units_changed"
+    summary: ClassVar[str] = "Units of the housing stock changed (as disclosed)."
+
+    reason: Literal["imported", "added", "edited", "reserved", "let", "vacated"]
+    units: list[DisclosedUnit] = Field(min_length=1)
+
+
+# ================================================================================================
+# tenancy (租后管理): leases, rent, visits, violations, exits, subsidies
+# ================================================================================================
+
+RentBandCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$"),
+    Field(
+        description=(
+            "Rent band (差别化租金档) from tenancy's rules: verification's income bands "
+            "(subsistence, low_income, other) or market (graded exit)."
+        )
+    ),
+]
+VisitFinding = Literal[
+    "occupied_normally", "sublet", "lent", "vacant", "damaged", "unauthorised_alteration"
+]
+# A violation comes from a visit's finding, or from a household that did not cooperate with
+# its annual re-review (no result by the deadline, or verification holds no household).
+ViolationFinding = VisitFinding | Literal["rereview_not_cooperated"]
+TenancyCreditKind = Literal[
+    "tenancy_sublet", "tenancy_lending", "tenancy_vacancy", "tenancy_rent_arrears"
+]
+
+
+@register
+class TenancyLeaseOpened(_TenancyEvent):
+    """A lease (租约) opened from a signed contract; rent is billed from ``starts_on``."""
+
+    event_type: ClassVar[str] = "tenancy.lease_opened"
+    summary: ClassVar[str] = "A lease opened from a signed contract."
+
+    lease_id: uuid.UUID
+    lease_no: DocNo
+    contract_id: uuid.UUID
+    household_reference: DocNo
+    unit_id: uuid.UUID
+    starts_on: date
+    monthly_rent: Money
+    rent_band: RentBandCode
+    next_visit_due: date
+    opened_at: AwareDatetime
+
+
+@register
+class TenancyRentBandChanged(_TenancyEvent):
+    """A lease's rent band changed (a re-review result); bills from ``effective_month`` on."""
+
+    event_type: ClassVar[str] = "tenancy.rent_band_changed"
+    summary: ClassVar[str] = "A lease's rent band changed from a month on."
+
+    lease_id: uuid.UUID
+    household_reference: DocNo
+    from_band: RentBandCode
+    to_band: RentBandCode
+    effective_month: date = Field(description="First day of the first month billed in it.")
+    decided_by: StaffRef
+    reason: ChineseText
+
+
+@register
+class TenancyArrearsStep(_TenancyEvent):
+    """Arrears (欠租) reached a step: ``reminder`` is the SMS reminder to the tenant (the SMS
+    gateway resolves the household's number), ``notice`` the start of the notice procedure
+    (催缴通知)."""
+
+    event_type: ClassVar[str] = "tenancy.arrears_step"
+    summary: ClassVar[str] = "Rent arrears reached the reminder or notice step."
+
+    lease_id: uuid.UUID
+    lease_no: DocNo
+    household_reference: DocNo
+    step: Literal["reminder", "notice"]
+    arrears_months: int = Field(ge=1)
+    amount_due: Money
+    oldest_month: date
+    taken_at: AwareDatetime
+
+
+@register
+class TenancyCreditReferred(_TenancyEvent):
+    """A tenancy violation goes to the integrity file (诚信档案): credit enters a record
+    awaiting a second officer's approval, then its notice procedure, as for any record."""
+
+    event_type: ClassVar[str] = "tenancy.credit_referred"
+    summary: ClassVar[str] = "A tenancy violation was referred to the integrity registry."
+
+    referral_id: uuid.UUID
+    lease_id: uuid.UUID
+    household_reference: DocNo
+    application_id: uuid.UUID
+    id_hash: IdHash = Field(description="The tenant (the applicant of the household).")
+    subject_id_masked: MaskedResidentId
+    subject_name_masked: MaskedName
+    kind: TenancyCreditKind
+    facts: ChineseText
+    referred_at: AwareDatetime
+
+
+@register
+class TenancyVisitDue(_TenancyEvent):
+    """A lease's yearly home visit (入户走访) falls due on ``due_on``: the N6 reminder's input."""
+
+    event_type: ClassVar[str] = "tenancy.visit_due"
+    summary: ClassVar[str] = "A lease's home visit falls due."
+
+    lease_id: uuid.UUID
+    household_reference: DocNo
+    unit_id: uuid.UUID
+    due_on: date
+
+
+@register
+class TenancyVisitRecorded(_TenancyEvent):
+    """A home visit was recorded with what was found; the next one is due a year on."""
+
+    event_type: ClassVar[str] = "tenancy.visit_recorded"
+    summary: ClassVar[str] = "A home visit was recorded."
+
+    visit_id: uuid.UUID
+    lease_id: uuid.UUID
+    unit_id: uuid.UUID
+    visited_on: date
+    finding: VisitFinding
+    recorded_by: StaffRef
+    next_visit_due: date
+
+
+@register
+class TenancyViolationOpened(_TenancyEvent):
+    """A finding opened a rectification order (整改通知) due by ``deadline``: N7's input."""
+
+    event_type: ClassVar[str] = "tenancy.violation_opened"
+    summary: ClassVar[str] = "A rectification order was opened for a violation."
+
+    violation_id: uuid.UUID
+    lease_id: uuid.UUID
+    household_reference: DocNo
+    finding: ViolationFinding
+    clause: Code = Field(description="The contract's early-recovery clause it breaks.")
+    deadline: date
+
+
+@register
+class TenancyRereviewDue(_TenancyEvent):
+    """A household's annual re-review (年度复核) is still open ``reminder_days`` before its
+    ``deadline``: the N5 reminder's input; once per lease and campaign."""
+
+    event_type: ClassVar[str] = "tenancy.rereview_due"
+    summary: ClassVar[str] = "A tenant household's re-review deadline is near."
+
+    lease_id: uuid.UUID
+    household_reference: DocNo
+    campaign: int = Field(ge=2000, le=2100)
+    deadline: date
+
+
+@register
+class TenancyRereviewConcluded(_TenancyEvent):
+    """What tenancy did with a re-review: ``continued`` (same band), ``band_changed``,
+    ``graded_exit`` (market band until ``exit_on``, then the recovery notice),
+    ``officer_decides`` (verification could not verify everything; the officer's later band
+    decision or recovery notice, ``exit_noticed``, concludes it again) or ``not_cooperated``
+    (a violation). Stops N5."""
+
+    event_type: ClassVar[str] = "tenancy.rereview_concluded"
+    summary: ClassVar[str] = "Tenancy concluded a tenant household's re-review."
+
+    lease_id: uuid.UUID
+    household_reference: DocNo
+    campaign: int = Field(ge=2000, le=2100)
+    outcome: Literal[
+        "continued",
+        "band_changed",
+        "graded_exit",
+        "exit_noticed",
+        "officer_decides",
+        "not_cooperated",
+    ]
+    rent_band: RentBandCode
+    exit_on: date | None = Field(default=None, description="Graded exit: the notice's day.")
+    concluded_at: AwareDatetime
+
+
+@register
+class TenancyRectificationOverdue(_TenancyEvent):
+    """A rectification order passed its deadline without a verified fix (once)."""
+
+    event_type: ClassVar[str] = "tenancy.rectification_overdue"
+    summary: ClassVar[str] = "A rectification order passed its deadline."
+
+    violation_id: uuid.UUID
+    lease_id: uuid.UUID
+    deadline: date
+
+
+@register
+class TenancyViolationClosed(_TenancyEvent):
+    """A violation ended: rectified and verified, or escalated to early recovery."""
+
+    event_type: ClassVar[str] = "tenancy.violation_closed"
+    summary: ClassVar[str] = "A violation was rectified or escalated."
+
+    violation_id: uuid.UUID
+    lease_id: uuid.UUID
+    outcome: Literal["rectified", "escalated"]
+    closed_by: StaffRef
+    closed_at: AwareDatetime
+
+
+@register
+class TenancyRecoveryNoticed(_TenancyEvent):
+    """A recovery notice (收回通知) was issued: the tenant must move out by ``move_out_by``."""
+
+    event_type: ClassVar[str] = "tenancy.recovery_noticed"
+    summary: ClassVar[str] = "A recovery notice with a move-out deadline was issued."
+
+    exit_id: uuid.UUID
+    exit_no: DocNo
+    lease_id: uuid.UUID
+    household_reference: DocNo
+    unit_id: uuid.UUID
+    kind: Literal["early_recovery", "voluntary"]
+    clause: Code | None = None
+    move_out_by: date
+    issued_at: AwareDatetime
+
+
+@register
+class TenancyCourtReferred(_TenancyEvent):
+    """A tenant refused to leave after the deadline: referred for court enforcement."""
+
+    event_type: ClassVar[str] = "tenancy.court_referred"
+    summary: ClassVar[str] = "A refusal to move out was referred for court enforcement."
+
+    exit_id: uuid.UUID
+    lease_id: uuid.UUID
+    referral_no: DocNo
+    move_out_by: date
+    referred_at: AwareDatetime
+
+
+@register
+class TenancySubsidyOpened(_TenancyEvent):
+    """A rental subsidy account (租赁补贴) opened; payments are scheduled monthly."""
+
+    event_type: ClassVar[str] = "tenancy.subsidy_opened"
+    summary: ClassVar[str] = "A rental subsidy account opened."
+
+    account_id: uuid.UUID
+    household_reference: DocNo
+    monthly_amount: Money
+    starts_on: date
+
+
+@register
+class TenancySubsidyEnded(_TenancyEvent):
+    """Eligibility ended (实时取消): nothing is paid for ``ends_on`` or any later day."""
+
+    event_type: ClassVar[str] = "tenancy.subsidy_ended"
+    summary: ClassVar[str] = "A rental subsidy stopped when eligibility ended."
+
+    account_id: uuid.UUID
+    household_reference: DocNo
+    ends_on: date
+    reason: ChineseText

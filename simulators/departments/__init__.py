@@ -10,8 +10,9 @@ flaky or careless departments.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from shared.events.catalogue import VerificationRequested
@@ -65,3 +66,34 @@ def clients(
         )
         for d in departments
     ]
+
+
+@contextlib.asynccontextmanager
+async def answering(
+    departments: Sequence[str],
+    *,
+    amqp_url: str,
+    exchange: str,
+    queue_prefix: str,
+    behaviour: Behaviour,
+    connect_seconds: float = 30,
+) -> AsyncIterator[list[DepartmentClient]]:
+    """The simulators of ``departments`` running, each consuming its request queue, for the
+    duration of the block. The queues are declared by verification at its start and the
+    clients retry until they exist, so the block begins once every one is connected."""
+    running = clients(
+        departments,
+        amqp_url=amqp_url,
+        exchange=exchange,
+        queue_prefix=queue_prefix,
+        behaviour=behaviour,
+    )
+    tasks = [asyncio.create_task(c.run()) for c in running]
+    try:
+        async with asyncio.timeout(connect_seconds):
+            await asyncio.gather(*(c.connected.wait() for c in running))
+        yield running
+    finally:
+        for c in running:
+            c.stop()
+        await asyncio.gather(*tasks)

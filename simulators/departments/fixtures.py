@@ -4,18 +4,21 @@ Every figure is derived from a hash of the department and the subject's ``member
 from the resident ID in clear), so the same household always gets the same answer, across
 runs and processes, and tests can rely on it. Roughly: most people have a wage income on
 record, some own property, a few own a vehicle or a business; health, disability and
-veterans' records are rare.
+veterans' records are rare. The bank department reports a deposit for most people, a
+wealth-management product for some and securities for a few (``financial_asset`` findings).
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from decimal import Decimal
 
 from shared.events.catalogue import (
     AssistanceFinding,
     BusinessFinding,
     DisabilityFinding,
+    FinancialAssetFinding,
     HukouFinding,
     IncomeFinding,
     MarriageFinding,
@@ -135,8 +138,57 @@ def _findings(department: str, s: Subject) -> list[object]:
         if n < 100:
             return [VeteranFinding(member_ref=ref, kind="veteran", status="veteran")]
         return []
+    if department == "bank":
+        return _bank_findings(ref, n)
     # health, power_company and departments a city added: nothing on record.
     return []
+
+
+# The banking hub answers for the institutions it asked (Taizhou asks 14 banks); a few names
+# are enough for plausible answers.
+BANKS = ("中国工商银行厦门分行", "中国建设银行厦门分行", "厦门银行", "兴业证券")
+# Balances are reported as at the end of the month before the request; a fixed day keeps the
+# answers deterministic.
+BALANCE_DAY = date(2026, 10, 31)
+
+
+def _bank_findings(ref: str, n: int) -> list[object]:
+    """Most people hold a deposit, some a wealth-management product, a few securities."""
+    out: list[object] = []
+    if n < 9000:
+        out.append(
+            FinancialAssetFinding(
+                member_ref=ref,
+                kind="financial_asset",
+                asset_type="deposit",
+                institution=BANKS[n % 3],
+                amount=_money(500, 80_000, draw("deposit", ref)),
+                as_of=BALANCE_DAY,
+            )
+        )
+    if n < 2500:
+        out.append(
+            FinancialAssetFinding(
+                member_ref=ref,
+                kind="financial_asset",
+                asset_type="wealth_management",
+                institution=BANKS[(n + 1) % 3],
+                amount=_money(10_000, 200_000, draw("wealth", ref)),
+                as_of=BALANCE_DAY,
+            )
+        )
+    if n < 800:
+        out.append(
+            FinancialAssetFinding(
+                member_ref=ref,
+                kind="financial_asset",
+                asset_type="securities",
+                institution=BANKS[3],
+                amount=_money(5_000, 300_000, draw("securities", ref)),
+                as_of=BALANCE_DAY,
+            )
+        )
+    return out
 
 
 def fixture_answer(department: str, request: VerificationRequested) -> Answer:

@@ -153,7 +153,9 @@ async def assert_same_as_without_fault(
     started = time.monotonic()
     await settle(infra, suite, submitted, within=SETTLE_SECONDS)
     print(f"settled in {time.monotonic() - started:.1f} s")
-    problems = await end_state_problems(suite, submitted, expected)
+    # The platform-wide problems first: they say where things stuck, the per-household ones
+    # (often hundreds) only what that cost.
+    problems: list[str] = []
     pending = await outbox_pending(suite, SERVICES)
     if any(pending.values()):
         problems.append(f"outbox rows never sent: {pending}")
@@ -171,6 +173,7 @@ async def assert_same_as_without_fault(
     grown = {name: n for name, n in dead.items() if n > dead_before.get(name, 0)}
     if grown:
         problems.append(f"new dead letters: {grown}")
+    problems += await end_state_problems(suite, submitted, expected)
     # Without this the check of dead letters could pass by looking at nothing.
     assert f"{suite.prefix}.verification.dead" in dead, sorted(dead)
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])

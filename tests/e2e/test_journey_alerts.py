@@ -163,13 +163,20 @@ def _working_day_before(day: date) -> date:
     return day
 
 
-async def _sent_notification(alerting: Any, alert_id: str) -> dict[str, Any]:
-    """The notification queued for ``alert_id``, once the dispatcher has delivered it."""
+async def _sent_notification(
+    alerting: Any, alert_id: str, recipient: str | None = None
+) -> dict[str, Any]:
+    """The notification queued for ``alert_id`` (to ``recipient``, when an alert notifies
+    several), once the dispatcher has delivered it."""
 
     async def sent() -> dict[str, Any] | None:
         listed = await alerting.get("/notifications", params={"limit": 200}, headers=SUPERVISOR)
         assert listed.status_code == 200, listed.text
-        mine = [n for n in listed.json()["items"] if n["alert_id"] == alert_id]
+        mine = [
+            n
+            for n in listed.json()["items"]
+            if n["alert_id"] == alert_id and recipient in (None, n["recipient"])
+        ]
         assert len(mine) <= 1, mine
         return mine[0] if mine and mine[0]["status"] == "sent" else None
 
@@ -219,7 +226,9 @@ async def test_an_empty_department_answer_raises_one_red_light_with_its_ticket(
         "case_id": None,
         "stage": None,
         "department": "real_estate",
-        "unit": CITY,  # departments answer to the city centre, which supervises them
+        # Raised at the application's street: its supervisors, the district's (which sends the
+        # 督办通知 to the department, art. 10) and the city's all see it.
+        "unit": STREET,
         "source": "verification.answer_empty",
         "details": {"department": "real_estate", "request_id": str(request.request_id)},
         "status": "open",
@@ -238,7 +247,8 @@ async def test_an_empty_department_answer_raises_one_red_light_with_its_ticket(
         "rule_id": "R6",
         "application_id": str(app_id),
         "stage": None,
-        "unit": CITY,
+        "unit": STREET,
+        "department": "real_estate",  # addressed to the department (协查单位)
         "opened_by": None,
         "step": "handling",
         "overdue": False,
@@ -252,13 +262,13 @@ async def test_an_empty_department_answer_raises_one_red_light_with_its_ticket(
     )
     assert _at(ticket["due_at"]) == default_calendar().add_workdays(opened_at, 0).at
     assert [(e["action"], e["step"], e["automatic"], e["to_unit"]) for e in ticket["events"]] == [
-        ("opened", "handling", True, CITY)
+        ("opened", "handling", True, STREET)
     ]
     message = await _sent_notification(alerting, alert["alert_id"])
     assert (message["kind"], message["rule_id"], message["recipient"], message["ticket_id"]) == (
         "red_light",
         "R6",
-        f"supervisor@{CITY}",
+        f"supervisor@{STREET}",
         ticket["ticket_id"],
     )
     assert message["message"] == (
@@ -328,12 +338,15 @@ async def test_a_stage_deadline_warns_then_turns_red_and_the_signature_clears_it
         assert _at(y3["raised_at"]) == _shanghai(warn_day, 9)
         assert _at(y3["details"]["due_at"]) == due_at
         assert await tickets_of(alerting, app_id) == []  # a yellow ticket is the supervisor's call
-        reminder = await _sent_notification(alerting, y3["alert_id"])
+        # N1 goes to the unit's supervisor and to the handler who must sign (nobody has yet).
+        reminder = await _sent_notification(alerting, y3["alert_id"], f"supervisor@{STREET}")
         assert (reminder["kind"], reminder["rule_id"], reminder["recipient"]) == (
             "stage_deadline",
             "N1",
             f"supervisor@{STREET}",
         )
+        to_handler = await _sent_notification(alerting, y3["alert_id"], f"handler@{STREET}")
+        assert (to_handler["rule_id"], to_handler["message"]) == ("N1", reminder["message"])
         assert reminder["message"] == (
             f"【临期提醒】审核环节street_initial将于{due_at.isoformat()[:10]}到期，"
             "请及时提交审核意见。"
@@ -427,7 +440,12 @@ async def test_a_stage_deadline_warns_then_turns_red_and_the_signature_clears_it
         )
         assert cockpit.status_code == 200, cockpit.text
         stages = {s["stage"]: s for s in cockpit.json()["case"]["stages"]}
-        assert sorted(stages) == ["district_review", "street_initial"]
+        # The acceptance stage (申请受理) is timed too; this family was accepted at once.
+        assert sorted(stages) == ["acceptance", "district_review", "street_initial"]
+        assert (stages["acceptance"]["status"], stages["acceptance"]["overdue"]) == (
+            "completed",
+            False,
+        )
         assert (stages["street_initial"]["status"], stages["street_initial"]["overdue"]) == (
             "completed",
             True,

@@ -41,7 +41,16 @@ from tests.services import running_service, token
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ["intake", "verification", "review", "alerting", "publication", "credit", "allocation"]
+SERVICES = [
+    "intake",
+    "verification",
+    "review",
+    "alerting",
+    "publication",
+    "credit",
+    "allocation",
+    "tenancy",
+]
 
 # Development-only clock and the Prometheus text endpoint are not part of the business API.
 SKIPPED_PATHS = {"/_dev/clock", "/metrics"}

@@ -1,5 +1,5 @@
 """deploy/rabbitmq/department_users.sh without arguments provisions every department of the
-city file, not a fixed list (the demo city has eleven)."""
+city file, not a fixed list (the demo city has twelve)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_every_department_of_the_city_gets_a_broker_user(infra: Infra) -> None:
             if line.startswith(prefix)
         )
         assert users == expected
-        assert len(expected) == 11
+        assert len(expected) == 12
     finally:
         for code in expected:
             subprocess.run(

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from shared.amqp.consumer import Consumer
+from shared.amqp.watchdog import REBUILDS, LinkWatchdog
 from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.tables import inbox, outbox
@@ -466,4 +467,54 @@ async def test_a_consumer_stopped_mid_batch_hands_its_messages_back(layer: Layer
         await eventually(all_applied, timeout=30)
         assert sorted(await inbox_ids(layer)) == sorted(ids)
     finally:
+        await consumer.stop()
+
+
+async def test_a_consumer_the_broker_no_longer_delivers_to_is_rebuilt_by_the_watchdog(
+    layer: Layer,
+) -> None:
+    """A consumer can go deaf with its connection open (a restore that never completed after
+    a broker restart); the watchdog sees the broker's view, rebuilds the link, and every event
+    is handled once, those published while it was deaf included."""
+    consumer = layer.consumer()
+    await consumer.start()
+    relay = asyncio.create_task(layer.relay().run())
+    watchdog = LinkWatchdog(
+        layer.broker, [consumer], service=layer.service, check_seconds=0.2, stuck_seconds=1.5
+    )
+    try:
+        assert await watchdog.problem() is None
+        # Deafen it behind aio-pika's back: the broker forgets the consumer, the robust queue
+        # still believes it consumes, nothing reconnects.
+        assert consumer._channel is not None and consumer._consumer_tag is not None
+        underlay = await consumer._channel.get_underlay_channel()
+        await underlay.basic_cancel(consumer._consumer_tag)
+        assert await watchdog.problem() == (
+            f"{layer.spec.name}: consumer not registered on its channel"
+        )
+        deaf = await emit(layer, count=50)
+        await asyncio.sleep(2.0)
+        assert await layer.effect_counts() == (0, 0), "a deaf consumer handled something"
+
+        watching = asyncio.create_task(watchdog.run())
+        try:
+
+            async def all_handled() -> bool:
+                return (await layer.effect_counts())[1] == 50
+
+            await eventually(all_handled, timeout=60, interval=0.2)
+            later = await emit(layer, count=50)
+
+            async def later_handled() -> bool:
+                return (await layer.effect_counts())[1] == 100
+
+            await eventually(later_handled, timeout=30, interval=0.2)
+        finally:
+            watching.cancel()
+        assert await layer.effect_counts() == (100, 100)
+        assert sorted(await inbox_ids(layer)) == sorted(deaf + later)
+        assert await watchdog.problem() is None
+        assert REBUILDS.labels(layer.service, "rebuilt")._value.get() == 1
+    finally:
+        relay.cancel()
         await consumer.stop()

@@ -91,6 +91,14 @@ def test_every_category_requires_the_four_core_materials(xiamen: CityConfig) -> 
     ]
 
 
+def test_low_income_families_have_their_assets_verified_by_the_banks(xiamen: CityConfig) -> None:
+    assert xiamen.verifying_departments("low_income_family")[-1].code == "bank"
+    assert "bank" not in [d.code for d in xiamen.verifying_departments("newly_employed")]
+    bank = xiamen.department("bank")
+    # Balances are reported, never asked with the declared amounts.
+    assert bank.fields == (HouseholdField.NAME, HouseholdField.RESIDENT_ID)
+
+
 def test_category_without_departments_gets_the_default_eight(xiamen: CityConfig) -> None:
     assert [d.code for d in xiamen.verifying_departments("newly_employed")] == [
         "public_security",
@@ -308,6 +316,25 @@ def test_supplement_deadline_over_ten_working_days_is_refused(tmp_path: Path) ->
     ]
 
 
+def test_time_limits_of_acceptance_and_the_whole_application(
+    xiamen: CityConfig, tmp_path: Path
+) -> None:
+    # Submission to acceptance, and Fujian's overall 60 working days including publicity.
+    assert (xiamen.acceptance.time_limit_working_days, xiamen.time_limits.total_working_days) == (
+        5,
+        60,
+    )
+
+    def zero(data: dict[str, Any]) -> None:
+        data["acceptance"]["time_limit_working_days"] = 0
+        data["time_limits"] = {"total_working_days": 0}
+
+    assert _problems_after(tmp_path, zero) == [
+        "acceptance.time_limit_working_days: Input should be greater than or equal to 1",
+        "time_limits.total_working_days: Input should be greater than or equal to 1",
+    ]
+
+
 def test_unknown_workflow_preset_is_refused(tmp_path: Path) -> None:
     def rename(data: dict[str, Any]) -> None:
         data["workflow"] = "shanghai"
@@ -349,3 +376,30 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CityConfigError) as caught:
         load_city(missing)
     assert str(caught.value).startswith(f"city configuration {missing} is invalid:\n  cannot read:")
+
+
+def test_continuation_thresholds_default_to_admission_and_are_never_stricter(
+    tmp_path: Path, xiamen: CityConfig
+) -> None:
+    low = xiamen.category("low_income_family")
+    assert low.continuation_parameters().max_monthly_income_per_capita == Decimal("5400")
+    assert low.admission.max_monthly_income_per_capita == Decimal("4500")
+
+    def drop(data: dict[str, Any]) -> None:
+        del data["categories"][0]["continuation"]
+
+    data = _raw()
+    drop(data)
+    path = tmp_path / "no_continuation.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    same = load_city(path).category("low_income_family")
+    assert same.continuation is None
+    assert same.continuation_parameters().max_financial_assets == Decimal("300000")
+
+    def stricter(data: dict[str, Any]) -> None:
+        data["categories"][0]["continuation"]["max_monthly_income_per_capita"] = 4000
+
+    assert _problems_after(tmp_path, stricter) == [
+        "categories.0.continuation.max_monthly_income_per_capita: 4000 is stricter than "
+        "admission's 4500: a household admitted today would fail its first re-review"
+    ]

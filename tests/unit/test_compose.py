@@ -26,6 +26,7 @@ EXPECTED_PORTS = {
     "publication": 8005,
     "credit": 8006,
     "allocation": 8007,
+    "tenancy": 8008,
 }
 
 # Reference simulators beside the six services: compose service -> (port, module), and the
@@ -35,6 +36,8 @@ PROCFILE_SIMULATORS = {"province": (8090, "simulators.province")}
 # Simulators that serve no HTTP port (the department systems talk AMQP): name -> module, the
 # same name in compose and in the Procfile.
 AMQP_SIMULATORS = {"departments": "simulators.departments"}
+# Simulators in the Procfile only (development): name -> module.
+DEVELOPMENT_SIMULATORS = {"power": "simulators.power_company"}
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +132,10 @@ def test_procfile_runs_exactly_the_six_services() -> None:
     simulators = {name: command for name, command in entries if "simulators." in command}
     assert simulators == {
         name: f"python -m {module}" for name, (_, module) in PROCFILE_SIMULATORS.items()
-    } | {name: f"python -m {module}" for name, module in AMQP_SIMULATORS.items()}
+    } | {
+        name: f"python -m {module}"
+        for name, module in (AMQP_SIMULATORS | DEVELOPMENT_SIMULATORS).items()
+    }
     assert len(entries) == len(services) + len(simulators)
 
 

@@ -208,16 +208,27 @@ def test_registry_holds_the_catalogue_of_design_section_2() -> None:
         "verification.parameters_changed",
         "review.case_opened", "review.stage_started", "review.opinion_signed",
         "review.stage_completed", "review.stage_suspended", "review.stage_resumed",
-        "review.stage_overdue", "review.decided", "application.qualified", "application.rejected",
+        "review.stage_overdue", "review.suspension_refused", "review.decided",
+        "application.qualified", "application.rejected",
         "review.publicity_requested",
         "publicity.opened", "publicity.closed", "objection.filed", "objection.concluded",
         "alert.raised", "alert.cleared", "ticket.opened", "ticket.escalated", "ticket.closed",
+        "ticket.feedback_reported",
+        "complaint.agency_referred",
         "credit.ban_imposed", "credit.ban_lifted", "credit.record_created", "credit.notice_step",
-        "credit.agency_blacklisted",
+        "credit.agency_blacklisted", "credit.case_exposed",
         "allocation.waiting_entered", "allocation.entry_suspended", "allocation.round_drawn",
         "allocation.unit_allocated", "allocation.contract_signed", "tenancy.unit_vacated",
         "allocation.order_overridden", "allocation.subsidy_chosen", "allocation.contract_overdue",
-        "allocation.confirmation_requested",
+        "allocation.confirmation_requested", "allocation.pool_frozen",
+        "allocation.contract_issued", "allocation.need_confirmed", "allocation.units_changed",
+        "tenancy.lease_opened", "tenancy.rent_band_changed", "tenancy.arrears_step",
+        "tenancy.credit_referred", "tenancy.visit_due", "tenancy.visit_recorded",
+        "tenancy.violation_opened", "tenancy.rectification_overdue", "tenancy.violation_closed",
+        "tenancy.recovery_noticed", "tenancy.court_referred", "tenancy.subsidy_opened",
+        "tenancy.subsidy_ended",
+        "tenancy.rereview_requested", "verification.rereview_completed",
+        "tenancy.rereview_due", "tenancy.rereview_concluded",
     }  # fmt: skip
     assert {event_type for event_type, _ in REGISTRY} == expected
     assert all(cls.summary and cls.__doc__ for cls in REGISTRY.values())
@@ -604,3 +615,22 @@ def test_a_refusal_reads_as_a_rejection_at_the_intake_stage() -> None:
     )
     assert rejection.rejected_at == refused.refused_at
     assert rejection.reasons == refused.reasons
+
+
+def test_catalogue_never_rebinds_a_module_level_name() -> None:
+    # Payload models resolve their annotations by name in the module: a second ``Finding = ...``
+    # further down silently changed what a department's answer may contain.
+    import ast
+
+    import shared.events.catalogue as catalogue_module
+
+    tree = ast.parse(Path(catalogue_module.__file__).read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+        elif isinstance(node, ast.ClassDef | ast.FunctionDef):
+            names.append(node.name)
+    assert sorted({n for n in names if names.count(n) > 1}) == []

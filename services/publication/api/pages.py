@@ -106,6 +106,39 @@ async def blacklist_page(ctx: Ctx, page: PageDep) -> HTMLResponse:
     return render(ctx, "blacklist.html", "黑中介名单", page=found)
 
 
+@router.get("/lottery", response_class=HTMLResponse, summary="摇号批次")
+async def lottery_rounds_page(ctx: Ctx, page: PageDep) -> HTMLResponse:
+    async with ctx.uow() as uow:
+        found = await queries.lottery_round_list(
+            uow.conn, ctx.city, page, ctx.settings.allocation_public_url
+        )
+    return render(ctx, "lottery_rounds.html", "摇号批次", page=found)
+
+
+@router.get("/lottery/{round_id}", response_class=HTMLResponse, summary="摇号结果")
+async def lottery_page(round_id: uuid.UUID, ctx: Ctx, page: PageDep) -> HTMLResponse:
+    async with ctx.uow() as uow:
+        found = await queries.lottery_ranking(
+            uow.conn, ctx.city, round_id, page, ctx.settings.allocation_public_url
+        )
+    title = f"摇号结果（{found.category_name}）" if found.drawn_at else "摇号入围名单"
+    return render(ctx, "lottery.html", title, r=found)
+
+
+@router.get("/waiting-statistics", response_class=HTMLResponse, summary="轮候统计")
+async def waiting_statistics_page(ctx: Ctx) -> HTMLResponse:
+    async with ctx.uow() as uow:
+        rows = await queries.waiting_statistics(uow.conn, ctx.city)
+    return render(ctx, "waiting_statistics.html", "轮候统计", rows=rows)
+
+
+@router.get("/credit-notices", response_class=HTMLResponse, summary="信用公告")
+async def credit_notices_page(ctx: Ctx, page: PageDep) -> HTMLResponse:
+    async with ctx.uow() as uow:
+        found = await queries.credit_notices_page(uow.conn, page)
+    return render(ctx, "credit_notices.html", "信用公告", page=found)
+
+
 @router.get("/progress", response_class=HTMLResponse, summary="申请进度查询")
 async def progress_page(
     request: Request, ctx: Ctx, tracking_no: str | None = None, id_tail: str | None = None
@@ -129,7 +162,7 @@ async def progress_page(
         response.headers.update(exc.headers())
         return response
     async with ctx.uow() as uow:
-        found = await queries.progress(uow.conn, tracking_no, id_tail)
+        found = await queries.progress(uow.conn, tracking_no, id_tail, ctx.city)
     if found is None:
         return render(
             ctx,

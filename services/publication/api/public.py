@@ -7,7 +7,7 @@ every route under ``/public`` for them.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -15,14 +15,18 @@ from services.publication import commands, domain, queries
 from services.publication.context import Ctx
 from services.publication.schemas import (
     BlacklistEntry,
+    CreditNoticeEntry,
     DisclosureSection,
     DisclosureSectionInfo,
+    LotteryRanking,
+    LotteryRound,
     NoticeDetail,
     NoticeSummary,
     ObjectionIn,
     ObjectionReceipt,
     Progress,
     PublicObjection,
+    WaitingStatistics,
 )
 from shared.idempotency import IdempotencyDep
 from shared.pagination import Page, PageDep
@@ -89,7 +93,7 @@ async def get_objection(objection_id: uuid.UUID, ctx: Ctx) -> PublicObjection:
 )
 async def get_progress(ctx: Ctx, tracking_no: TrackingNoQuery, id_tail: IdTailQuery) -> Progress:
     async with ctx.uow() as uow:
-        return await queries.public_progress(uow.conn, tracking_no, id_tail)
+        return await queries.public_progress(uow.conn, tracking_no, id_tail, ctx.city)
 
 
 @router.get("/disclosures", summary="六公开栏目")
@@ -105,7 +109,42 @@ async def get_disclosure(section: str, ctx: Ctx, page: PageDep) -> DisclosureSec
         return await queries.section(uow.conn, ctx.city, section, page)
 
 
+@router.get("/credit-notices", summary="信用公告：公告送达与典型案例曝光")
+async def get_credit_notices(
+    ctx: Ctx,
+    page: PageDep,
+    kind: Annotated[
+        Literal["announcement", "typical_case"] | None,
+        Query(description="announcement 公告送达；typical_case 典型案例曝光"),
+    ] = None,
+) -> Page[CreditNoticeEntry]:
+    async with ctx.uow() as uow:
+        return await queries.credit_notices_page(uow.conn, page, kind)
+
+
 @router.get("/blacklist", summary="黑中介名单")
 async def get_blacklist(ctx: Ctx, page: PageDep) -> Page[BlacklistEntry]:
     async with ctx.uow() as uow:
         return await queries.blacklist_page(uow.conn, page)
+
+
+@router.get("/lottery", summary="摇号批次（入围名单摘要、承诺值、公开随机数、秘密值、种子）")
+async def list_lottery_rounds(ctx: Ctx, page: PageDep) -> Page[LotteryRound]:
+    async with ctx.uow() as uow:
+        return await queries.lottery_round_list(
+            uow.conn, ctx.city, page, ctx.settings.allocation_public_url
+        )
+
+
+@router.get("/lottery/{round_id}", summary="摇号结果（排序已脱敏）及复核文件")
+async def get_lottery_round(round_id: uuid.UUID, ctx: Ctx, page: PageDep) -> LotteryRanking:
+    async with ctx.uow() as uow:
+        return await queries.lottery_ranking(
+            uow.conn, ctx.city, round_id, page, ctx.settings.allocation_public_url
+        )
+
+
+@router.get("/waiting-statistics", summary="轮候统计（按类别）")
+async def get_waiting_statistics(ctx: Ctx) -> list[WaitingStatistics]:
+    async with ctx.uow() as uow:
+        return await queries.waiting_statistics(uow.conn, ctx.city)

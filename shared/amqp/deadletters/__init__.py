@@ -16,7 +16,10 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from shared.amqp.consumer import RETRY_HEADER
+# The consumer's retry-count header (``shared.amqp.consumer.RETRY_HEADER``, checked equal by
+# the CLI's tests), spelled here so the operator's command does not import the whole consumer
+# (SQLAlchemy, the event catalogue): on a busy host that import took seconds.
+RETRY_HEADER = "x-retry-count"
 
 STRIP_ON_REPLAY = {
     RETRY_HEADER,

@@ -183,6 +183,78 @@ async def test_y3_lights_at_the_yellow_at_review_published(harness: Harness) -> 
     assert await lights(harness, case_id=case_id) == [("Y3", "open")]
 
 
+async def n1_reminders(harness: Harness, case_id: uuid.UUID) -> list:
+    async with harness.alerting.runtime.engine.connect() as conn:
+        return (
+            await conn.execute(
+                sa.select(
+                    notifications.c.kind,
+                    notifications.c.unit,
+                    notifications.c.recipient,
+                    notifications.c.message,
+                )
+                .join(alerts, alerts.c.alert_id == notifications.c.alert_id)
+                .where(alerts.c.case_id == case_id, notifications.c.rule_id == "N1")
+                .order_by(notifications.c.recipient)
+            )
+        ).all()
+
+
+async def test_n1_goes_to_whoever_must_sign_next_on_the_stage(harness: Harness) -> None:
+    app_id, case_id = uuid.uuid4(), uuid.uuid4()
+    unit = "350205003"
+    await harness.publish(
+        stage_started(app_id, case_id, unit=unit, due_at=end_of_day_utc(2026, 11, 20)),
+        signed(app_id, case_id, role="handler", at=T0 + timedelta(hours=2), unit=unit),
+    )
+    await harness.sweep(datetime(2026, 11, 19, 2, 0, tzinfo=UTC))  # Thursday: Y3
+    await harness.sweep(datetime(2026, 11, 19, 4, 0, tzinfo=UTC))  # again: nothing new
+    # The handler signed: the reviewer is the one who must act before Friday.
+    assert [r.recipient for r in await n1_reminders(harness, case_id)] == [
+        f"reviewer@{unit}",
+        f"supervisor@{unit}",
+    ]
+
+
+async def test_n1_names_the_handler_review_named_on_the_stage(harness: Harness) -> None:
+    app_id, case_id = uuid.uuid4(), uuid.uuid4()
+    unit = "350205004"
+    due = end_of_day_utc(2026, 11, 20)
+    base = {"case_id": case_id, "application_id": app_id, "level": "street", "unit": unit}
+    suspension = uuid.uuid4()
+    # One at a time: a resumption handled before its suspension would leave the stage
+    # suspended (the consumer does not order events of one application).
+    await harness.publish(stage_started(app_id, case_id, unit=unit, due_at=due))
+    await harness.publish(
+        ev.ReviewStageSuspended(
+            **base,
+            stage="street_initial",
+            suspension_id=suspension,
+            reason="缺户口簿",
+            suspended_by="clerk-wang",
+            suspended_at=T0 + timedelta(hours=1),
+            resumes_by=T0 + timedelta(days=14),
+        )
+    )
+    await harness.publish(
+        ev.ReviewStageResumed(
+            **base,
+            stage="street_initial",
+            suspension_id=suspension,
+            resumed_at=T0 + timedelta(hours=3),
+            automatic=True,
+            suspended_working_days=0,
+            due_at=due,
+        ),
+    )
+    await harness.sweep(datetime(2026, 11, 19, 2, 0, tzinfo=UTC))  # Thursday: Y3
+    # The handler who suspended it must sign: the reminder names that person.
+    assert [r.recipient for r in await n1_reminders(harness, case_id)] == [
+        "staff:clerk-wang",
+        f"supervisor@{unit}",
+    ]
+
+
 async def test_stage_clock_y3_then_r8_then_cleared_by_completion(harness: Harness) -> None:
     app_id, case_id = uuid.uuid4(), uuid.uuid4()
     unit = "350205001"
@@ -196,17 +268,14 @@ async def test_stage_clock_y3_then_r8_then_cleared_by_completion(harness: Harnes
     assert await lights(harness, case_id=case_id) == [("Y3", "open")]
     await harness.sweep(datetime(2026, 11, 19, 3, 0, tzinfo=UTC))  # idempotent
     assert await lights(harness, case_id=case_id) == [("Y3", "open")]
-    # N1: one SMS reminder goes with the yellow light, however often the sweep runs.
-    async with harness.alerting.runtime.engine.connect() as conn:
-        reminders = (
-            await conn.execute(
-                sa.select(notifications.c.kind, notifications.c.unit, notifications.c.message)
-                .join(alerts, alerts.c.alert_id == notifications.c.alert_id)
-                .where(alerts.c.case_id == case_id, notifications.c.rule_id == "N1")
-            )
-        ).all()
-    assert [(r.kind, r.unit) for r in reminders] == [("stage_deadline", unit)]
-    assert "2026-11-20" in reminders[0].message
+    # N1: one SMS reminder goes with the yellow light, however often the sweep runs, to the
+    # unit's supervisor and to the handler who must sign first (nobody has signed yet).
+    reminders = await n1_reminders(harness, case_id)
+    assert [(r.kind, r.unit, r.recipient) for r in reminders] == [
+        ("stage_deadline", unit, f"handler@{unit}"),
+        ("stage_deadline", unit, f"supervisor@{unit}"),
+    ]
+    assert all("2026-11-20" in r.message for r in reminders)
     await harness.sweep(datetime(2026, 11, 21, 1, 0, tzinfo=UTC))  # Saturday: past due
     assert await lights(harness, case_id=case_id) == [("R8", "open"), ("Y3", "cleared")]
     # review's own overdue event for the same stage: the same condition, no second R8.

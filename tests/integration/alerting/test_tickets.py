@@ -45,31 +45,50 @@ async def test_red_ticket_goes_up_the_written_reporting_chain(harness: Harness) 
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
     assert bad.json()["field"] == "cause"
+    handling = {"cause": "受理时系统未生成回执", "handling_opinion": "已补发受理回执"}
+    # The red ticket names the section head and the handler, and the kind of cause.
+    for field, value in (("section_head", "王科长"), ("handler", "李经办")):
+        missing = await harness.client.post(f"/tickets/{tid}/handle", json=handling, headers=street)
+        assert (missing.status_code, missing.json()["field"]) == (422, field)
+        handling[field] = value
+    no_kind = await harness.client.post(f"/tickets/{tid}/handle", json=handling, headers=street)
+    assert (no_kind.status_code, no_kind.json()["field"]) == (422, "cause_kind")
     handled = await harness.client.post(
         f"/tickets/{tid}/handle",
-        json={"cause": "受理时系统未生成回执", "handling_opinion": "已补发受理回执"},
+        json={**handling, "cause_kind": "system"},
         headers=street,
     )
     assert handled.status_code == 200, handled.text
     body = handled.json()
-    # Report to the city centre within 2 working days: Thursday.
-    assert (body["step"], body["due_at"]) == ("report_city_centre", "2026-11-19T15:59:59.999999Z")
+    assert (body["section_head"], body["handler"], body["cause_kind"]) == (
+        "王科长",
+        "李经办",
+        "system",
+    )
+    # A street reports to its district within 2 working days: Thursday.
+    assert (body["step"], body["due_at"]) == ("report_district", "2026-11-19T15:59:59.999999Z")
 
-    # The street files its written report; then the city reports to the office and province.
+    # The street files its written report; then the district reports to the city centre, the
+    # city centre to the city office and the city office to the province.
     r1 = await harness.client.post(
         f"/tickets/{tid}/report", json={"summary": "原因及办理结果见附件"}, headers=street
     )
-    assert (r1.status_code, r1.json()["step"]) == (200, "report_city_office")
-    # A street cannot file the city's report.
+    assert (r1.status_code, r1.json()["step"]) == (200, "report_city_centre")
+    # A street cannot file the district's report.
     refused = await harness.client.post(
         f"/tickets/{tid}/report", json={"summary": "越级"}, headers=street
     )
     assert refused.status_code == 403
+    district = token("district_clerk", org="350206", sub="district-hl")
+    r2 = await harness.client.post(
+        f"/tickets/{tid}/report", json={"summary": "区级审查确认"}, headers=district
+    )
+    assert (r2.status_code, r2.json()["step"]) == (200, "report_city_office")
     city = token("city_clerk", org="350200", sub="centre-1")
-    r2 = await harness.client.post(f"/tickets/{tid}/report", json={"summary": "报备"}, headers=city)
-    assert r2.json()["step"] == "report_province"
-    r3 = await harness.client.post(f"/tickets/{tid}/report", json={"summary": "报省"}, headers=city)
-    assert r3.json()["step"] == "confirmation"
+    r3 = await harness.client.post(f"/tickets/{tid}/report", json={"summary": "报备"}, headers=city)
+    assert r3.json()["step"] == "report_province"
+    r4 = await harness.client.post(f"/tickets/{tid}/report", json={"summary": "报省"}, headers=city)
+    assert r4.json()["step"] == "confirmation"
     confirmed = await harness.client.post(
         f"/tickets/{tid}/confirm", json={"note": "红灯业务已办结归档"}, headers=SUPERVISOR_CITY
     )
@@ -79,6 +98,7 @@ async def test_red_ticket_goes_up_the_written_reporting_chain(harness: Harness) 
     assert [(e["action"], e["to_level"]) for e in final["events"]] == [
         ("opened", None),
         ("handled", None),
+        ("reported", "district"),
         ("reported", "city_centre"),
         ("reported", "city_office"),
         ("reported", "province"),
@@ -93,6 +113,7 @@ async def test_red_ticket_goes_up_the_written_reporting_chain(harness: Harness) 
     assert (alert.rule_id, alert.cleared_by) == ("R1", "sup-city")
     escalations = [e for e in await harness.emitted("ticket.escalated") if e["ticket_id"] == tid]
     assert [(e["to_level"], e["automatic"]) for e in escalations] == [
+        ("district", False),
         ("city_centre", False),
         ("city_office", False),
         ("province", False),
@@ -109,6 +130,7 @@ async def test_red_ticket_goes_up_the_written_reporting_chain(harness: Harness) 
     assert [tuple(r) for r in trail] == [
         ("ticket.handle", "clerk-hl3"),
         ("ticket.report", "clerk-hl3"),
+        ("ticket.report", "district-hl"),
         ("ticket.report", "centre-1"),
         ("ticket.report", "centre-1"),
         ("ticket.confirm", "sup-city"),
@@ -212,7 +234,10 @@ async def test_yellow_ticket_on_request_with_idempotency_and_confirmation(harnes
     assert (dup.status_code, dup.json()["field"]) == (409, "alert_ids")
     tid = first.json()["ticket_id"]
     # The light is still on (materials not in): confirming is refused.
-    await harness.client.post(f"/tickets/{tid}/handle", json={}, headers=supervisor)
+    handled = await harness.client.post(
+        f"/tickets/{tid}/handle", json={"cause_kind": "human"}, headers=supervisor
+    )
+    assert (handled.status_code, handled.json()["step"]) == (200, "confirmation")
     early = await harness.client.post(f"/tickets/{tid}/confirm", json={}, headers=supervisor)
     assert early.status_code == 409
     from tests.integration.alerting.builders import uploaded

@@ -36,9 +36,18 @@ def id_hash() -> str:
 
 
 async def qualify(
-    svc: RunningService, category: str, n: int, *, members: int = 2, hashes: list[str] | None = None
+    svc: RunningService,
+    category: str,
+    n: int,
+    *,
+    members: int = 2,
+    hashes: list[str] | None = None,
+    priority: list[list[dict[str, str]]] | None = None,
+    accounts: list[str | None] | None = None,
 ) -> list[str]:
-    """``n`` households submitted and qualified in ``category``; their references."""
+    """``n`` households submitted and qualified in ``category``; their references.
+    ``priority[i]`` are the groups qualification decided for household i, ``accounts[i]``
+    the applicant account that submitted it online."""
     events: list[Any] = []
     refs = []
     base = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -63,6 +72,7 @@ async def qualify(
                 applicant_id_masked="3502**********1234",
                 pledge_version="v1",
                 pledge_signed_at=base,
+                applicant_account=accounts[i] if accounts else None,
             )
         )
         events.append(
@@ -77,6 +87,7 @@ async def qualify(
                 member_count=members,
                 applicant_name_masked="张*丰",
                 qualified_at=base + timedelta(days=i),
+                priority_groups=priority[i] if priority else [],
             )
         )
     await publish_and_handle(svc, *events, producer="review")
@@ -113,9 +124,15 @@ async def post(svc: RunningService, url: str, headers: dict[str, str], body: Any
     return await svc.client.post(url, headers=headers, json=body)
 
 
-async def frozen_round(svc: RunningService, category: str, unit_ids: list[str]) -> str:
+async def frozen_round(
+    svc: RunningService, category: str, unit_ids: list[str], **rules: Any
+) -> str:
+    """``rules``: the round's quotas and selection slot settings."""
     r = await post(
-        svc, "/rounds", OFFICER, {"category": category, "title": "第一批", "unit_ids": unit_ids}
+        svc,
+        "/rounds",
+        OFFICER,
+        {"category": category, "title": "第一批", "unit_ids": unit_ids, **rules},
     )
     assert r.status_code == 201, r.text
     round_id = r.json()["id"]
@@ -127,9 +144,13 @@ async def frozen_round(svc: RunningService, category: str, unit_ids: list[str]) 
 
 
 async def drawn_round(
-    svc: RunningService, category: str, unit_ids: list[str], public_input: str | None = None
+    svc: RunningService,
+    category: str,
+    unit_ids: list[str],
+    public_input: str | None = None,
+    **rules: Any,
 ) -> str:
-    round_id = await frozen_round(svc, category, unit_ids)
+    round_id = await frozen_round(svc, category, unit_ids, **rules)
     r = await post(svc, f"/rounds/{round_id}/commitment", OFFICER)
     assert r.status_code == 200, r.text
     r = await draw_after_objections(
@@ -152,3 +173,10 @@ async def ranking(svc: RunningService, round_id: str) -> list[str]:
     r = await svc.client.get(f"/public/rounds/{round_id}/files/ranking.csv")
     assert r.status_code == 200, r.text
     return [line.split(",")[1] for line in r.text.strip().split("\n")[1:]]
+
+
+async def selection(svc: RunningService, round_id: str) -> list[tuple[str, str]]:
+    """The published selection order: (reference, seat) per household."""
+    r = await svc.client.get(f"/public/rounds/{round_id}/files/selection.csv")
+    assert r.status_code == 200, r.text
+    return [(line.split(",")[1], line.split(",")[4]) for line in r.text.strip().split("\n")[1:]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -15,10 +16,15 @@ import sqlalchemy as sa
 from services.publication.domain import FULL_MOBILE, FULL_RESIDENT_ID
 from services.publication.queries import SECTIONS
 from services.publication.tables import notice_entries
-from shared.clock import today_shanghai
-from shared.events.catalogue import CreditAgencyBlacklisted
+from shared.clock import now, today_shanghai
+from shared.events.catalogue import (
+    AllocationPoolFrozen,
+    AllocationRoundDrawn,
+    CreditAgencyBlacklisted,
+    RankedHousehold,
+)
 from tests.examples import resident_id
-from tests.harness import publish, wait_for
+from tests.harness import publish, publish_and_handle, wait_for
 from tests.integration.publication.conftest import (
     Stack,
     accepted,
@@ -103,12 +109,42 @@ async def test_every_public_response_is_masked(stack: Stack) -> None:
         return response.json()["total"] >= 1
 
     await wait_for(listed)
+    # A lottery round with its shortlist and ranking naming the same household.
+    round_id = uuid.uuid4()
+    digest, at = "d" * 64, now()
+    await publish_and_handle(
+        stack.svc,
+        AllocationPoolFrozen(
+            round_id=round_id,
+            category="low_income_family",
+            pool_digest=digest,
+            households=1,
+            household_references=["MASK-0001"],
+            cut_off=at,
+            objection_until=at + timedelta(days=5),
+        ),
+        AllocationRoundDrawn(
+            round_id=round_id,
+            category="low_income_family",
+            pool_digest=digest,
+            commitment="c" * 64,
+            public_input="123 456",
+            secret="e" * 64,
+            seed="f" * 64,
+            households=1,
+            drawn_at=at,
+            ranking=[RankedHousehold(household_reference="MASK-0001", rank=1, priority_tier=9)],
+        ),
+        producer="allocation",
+        subject=round_id,
+    )
 
     # Fill every path parameter of every public GET route, then scan each answer.
     values = {
         "notice_id": notice_id,
         "objection_id": objection_id,
         "section": list(SECTIONS),
+        "round_id": round_id,
     }
     tail = resident_id()[-4:]
     queries = {

@@ -20,6 +20,7 @@ from shared.events.catalogue import (
     EconomicProfile,
     ObjectionConcluded,
     ObjectionFiled,
+    PriorityFinding,
     PublicityClosed,
     PublicityOpened,
     VerificationCompleted,
@@ -49,7 +50,9 @@ async def case_of(svc: RunningService, application_id: uuid.UUID) -> uuid.UUID:
     raise AssertionError("no case opened")
 
 
-def verification_completed(application_id: uuid.UUID) -> VerificationCompleted:
+def verification_completed(
+    application_id: uuid.UUID, priority_findings: list[PriorityFinding] | None = None
+) -> VerificationCompleted:
     return VerificationCompleted(
         case_id=uuid.uuid4(),
         application_id=application_id,
@@ -73,6 +76,7 @@ def verification_completed(application_id: uuid.UUID) -> VerificationCompleted:
             registered_capital_total=Decimal("0"),
         ),
         parameters_version=1,
+        priority_findings=priority_findings or [],
     )
 
 

@@ -4,14 +4,13 @@ department simulators (the SDK over the real broker), each taking DELAY to answe
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 
 import pytest
 
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
-from simulators.departments import Behaviour, clients
+from simulators.departments import Behaviour, answering
 from simulators.sdk import DepartmentClient
 from tests.harness import publish
 from tests.integration.verification.helpers import (
@@ -30,20 +29,14 @@ SERIAL_S = DELAY_S * len(DEFAULT_VERIFYING_DEPARTMENTS)  # 6 s if departments to
 @pytest.fixture(scope="module")
 async def departments(svc: RunningService) -> AsyncIterator[list[DepartmentClient]]:
     settings = svc.runtime.settings
-    running = clients(
+    async with answering(
         DEFAULT_VERIFYING_DEPARTMENTS,
         amqp_url=settings.amqp_url,
         exchange=settings.verification_exchange,
         queue_prefix=settings.queue_prefix,
         behaviour=Behaviour(latency_ms=DELAY_S * 1000),
-    )
-    tasks = [asyncio.create_task(c.run()) for c in running]
-    # The queues are declared by verification at start; the clients retry until they exist.
-    await asyncio.wait_for(asyncio.gather(*(c.connected.wait() for c in running)), 30)
-    yield running
-    for c in running:
-        c.stop()
-    await asyncio.gather(*tasks)
+    ) as running:
+        yield running
 
 
 async def test_verification_takes_the_slowest_department_not_the_sum(

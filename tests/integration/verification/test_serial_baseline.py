@@ -4,7 +4,6 @@ case still completes with the same result as the parallel fan-out."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 from collections.abc import AsyncIterator
@@ -12,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from shared.city import city_config
-from simulators.departments import Behaviour, clients
+from simulators.departments import Behaviour, answering
 from tests.conftest import Infra
 from tests.harness import publish
 from tests.integration.verification.helpers import (
@@ -42,23 +41,16 @@ async def test_serial_dispatch_asks_one_department_after_another(
     order = [
         d.code for d in city_config(settings.city_config).verifying_departments("newly_employed")
     ]
-    running = clients(
+    async with answering(
         order,
         amqp_url=settings.amqp_url,
         exchange=settings.verification_exchange,
         queue_prefix=settings.queue_prefix,
         behaviour=Behaviour(latency_ms=20),
-    )
-    tasks = [asyncio.create_task(c.run()) for c in running]
-    try:
-        await asyncio.wait_for(asyncio.gather(*(c.connected.wait() for c in running)), 30)
+    ) as running:
         event = accepted("newly_employed")
         await publish(serial_svc, event)
         case = await wait_completed(serial_svc.runtime, event.application_id, timeout=30)
-    finally:
-        for c in running:
-            c.stop()
-        await asyncio.gather(*tasks)
 
     requests = await requests_of(serial_svc.runtime, event.application_id)
     by_answer = sorted(requests, key=lambda r: r.answered_at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -74,30 +74,75 @@ def test_unit_prefix_and_drill_down(org: str, prefix: str, child: int) -> None:
     assert domain.child_unit_length(org) == child
 
 
-def test_escalation_ladder_from_a_street_and_from_the_city() -> None:
-    assert domain.escalation_ladder("350203001") == [
-        ("district", "350203"),
-        ("city_centre", "350200"),
-        ("city_office", "350200"),
-        ("province", None),
+def test_reporting_path_goes_through_the_district_for_streets_and_departments() -> None:
+    steps = [
+        ("handling", "street"),
+        ("report_district", "street"),
+        ("report_city_centre", "district"),
+        ("report_city_office", "city_centre"),
+        ("report_province", "city_office"),
+        ("confirmation", "city_centre"),
     ]
-    assert domain.escalation_ladder("350200") == [("city_office", "350200"), ("province", None)]
+    assert domain.reporting_path("350203001") == steps
+    # A department's ticket about a street's application: the department handles and reports
+    # to that district (art. 10: the district sends 督办通知 to 协查单位).
+    assert domain.reporting_path("350203001", "tax") == [
+        (s, "department" if h == "street" else h) for s, h in steps
+    ]
+    assert domain.reporting_path("350203") == [
+        ("handling", "district"),
+        ("report_city_centre", "district"),
+        *steps[3:],
+    ]
+    assert domain.reporting_path("350200") == [("handling", "city_centre"), *steps[3:]]
+    assert domain.next_step("handling", "350203001") == "report_district"
+    assert domain.next_step("handling", "350203") == "report_city_centre"
+    assert domain.next_step("confirmation", "350200") == "closed"
+
+
+@pytest.mark.parametrize(
+    ("holder", "unit", "target"),
+    [
+        ("street", "350203001", ("district", "350203")),
+        ("department", "350203001", ("district", "350203")),
+        ("department", "350200", ("city_centre", "350200")),
+        ("district", "350203001", ("city_centre", "350200")),
+        # The city centre missed its step: the city office, never back down to a district.
+        ("city_centre", "350203001", ("city_office", "350200")),
+        ("city_office", "350203001", ("province", None)),
+        ("province", "350203001", None),
+    ],
+)
+def test_escalation_goes_to_the_level_above_the_one_that_missed(
+    holder: str, unit: str, target: tuple[str, str | None] | None
+) -> None:
+    assert domain.escalation_target(holder, unit) == target
 
 
 def test_reporting_steps_use_working_days() -> None:
     cal = WorkdayCalendar()
     friday = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-    # Same day for handling; 2 working days to the city centre skip the weekend.
+    # Same day for handling; 2 working days to the district and the city centre skip the
+    # weekend; 1 to the city office.
     assert domain.step_due("handling", friday, cal) == datetime(
         2026, 11, 20, 23, 59, 59, 999999, tzinfo=SHANGHAI
     )
-    assert (
-        domain.step_due("report_city_centre", friday, cal).date() == datetime(2026, 11, 24).date()
-    )
+    assert [
+        domain.step_due(s, friday, cal).date()
+        for s in ("report_district", "report_city_centre", "report_city_office")
+    ] == [date(2026, 11, 24), date(2026, 11, 24), date(2026, 11, 23)]
     assert domain.step_due("confirmation", friday, cal) is None
-    assert [domain.NEXT_STEP[s] for s in ("handling", "report_city_centre")] == [
-        "report_city_centre",
-        "report_city_office",
+
+
+def test_red_light_categories() -> None:
+    assert [domain.default_category(r) for r in ("R1", "R4", "R6", "D1", "R7", "R8", "F2")] == [
+        "acceptance",
+        "signature_order",
+        "department",
+        "department",
+        "publicity",
+        "time_limit",
+        "other",
     ]
 
 

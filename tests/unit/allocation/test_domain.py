@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -85,3 +85,36 @@ def test_contract_lists_every_coded_clause() -> None:
 
 def test_mask_reference() -> None:
     assert domain.mask_reference("XM-2026-00001") == "XM-2*******01"
+
+
+def test_the_highest_tier_group_decided_at_qualification_is_kept() -> None:
+    decided = [
+        {"code": "elderly", "reason": "老年人家庭：家庭成员年满67周岁"},
+        {"code": "subsistence", "reason": "低保/特困家庭：市民政局核实最低生活保障家庭"},
+        {"code": "not_in_rules", "reason": "别的城市的类别"},
+    ]
+    assert domain.priority_of(RULES, decided) == (
+        "subsistence",
+        "低保/特困家庭：市民政局核实最低生活保障家庭",
+    )
+    assert domain.priority_of(RULES, [decided[2]]) == ("general", "资格认定时无优先配租情形")
+    assert domain.priority_of(RULES, []) == ("general", "资格认定时无优先配租情形")
+
+
+def test_quotas_are_checked_against_the_tiers() -> None:
+    assert domain.check_quotas(RULES, [{"tier": 1, "percent": 20}]) is None
+    assert domain.check_quotas(RULES, [{"tier": 4, "percent": 20}]) == "未知优先层级 4"
+    twice = [{"tier": 1, "percent": 20}, {"tier": 1, "percent": 5}]
+    assert domain.check_quotas(RULES, twice) == "每个优先层级只能设一个配额"
+    over = [{"tier": 1, "percent": 60}, {"tier": 2, "percent": 41}]
+    assert domain.check_quotas(RULES, over) == "各层级配额合计不能超过100%"
+
+
+def test_selection_slots_follow_the_order() -> None:
+    start = datetime(2027, 3, 1, 1, 0, tzinfo=UTC)
+    assert domain.slot(start, 1, 30, 5) == (start, start + timedelta(minutes=30))
+    assert domain.slot(start, 5, 30, 5) == (start, start + timedelta(minutes=30))
+    assert domain.slot(start, 6, 30, 5) == (
+        start + timedelta(minutes=30),
+        start + timedelta(minutes=60),
+    )

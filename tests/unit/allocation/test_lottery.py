@@ -100,3 +100,67 @@ def test_verifier_imports_only_the_standard_library() -> None:
         if line.startswith(("import ", "from "))
     }
     assert imports <= set(sys.stdlib_module_names) | {"__future__"}
+
+
+def _ranked() -> list[lottery.Ranked]:
+    files = published()
+    return lottery.parse_ranking(files["ranking.csv"])
+
+
+def test_without_quotas_the_selection_order_is_the_ranking() -> None:
+    ranking = _ranked()
+    seats = lottery.selection_order(ranking, 50, [])
+    assert [s.reference for s in seats] == [r.reference for r in ranking]
+    assert {s.seat for s in seats} == {"open"}
+
+
+def test_quota_seats_go_first_then_everyone_by_order_key() -> None:
+    ranking = _ranked()
+    tier1 = [r for r in ranking if r.tier == 1]
+    # 20 % of 50 units: 10 seats for tier 1, its first ten by rank.
+    seats = lottery.selection_order(ranking, 50, [lottery.Quota(1, 20)])
+    assert [s.reference for s in seats[:10]] == [r.reference for r in tier1[:10]]
+    assert [s.seat for s in seats[:11]] == ["quota"] * 10 + ["open"]
+    rest = sorted((r for r in ranking if r not in tier1[:10]), key=lambda r: (r.key, r.reference))
+    assert [s.reference for s in seats[10:]] == [r.reference for r in rest]
+    # Tier 1 households beyond the quota draw with everyone else, not ahead of them.
+    assert {s.tier for s in seats[10:20]} != {1}
+    assert [s.order for s in seats] == list(range(1, len(ranking) + 1))
+
+
+def test_a_quota_larger_than_its_tier_leaves_the_rest_open() -> None:
+    ranking = _ranked()
+    tier1 = sum(1 for r in ranking if r.tier == 1)
+    seats = lottery.selection_order(ranking, 1000, [lottery.Quota(1, 50)])
+    assert sum(1 for s in seats if s.seat == "quota") == tier1
+    assert lottery.quotas_file(1000, [lottery.Quota(1, 50)]) == (
+        b"units_on_offer,tier,percent,seats\n1000,1,50,500\n"
+    )
+
+
+def _with_selection(quotas: list[lottery.Quota], units: int = 50) -> dict[str, bytes]:
+    files = published()
+    seats = lottery.selection_order(lottery.parse_ranking(files["ranking.csv"]), units, quotas)
+    return {
+        **files,
+        "quotas.csv": lottery.quotas_file(units, quotas),
+        "selection.csv": lottery.selection_file(seats),
+    }
+
+
+@pytest.mark.parametrize("quotas", [[], [lottery.Quota(1, 20)], [lottery.Quota(1, 10)]])
+def test_verifier_reproduces_the_selection_order(quotas: list[lottery.Quota]) -> None:
+    assert verify_lottery.verify(_with_selection(quotas)) == []
+
+
+def test_verifier_catches_a_reordered_selection() -> None:
+    files = _with_selection([lottery.Quota(1, 20)])
+    lines = files["selection.csv"].decode().split("\n")
+    lines[1], lines[12] = lines[12], lines[1]
+    files["selection.csv"] = "\n".join(lines).encode()
+    assert verify_lottery.verify(files) == [
+        "selection.csv differs from the order recomputed from ranking.csv and quotas.csv"
+    ]
+    files = _with_selection([lottery.Quota(1, 20)])
+    files["quotas.csv"] = b"units_on_offer,tier,percent,seats\n50,1,20,11\n"
+    assert verify_lottery.verify(files) == ["quotas.csv: tier 1 has 11 seats, not 50 * 20 // 100"]

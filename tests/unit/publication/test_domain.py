@@ -101,6 +101,21 @@ def test_streams_are_per_application_else_per_unit() -> None:
     )
 
 
+def test_a_lottery_round_is_its_own_stream_and_its_lists_stay_home() -> None:
+    drawn = {"round_id": "r1", "pool_digest": "d", "ranking": [{"rank": 1}], "secret": "s"}
+    assert domain.stream_key("allocation.round_drawn", drawn) == "round:r1"
+    assert domain.push_data("allocation.round_drawn", drawn) == {
+        "round_id": "r1",
+        "pool_digest": "d",
+        "secret": "s",
+    }
+    frozen = {"round_id": "r1", "household_references": ["XM-0001"], "households": 1}
+    assert "household_references" not in domain.push_data("allocation.pool_frozen", frozen)
+    # A result travels in its household's application stream when publication knows it.
+    result = {"round_id": "r1", "application_id": "a1", "allocation_id": "x"}
+    assert domain.stream_key("allocation.unit_allocated", result) == "application:a1"
+
+
 def test_backoff_doubles_up_to_its_cap() -> None:
     delays = [domain.backoff(n, 2.0, 30.0).total_seconds() for n in range(1, 7)]
     assert delays == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]

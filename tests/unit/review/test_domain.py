@@ -96,3 +96,25 @@ def test_working_days_left_is_negative_after_the_deadline() -> None:
     assert domain.working_days_left(CAL, date(2026, 3, 2), date(2026, 3, 4)) == 2
     assert domain.working_days_left(CAL, date(2026, 3, 4), date(2026, 3, 4)) == 0
     assert domain.working_days_left(CAL, date(2026, 3, 6), date(2026, 3, 4)) == -2
+
+
+def test_priority_groups_follow_the_city_rules() -> None:
+    from services.review.domain import priority_groups
+    from shared.city import city_config
+
+    city = city_config()
+    names = {d.code: d.name for d in city.departments}
+    findings = [
+        {"kind": "disability", "value": "2", "department": "disabled_persons_federation"},
+        {"kind": "disability", "value": "4", "department": "disabled_persons_federation"},
+        {"kind": "age", "value": "60", "department": "health"},
+        {"kind": "assistance", "value": "low_income", "department": "civil_affairs"},
+    ]
+    assert priority_groups(city.priority_groups, findings, names) == [
+        {"code": "disability", "reason": "残疾人家庭：市残疾人联合会核实家庭成员持2级残疾人证"},
+        {
+            "code": "elderly",
+            "reason": "老年人家庭（60周岁以上）：市卫生健康委员会核实家庭成员年满60周岁",
+        },
+    ]
+    assert priority_groups(city.priority_groups, [], names) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,7 @@ from services.verification.domain import (
     Declared,
     economic_profile,
     evaluate,
+    misplaced_findings,
     parameter_changes,
     subject_fields,
     subjects_for,
@@ -18,6 +20,7 @@ from services.verification.domain import (
 from shared.city import AdmissionParameters, HouseholdField, city_config
 from shared.events.catalogue import (
     BusinessFinding,
+    FinancialAssetFinding,
     HukouFinding,
     IncomeFinding,
     MarriageFinding,
@@ -194,7 +197,7 @@ def test_exactly_at_every_threshold_is_eligible() -> None:
         in outcome.reasons
     )
     assert (
-        "家庭金融资产：核实值40000.00元，上限40000.00元，符合（来源：申报值，无部门核实数据）。"
+        "家庭金融资产：核实值40000.00元，上限40000.00元，符合（来源：申报值，本类别未安排银行核查）。"
         in outcome.reasons
     )
 
@@ -362,3 +365,92 @@ def test_parameter_changes_list_only_what_changed() -> None:
         ("max_monthly_income_per_capita", "3000.00", "3200.00")
     ]
     assert len(parameter_changes(None, PARAMS)) == len(PARAMS.model_dump())
+
+
+# -- financial assets verified by the banks ---------------------------------------------------
+
+WITH_BANK = (*EIGHT, "bank")
+
+
+def asset(ref: str, amount: str, asset_type: str = "deposit") -> FinancialAssetFinding:
+    return FinancialAssetFinding(
+        member_ref=ref,
+        kind="financial_asset",
+        asset_type=asset_type,  # type: ignore[arg-type]
+        institution="中国工商银行厦门分行",
+        amount=Decimal(amount),
+        as_of=date(2026, 11, 30),
+    )
+
+
+def check_with_bank(ans: dict[str, Answer], params: AdmissionParameters = PARAMS):
+    return evaluate(
+        DECLARED,
+        ans,
+        params,
+        version=3,
+        requested=WITH_BANK,
+        department_names=NAMES,
+        city_code="350200",
+    )
+
+
+def test_the_asset_ceiling_uses_the_banks_balances_not_the_declaration() -> None:
+    # Declared 2 x 20000 = 40000, exactly the ceiling; the banks report 40000.01.
+    ans = answers()
+    ans["bank"] = Answer(
+        "bank",
+        False,
+        (
+            asset(APPLICANT, "25000.00"),
+            asset(APPLICANT, "5000.00", "wealth_management"),
+            asset(SPOUSE, "10000.01", "securities"),
+        ),
+    )
+    outcome = check_with_bank(ans)
+    assert outcome.recommendation == "ineligible"
+    assert outcome.profile.financial_assets == Decimal("40000.01")
+    bank = NAMES["bank"]
+    assert (
+        f"家庭金融资产：核实值40000.01元，超过上限40000.00元，不符合（来源：{bank}）。"
+        in outcome.reasons
+    )
+    # The declaration is a cross-check: each member whose balances differ is a finding.
+    assert [
+        (d.member_id_hash, d.field, d.declared, d.verified, d.department)
+        for d in outcome.discrepancies
+        if d.field == "financial_assets"
+    ] == [
+        (APPLICANT, "financial_assets", "20000.00", "30000.00", "bank"),
+        (SPOUSE, "financial_assets", "20000.00", "10000.01", "bank"),
+    ]
+
+
+def test_no_record_at_the_banks_is_zero_assets_and_a_mismatch() -> None:
+    ans = answers()
+    ans["bank"] = Answer("bank", True, ())
+    outcome = check_with_bank(ans)
+    assert outcome.recommendation == "eligible", outcome.reasons
+    assert outcome.profile.financial_assets == Decimal("0.00")
+    assert [
+        (d.member_id_hash, d.verified)
+        for d in outcome.discrepancies
+        if d.field == "financial_assets"
+    ] == [(APPLICANT, "0.00"), (SPOUSE, "0.00")]
+
+
+def test_a_silent_bank_leaves_the_ceiling_unverified_instead_of_trusting_the_declaration() -> None:
+    outcome = check_with_bank(answers())
+    assert outcome.recommendation == "needs_review"
+    assert (
+        f"家庭金融资产：上限40000.00元，{NAMES['bank']}未反馈，无法核实，需人工审核。"
+        in outcome.reasons
+    )
+    assert not [d for d in outcome.discrepancies if d.field == "financial_assets"]
+
+
+def test_balances_come_only_from_the_banks_and_the_banks_report_only_balances() -> None:
+    assert misplaced_findings("bank", [asset(APPLICANT, "1.00")]) == set()
+    assert misplaced_findings("bank", [income(APPLICANT, "1.00")]) == {"income"}
+    assert misplaced_findings("tax", [asset(APPLICANT, "1.00")]) == {"financial_asset"}
+    assert misplaced_findings("tax", [income(APPLICANT, "1.00")]) == set()

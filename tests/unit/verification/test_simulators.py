@@ -73,3 +73,10 @@ def test_simulated_behaviour_empty_and_failing() -> None:
     failing = SimulatedDepartment("tax", Behaviour(latency_ms=0, error_rate=1.0))
     with pytest.raises(TemporaryFailure):
         asyncio.run(failing(req))
+
+
+def test_simulators_answer_a_rereview_as_they_answer_admission() -> None:
+    for department in ("public_security", "civil_affairs", "real_estate", "tax", "vehicle"):
+        admission = request(department)
+        again = admission.model_copy(update={"purpose": "re_review"})
+        assert fixture_answer(department, again) == fixture_answer(department, admission)
