@@ -16,6 +16,8 @@ matches no route is counted under ``unmatched``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +48,8 @@ REQUEST_SECONDS = Histogram(
 )
 
 UNMATCHED_ROUTE = "unmatched"
+# The longest the broker part of a scrape may take (Prometheus scrapes time out at 10 s).
+BROKER_SCRAPE_SECONDS = 5.0
 
 
 def route_label(scope: Scope) -> str:
@@ -117,43 +121,55 @@ async def broker_gauges(runtime: Runtime) -> list[GaugeSample]:
     samples: list[GaugeSample] = []
     channel = None
     try:
-        for name, kind in queues:
-            if channel is None or channel.is_closed:
-                channel = await connection.channel()
-            try:
-                declared = await channel.declare_queue(name, passive=True)
-            except aio_pika.exceptions.ChannelNotFoundEntity:
-                continue  # the channel is closed now; the next queue opens another
-            ok = declared.declaration_result
-            if kind == "main":
-                samples.append(
-                    GaugeSample(
-                        "queue_messages",
-                        "Messages ready in a service queue",
-                        ok.message_count,
-                        {"queue": name},
+        # Bounded: a scrape answers without the broker's gauges rather than hang on a broker
+        # that accepts a request and never answers it (readiness then says which part failed).
+        async with asyncio.timeout(BROKER_SCRAPE_SECONDS):
+            for name, kind in queues:
+                if channel is None:
+                    channel = await connection.channel()
+                try:
+                    declared = await channel.declare_queue(name, passive=True)
+                except aio_pika.exceptions.ChannelNotFoundEntity:
+                    # The broker closed the channel for the missing queue. It is never used
+                    # again, whatever its state reads: a robust channel may be reopening
+                    # itself, and a declaration on it could wait for that forever.
+                    channel = None
+                    continue
+                ok = declared.declaration_result
+                if kind == "main":
+                    samples.append(
+                        GaugeSample(
+                            "queue_messages",
+                            "Messages ready in a service queue",
+                            ok.message_count,
+                            {"queue": name},
+                        )
                     )
-                )
-                samples.append(
-                    GaugeSample(
-                        "queue_consumers",
-                        "Consumers attached to a service queue (any process)",
-                        ok.consumer_count,
-                        {"queue": name},
+                    samples.append(
+                        GaugeSample(
+                            "queue_consumers",
+                            "Consumers attached to a service queue (any process)",
+                            ok.consumer_count,
+                            {"queue": name},
+                        )
                     )
-                )
-            else:
-                samples.append(
-                    GaugeSample(
-                        "dead_letters",
-                        "Messages parked in a dead-letter queue",
-                        ok.message_count,
-                        {"queue": name},
+                else:
+                    samples.append(
+                        GaugeSample(
+                            "dead_letters",
+                            "Messages parked in a dead-letter queue",
+                            ok.message_count,
+                            {"queue": name},
+                        )
                     )
-                )
+    except TimeoutError:
+        log.warning("metrics_broker_timeout", seconds=BROKER_SCRAPE_SECONDS, queues=len(queues))
+        return []
     finally:
         if channel is not None and not channel.is_closed:
-            await channel.close()
+            with contextlib.suppress(TimeoutError, aio_pika.exceptions.AMQPError, RuntimeError):
+                async with asyncio.timeout(BROKER_SCRAPE_SECONDS):
+                    await channel.close()
     return samples
 
 

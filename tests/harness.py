@@ -39,10 +39,18 @@ async def wait_for(
     interval: float = 0.05,
     what: str = "condition",
 ) -> T:
-    """The first truthy answer of ``probe()``; fails the test after ``timeout`` seconds."""
+    """The first truthy answer of ``probe()``; fails the test after ``timeout`` seconds,
+    also when one probe never returns (a stuck broker or database then fails the test
+    instead of holding the run until pytest-timeout)."""
     deadline = time.monotonic() + timeout
     while True:
-        value = await probe()
+        # A probe begun just before the deadline still gets a few seconds to answer.
+        limit = max(deadline - time.monotonic(), 0.0) + 5.0
+        try:
+            async with asyncio.timeout(limit):
+                value = await probe()
+        except TimeoutError:
+            raise AssertionError(f"{what}: a probe did not answer within {limit:.0f} s") from None
         if value:
             return value
         if time.monotonic() > deadline:
