@@ -146,9 +146,9 @@ def _dead_letters(prefix: str) -> int:
 
 
 async def _cleanup(suite: LocalSuite, run_prefix: str) -> None:
-    admin = await asyncpg.connect(
-        _plain(suite.database_url("intake")).rsplit("/", 1)[0] + "/postgres"
-    )
+    # As the owner role, which made the databases (the services' role may not drop them).
+    owner_url = suite.migration_database_url or suite.database_url
+    admin = await asyncpg.connect(_plain(owner_url("intake")).rsplit("/", 1)[0] + "/postgres")
     try:
         for name in SERVICES:
             db = make_url(suite.database_url(name)).database
@@ -171,12 +171,18 @@ async def _cleanup(suite: LocalSuite, run_prefix: str) -> None:
         await connection.close()
 
 
-async def run_mode(mode: str, args: argparse.Namespace, run: str, template: str) -> Result:
+async def run_mode(
+    mode: str, args: argparse.Namespace, run: str, templates: tuple[str, str]
+) -> Result:
+    template, migration_template = templates
     prefix = f"bench.{run}.{mode}"
     suite = LocalSuite(
         prefix=prefix,
         amqp_url=settings_for("intake").amqp_url,
         database_url=lambda s: template.format(service=f"bench_{run}_{mode}_{s}"),
+        migration_database_url=lambda s: migration_template.format(
+            service=f"bench_{run}_{mode}_{s}"
+        ),
         env={
             "HOUSING_VERIFICATION_DISPATCH": mode,
             "HOUSING_LOG_LEVEL": "WARNING",
@@ -327,9 +333,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 async def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     run = secrets.token_hex(3)
-    template = settings_for("intake").database_url_template
+    settings = settings_for("intake")
+    templates = (settings.database_url_template, settings.migration_database_url_template)
     modes = ["parallel", "serial"] if args.dispatch == "both" else [args.dispatch]
-    results = [await run_mode(mode, args, run, template) for mode in modes]
+    results = [await run_mode(mode, args, run, templates) for mode in modes]
     print()
     print(report(results, args))
     if args.json:

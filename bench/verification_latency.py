@@ -98,6 +98,7 @@ async def run(n: int, latency_ms: float, jitter_ms: float, rate: float) -> dict[
     settings = settings_for(
         "verification",
         database_url=settings_for("verification_bench").database_url,
+        migration_database_url=settings_for("verification_bench").migration_database_url,
         events_exchange=f"{prefix}.events",
         verification_exchange=f"{prefix}.verification",
         queue_prefix=prefix,
@@ -106,7 +107,7 @@ async def run(n: int, latency_ms: float, jitter_ms: float, rate: float) -> dict[
         log_level=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
     )
     configure_logging("bench", settings.log_level, json=True)
-    await upgrade("verification", settings.database_url)
+    await upgrade("verification", settings.migration_database_url, app_role=settings.database_role)
     runtime = Runtime(definition(), settings)
     await runtime.start()
 

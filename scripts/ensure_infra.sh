@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Make sure the local infrastructure the platform needs is there, for a machine without a
 # Docker engine (with one, use docker-compose.yml instead):
-#   - PostgreSQL answering on 127.0.0.1:5432, user postgres able to connect without a password
-#     (the default HOUSING_DATABASE_URL_TEMPLATE);
+#   - PostgreSQL answering on 127.0.0.1:5432, user postgres able to connect without a password,
+#     and the platform's database roles (deploy/postgres/setup_roles.sh): housing_owner, which
+#     migrates and owns the service databases, and housing_app, which the services connect as
+#     (the default HOUSING_MIGRATION_DATABASE_URL_TEMPLATE and HOUSING_DATABASE_URL_TEMPLATE);
+#     a service database made before that split is handed to housing_owner;
 #   - RabbitMQ answering on 127.0.0.1:5672 (guest/guest, the default HOUSING_AMQP_URL);
 #   - uv installed and the project environment synced from uv.lock.
 #
@@ -12,10 +15,11 @@
 # live elsewhere (then only uv is checked).
 #
 # Only a PostgreSQL that this script has just installed gets its authentication changed: if the
-# postgres user then cannot connect over 127.0.0.1, one line
-#   host all postgres 127.0.0.1/32 trust
-# is put at the top of pg_hba.conf. That is for a development or CI machine; an existing
-# installation is never modified, the script explains what is missing instead.
+# postgres user then cannot connect over 127.0.0.1, the lines
+#   host all postgres,housing_owner,housing_app 127.0.0.1/32 trust
+# are put at the top of pg_hba.conf. That is for a development or CI machine; an existing
+# installation's authentication is never modified, the script explains what is missing instead
+# (the roles are created on any server where postgres can log in).
 set -euo pipefail
 
 PG_HOST=127.0.0.1
@@ -101,12 +105,12 @@ allow_local_trust() {
     version=$(pg_version)
     hba=/etc/postgresql/$version/main/pg_hba.conf
     [ -f "$hba" ] || die "cannot find $hba to allow local connections"
-    log "fresh install: allowing user postgres from 127.0.0.1 without a password ($hba)"
+    log "fresh install: allowing users postgres, housing_owner and housing_app from 127.0.0.1 without a password ($hba)"
     local tmp
     tmp=$(mktemp)
     {
         echo "# Added by scripts/ensure_infra.sh for local development and CI (housing platform)."
-        echo "host    all    postgres    127.0.0.1/32    trust"
+        echo "host    all    postgres,housing_owner,housing_app    127.0.0.1/32    trust"
         cat "$hba"
     } >"$tmp"
     cat "$tmp" >"$hba"
@@ -130,10 +134,22 @@ ensure_postgres() {
         if [ "$fresh" -eq 1 ]; then
             allow_local_trust
         else
-            die "PostgreSQL answers but user postgres cannot log in over $PG_HOST without a password. Either allow it in pg_hba.conf (host all postgres 127.0.0.1/32 trust) or set HOUSING_DATABASE_URL_TEMPLATE / TEST_DATABASE_URL with credentials."
+            die "PostgreSQL answers but user postgres cannot log in over $PG_HOST without a password. Either allow it in pg_hba.conf (host all postgres,housing_owner,housing_app 127.0.0.1/32 trust) or set HOUSING_DATABASE_URL_TEMPLATE, HOUSING_MIGRATION_DATABASE_URL_TEMPLATE and TEST_DATABASE_URL with credentials."
         fi
         postgres_user_can_connect || die "user postgres still cannot connect to $PG_HOST:$PG_PORT"
     fi
+}
+
+# The owner and application roles, created if missing (and the attributes they must have set
+# again). Concurrent calls are safe: roles.sql serialises them on an advisory lock.
+ensure_database_roles() {
+    if ! postgres_user_can_connect; then
+        log "cannot log in as postgres on $PG_HOST:$PG_PORT to set up the database roles; as a superuser, run: PGHOST=... PGUSER=... deploy/postgres/setup_roles.sh"
+        return 0
+    fi
+    PGHOST=$PG_HOST PGPORT=$PG_PORT PGUSER=postgres PGCONNECT_TIMEOUT=5 \
+        bash deploy/postgres/setup_roles.sh | sed 's/^\[setup_roles\] /[ensure_infra] /' ||
+        die "could not set up the database roles (deploy/postgres/setup_roles.sh)"
 }
 
 # --- RabbitMQ ----------------------------------------------------------------------------------
@@ -241,6 +257,7 @@ main() {
         log "SKIP_ENSURE_INFRA=1: not checking PostgreSQL and RabbitMQ"
     else
         ensure_postgres
+        ensure_database_roles
         ensure_rabbitmq
         ensure_broker_file_handles
     fi

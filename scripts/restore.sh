@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Restore a backup of scripts/backup.sh into fresh databases.
 #
-#   scripts/restore.sh BACKUP_DIR [--prefix PREFIX | SERVICE=DATABASE ...] [--broker] [SERVICE ...]
+#   scripts/restore.sh BACKUP_DIR [--prefix PREFIX | SERVICE=DATABASE ...] [--owner ROLE] [--broker]
+#                      [SERVICE ...]
 #
 # Every service of the backup's MANIFEST (or only the SERVICEs named) is restored into a new
 # database: <PREFIX><service> with --prefix, or the name given as SERVICE=DATABASE; without
 # either, the names it had. A database that already exists is never touched: the restore
 # refuses it (drop or rename it first). The checksums are verified before anything is written;
-# each dump is restored with pg_restore --exit-on-error, without ownership (the connecting role
-# owns the objects), then the audit chain of each restored database is verified against the
+# each dump is restored with pg_restore --exit-on-error, without the dump's ownership and
+# grants: the database and its objects belong to the owner role (--owner, default
+# $HOUSING_DB_OWNER_ROLE or housing_owner; the connecting role when no such role exists), and
+# the application role gets its privileges from the service's next `migrate`, which the run
+# command and the container entry point run at every start (docs/operations.md, "Database
+# roles"). Then the audit chain of each restored database is verified against the
 # head recorded at backup time (python -m shared.audit verify --anchor, when uv or the
 # project's Python is at hand). --broker also imports the RabbitMQ definitions
 # (`rabbitmqctl import_definitions`; it adds and updates, never deletes). Libpq variables
@@ -20,6 +25,7 @@ dir=${1:?usage: scripts/restore.sh BACKUP_DIR [--prefix PREFIX | SERVICE=DATABAS
 shift
 prefix=""
 broker=0
+owner=${HOUSING_DB_OWNER_ROLE:-housing_owner}
 declare -A target=()
 only=()
 while (($#)); do
@@ -27,6 +33,8 @@ while (($#)); do
         --prefix) prefix=${2:?--prefix needs a value}; shift 2 ;;
         --prefix=*) prefix=${1#*=}; shift ;;
         --broker) broker=1; shift ;;
+        --owner) owner=${2:?--owner needs a role}; shift 2 ;;
+        --owner=*) owner=${1#*=}; shift ;;
         -h | --help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *=*) target[${1%%=*}]=${1#*=}; only+=("${1%%=*}"); shift ;;
@@ -90,12 +98,20 @@ for service in "${only[@]}"; do
     fi
 done
 
+as_owner=()
+if [ "$(psql -X -d postgres -Atc "SELECT 1 FROM pg_roles WHERE rolname = '${owner//\'/\'\'}'")" = 1 ]; then
+    as_owner=(--role="$owner")
+    echo "restoring as the owner role $owner"
+else
+    echo "no role $owner on this server: the connecting role $PGUSER owns what is restored" >&2
+fi
+
 status=0
 for service in "${only[@]}"; do
     IFS=$'\t' read -r db dump head <<<"${entry[$service]}"
     new=$(new_name "$service" "$db")
-    createdb "$new"
-    pg_restore --exit-on-error --no-owner --dbname="$new" "$dir/$dump"
+    createdb ${as_owner:+--owner="$owner"} "$new"
+    pg_restore --exit-on-error --no-owner --no-acl "${as_owner[@]}" --dbname="$new" "$dir/$dump"
     echo "restored $service ($db) -> $new"
     if verify_audit "$new" "$head"; then
         echo "audit chain of $new verified"

@@ -23,9 +23,11 @@ for service in "${SERVICES[@]}"; do
         { echo "[run] services/$service/__main__.py is missing; nothing to run" >&2; exit 1; }
 done
 
+# Also the database roles: migrate connects as housing_owner, the services as housing_app.
 bash scripts/ensure_infra.sh
 
-# Each service has its own database, so the six migrations run side by side.
+# Each service has its own database, so the migrations run side by side (as the owner role,
+# which creates a missing database and grants the application role its privileges).
 echo "[run] migrating: ${SERVICES[*]}"
 declare -A MIGRATION
 for service in "${SERVICES[@]}"; do

@@ -201,6 +201,15 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings) -> Fast
         gauges = exposition(settings.service, await scrape(runtime))
         return Response(generate_latest() + gauges, media_type=CONTENT_TYPE_LATEST)
 
+    @app.get(
+        "/audit/keys",
+        tags=["operations"],
+        summary="Public key set of the audit checkpoints (JWKS, Ed25519)",
+    )
+    async def audit_keys() -> dict[str, list[dict[str, str]]]:
+        # Public on purpose: anyone holding a published checkpoint can check its signature.
+        return runtime.checkpoint_key.jwks()
+
     if settings.is_development:
         _install_dev_clock(app)
 

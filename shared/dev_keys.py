@@ -8,3 +8,6 @@ DEV_SIGNING_KEY = "dev-only-signing-key-change-me-0123456789abcdef"
 # Every service that hashes a resident ID must use the same key, or bans and progress queries
 # silently stop matching.
 DEV_ID_HASH_KEY = "dev-only-id-hash-key"
+# The development audit checkpoint key (base64url Ed25519 seed, ``shared.audit.checkpoint``):
+# anyone can sign checkpoints with it, so production refuses it.
+DEV_AUDIT_CHECKPOINT_KEY = "jL3GkunDTK_q-Rvn4l966YBh7mQB6X6OQ2OJUgkFiW4"

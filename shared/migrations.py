@@ -7,11 +7,17 @@ install. The platform tables (outbox, inbox, idempotency keys, audit log) are cr
 service's first revision through ``create_platform_tables``; the service's own tables follow in
 its own revisions. ``tests/integration/test_migrations.py`` upgrades an empty database to head
 and compares it with ``tables.py``.
+
+Migrations run as the database's owner role; the services connect as an application role that
+owns nothing. At the end of every migration run, in the migration's own transaction,
+:func:`grant_application_privileges` gives that role exactly the row privileges today's code
+needs (docs/operations.md, "Database roles").
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
 
 import asyncpg
@@ -28,13 +34,14 @@ from shared import (
     audit,  # importing it registers audit_log on platform_metadata
     idempotency,  # noqa: F401  (registers idempotency_keys likewise)
 )
-from shared.settings import REPO_ROOT
-from shared.tables import platform_metadata
+from shared.audit import checkpoint  # noqa: F401  (registers audit_checkpoints likewise)
+from shared.settings import REPO_ROOT, ServiceSettings
+from shared.tables import APPEND_ONLY, platform_metadata
 
 log = structlog.get_logger(__name__)
 
 
-def alembic_config(service: str, database_url: str) -> Config:
+def alembic_config(service: str, database_url: str, app_role: str | None = None) -> Config:
     """One environment for all (``shared/alembic_env``), the service's own revisions."""
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "alembic_env"))
@@ -45,6 +52,7 @@ def alembic_config(service: str, database_url: str) -> Config:
     cfg.attributes["service"] = service
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     cfg.attributes["database_url"] = database_url
+    cfg.attributes["app_role"] = app_role
     return cfg
 
 
@@ -66,11 +74,69 @@ async def ensure_database(database_url: str) -> bool:
         await conn.close()
 
 
-async def upgrade(service: str, database_url: str, revision: str = "head") -> None:
+async def upgrade(
+    service: str, database_url: str, revision: str = "head", *, app_role: str | None = None
+) -> None:
+    """Migrate as the role of ``database_url`` (the owner), then grant ``app_role`` its
+    privileges (none granted without one, or when it is the owner itself)."""
     await ensure_database(database_url)
+    cfg = alembic_config(service, database_url, app_role)
     # Alembic's env runs its own event loop; keep it off ours.
-    await asyncio.to_thread(command.upgrade, alembic_config(service, database_url), revision)
-    log.info("migrated", service=service, revision=revision)
+    await asyncio.to_thread(command.upgrade, cfg, revision)
+    log.info("migrated", service=service, revision=revision, app_role=app_role)
+
+
+async def migrate(settings: ServiceSettings) -> None:
+    """The ``migrate`` command: the service's database to head, as the migration role."""
+    await upgrade(
+        settings.service, settings.migration_database_url, app_role=settings.database_role
+    )
+
+
+def grant_application_privileges(
+    connection: sa.Connection, app_role: str, metadata: Iterable[sa.MetaData]
+) -> None:
+    """Give ``app_role`` what the services need on the tables of ``public``, nothing else.
+
+    Rows only: SELECT, INSERT, UPDATE and DELETE on every table, except SELECT and INSERT on
+    the tables whose ``info`` says ``append_only`` (the audit log, review's signatures: a
+    trigger refuses their change anyway, now the privilege is missing too); USAGE on the
+    sequences. No TRUNCATE, REFERENCES or TRIGGER, no CREATE on the schema and no access to
+    ``alembic_version``. Everything is revoked first, so the grants follow today's code (a
+    table that became append-only loses UPDATE at the next run). Runs as the owner of the
+    tables (only an owner or a superuser may grant on them); a no-op when ``app_role`` is that
+    role itself, as in a single-account development setup.
+    """
+    owner = connection.execute(sa.text("SELECT current_user")).scalar_one()
+    if app_role == owner:
+        log.warning("no application role: the service connects as the owner", role=owner)
+        return
+    role = connection.dialect.identifier_preparer.quote(app_role)
+    statements = [
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}",
+        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}",
+        f"REVOKE CREATE ON SCHEMA public FROM {role}",
+        # PostgreSQL < 15 lets every role create in public; 15 no longer does (a no-op there).
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+    ]
+    present = set(sa.inspect(connection).get_table_names(schema="public"))
+    if "alembic_version" in present:
+        statements.append(f"REVOKE ALL ON alembic_version FROM {role}")
+    append_only = sorted(
+        {
+            table.name
+            for md in metadata
+            for table in md.tables.values()
+            if table.info.get(APPEND_ONLY) and table.name in present
+        }
+    )
+    statements += [f"REVOKE UPDATE, DELETE ON {name} FROM {role}" for name in append_only]
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+    log.info("granted", app_role=app_role, append_only=append_only)
 
 
 def create_platform_tables(op: Operations) -> None:
@@ -190,10 +256,29 @@ def drop_retention_indexes(op: Operations) -> None:
     op.drop_index("outbox_sent", table_name="outbox")
 
 
+def add_audit_checkpoints(op: Operations) -> None:
+    """Platform step 3: the checkpoints of the audit chain this service signed
+    (``shared.audit.checkpoint.audit_checkpoints``)."""
+    op.create_table(
+        "audit_checkpoints",
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("head_hash", sa.Text(), nullable=False),
+        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("key_id", sa.Text(), nullable=False),
+        sa.Column("signature", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
+    )
+
+
+def drop_audit_checkpoints(op: Operations) -> None:
+    op.drop_table("audit_checkpoints")
+
+
 def run_env(target_metadata: sa.MetaData) -> None:
     """The body of every service's ``migrations/env.py`` (online mode, async engine)."""
     cfg = context.config
     url = cfg.attributes.get("database_url") or cfg.get_main_option("sqlalchemy.url")
+    app_role = cfg.attributes.get("app_role")
 
     def do_run(connection: sa.Connection) -> None:
         context.configure(
@@ -205,6 +290,11 @@ def run_env(target_metadata: sa.MetaData) -> None:
         with context.begin_transaction():
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(7204301)"))
             context.run_migrations()
+            # In the migration's transaction: a new table is never visible without its grants.
+            if app_role:
+                grant_application_privileges(
+                    connection, app_role, [platform_metadata, target_metadata]
+                )
 
     async def main() -> None:
         engine = create_async_engine(url)

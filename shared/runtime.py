@@ -25,6 +25,7 @@ from shared.amqp.consumer import BatchHandler, Consumer, Handler
 from shared.amqp.relay import OutboxRelay
 from shared.amqp.topology import Binding, QueueSpec, narrow_to_handled
 from shared.amqp.watchdog import LinkWatchdog
+from shared.audit.checkpoint import CheckpointKey, sign_head
 from shared.city import CityConfig, city_config
 from shared.db import UnitOfWork, create_engine
 from shared.handlers import TypedHandler, bind_handlers, derive_bindings
@@ -39,7 +40,9 @@ BackgroundJob = Callable[["Runtime"], Awaitable[None]]
 
 # Retention runs every ``retention_sweep_seconds`` (hourly by default): expired
 # Idempotency-Keys (replay already ignores them), published outbox rows and handled inbox ids
-# older than the retention period.
+# older than the retention period. The audit checkpoint job runs every
+# ``audit_checkpoint_seconds`` (five minutes): it signs the chain head and emits
+# ``audit.checkpointed`` (docs/audit.md).
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class Runtime:
         )
         # Validated at start: a bad city file stops the service with the offending field named.
         self.city: CityConfig = city_config(settings.city_config)
+        # Built at start too: a malformed key stops the service here, not at the first tick.
+        self.checkpoint_key = CheckpointKey(settings.audit_checkpoint_key.get_secret_value())
         self.context: Any = definition.context(self) if definition.context is not None else None
         self.handlers = bind_handlers(definition.handlers, self.context)
         self.consumer: Consumer | None = None
@@ -123,6 +128,12 @@ class Runtime:
             )(self),
             "platform-retention",
         )
+        self._spawn(
+            periodic(
+                "audit-checkpoint", self.settings.audit_checkpoint_seconds, self.sign_audit_head
+            )(self),
+            "audit-checkpoint",
+        )
         if self.queue_spec.bindings:
             self.consumer = Consumer(
                 service=self.settings.service,
@@ -152,6 +163,10 @@ class Runtime:
             uow.conn, timedelta(hours=self.settings.idempotency_ttl_hours)
         )
         await purge_retained(uow.conn, timedelta(days=self.settings.retention_days))
+
+    async def sign_audit_head(self, uow: UnitOfWork) -> None:
+        """Sign and publish the audit chain head (``shared.audit.checkpoint``)."""
+        await sign_head(uow, self.settings.service, self.checkpoint_key)
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         task = asyncio.ensure_future(coro)

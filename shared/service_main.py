@@ -10,7 +10,7 @@ import uvicorn
 
 from shared.app import create_app
 from shared.logging import configure_logging
-from shared.migrations import upgrade
+from shared.migrations import migrate
 from shared.runtime import ServiceDefinition
 from shared.settings import settings_for
 
@@ -29,7 +29,7 @@ def main(service: str, definition: Callable[[], ServiceDefinition]) -> None:
     settings = settings_for(service)
     if args.command == "migrate":
         configure_logging(service, settings.log_level, json=settings.log_json)
-        asyncio.run(upgrade(service, settings.database_url))
+        asyncio.run(migrate(settings))
         return
     app = create_app(definition(), settings)
     uvicorn.run(

@@ -7,6 +7,7 @@ file can configure the whole suite while each service keeps its own database and
 
 from __future__ import annotations
 
+import getpass
 import os
 from pathlib import Path
 from typing import Literal
@@ -14,9 +15,10 @@ from typing import Literal
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 # The development keys: accepted only outside production (shared.auth re-exports the first).
-from shared.dev_keys import DEV_ID_HASH_KEY, DEV_SIGNING_KEY
+from shared.dev_keys import DEV_AUDIT_CHECKPOINT_KEY, DEV_ID_HASH_KEY, DEV_SIGNING_KEY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +44,21 @@ DEFAULT_PORTS: dict[str, int] = {
     "tenancy": 8008,
 }
 
-__all__ = ["DEV_ID_HASH_KEY", "DEV_SIGNING_KEY", "ServiceSettings", "settings_for"]
+__all__ = [
+    "DEV_AUDIT_CHECKPOINT_KEY",
+    "DEV_ID_HASH_KEY",
+    "DEV_SIGNING_KEY",
+    "ServiceSettings",
+    "settings_for",
+]
+
+
+# Secrets whose development value everyone knows, with what production must set instead.
+_DEVELOPMENT_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("signing_key", DEV_SIGNING_KEY, "a real signing key"),
+    ("id_hash_key", DEV_ID_HASH_KEY, "the platform's real resident-ID hash key"),
+    ("audit_checkpoint_key", DEV_AUDIT_CHECKPOINT_KEY, "the service's own audit checkpoint key"),
+)
 
 
 class ServiceSettings(BaseSettings):
@@ -56,8 +72,17 @@ class ServiceSettings(BaseSettings):
     environment: Literal["development", "test", "production"] = "production"
     host: str = "127.0.0.1"
     port: int = 0
+    # Two accounts per database (docs/operations.md, "Database roles"): the service runs as
+    # the application role, which owns nothing and may only read and write rows; `migrate` runs
+    # as the owner role, which owns the schema and grants the application role what it needs.
     database_url: str = ""
-    database_url_template: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/housing_{service}"
+    database_url_template: str = "postgresql+asyncpg://housing_app@127.0.0.1:5432/housing_{service}"
+    # Unset with an explicit database_url: the same URL (one account for both, as before this
+    # split; production refuses that).
+    migration_database_url: str = ""
+    migration_database_url_template: str = (
+        "postgresql+asyncpg://housing_owner@127.0.0.1:5432/housing_{service}"
+    )
     db_pool_size: int = 10
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = "housing.events"
@@ -68,6 +93,13 @@ class ServiceSettings(BaseSettings):
     # With a publicly known key the hashes in events could be reversed by enumerating the
     # ~10^10 plausible resident IDs, so production refuses the development default.
     id_hash_key: SecretStr = SecretStr(DEV_ID_HASH_KEY)
+    # Signs the audit chain's checkpoints (base64url Ed25519 seed; docs/audit.md). Read from
+    # the environment only, so that whoever controls the database cannot sign a rewritten
+    # chain; HOUSING_<SERVICE>_AUDIT_CHECKPOINT_KEY gives each service a key of its own.
+    audit_checkpoint_key: SecretStr = SecretStr(DEV_AUDIT_CHECKPOINT_KEY)
+    # How often the chain head is signed and published; rows newer than the last published
+    # checkpoint are protected by the chain alone, so this is the window of an unseen rewrite.
+    audit_checkpoint_seconds: float = Field(default=300.0, gt=0)
     jwt_algorithm: str = "HS256"
     city_config: Path = REPO_ROOT / "deploy" / "cities" / "xiamen.yaml"
     log_level: str = "INFO"
@@ -105,27 +137,39 @@ class ServiceSettings(BaseSettings):
     def _derive_and_guard(self) -> ServiceSettings:
         if not self.port:
             object.__setattr__(self, "port", DEFAULT_PORTS.get(self.service, 8000))
+        if not self.migration_database_url:
+            migration_url = self.database_url or self.migration_database_url_template.format(
+                service=self.service
+            )
+            object.__setattr__(self, "migration_database_url", migration_url)
         if not self.database_url:
             object.__setattr__(
                 self, "database_url", self.database_url_template.format(service=self.service)
             )
-        if (
-            self.environment == "production"
-            and self.signing_key.get_secret_value() == DEV_SIGNING_KEY
+        if self.environment == "production" and self.database_role == _user_of(
+            self.migration_database_url
         ):
+            # The owner may drop tables and switch the audit log's triggers off; a service
+            # running as its owner would lose the database's half of the audit guarantees.
             raise ValueError(
-                "HOUSING_SIGNING_KEY is the development key; set a real signing key "
-                "before running with HOUSING_ENVIRONMENT=production"
+                f"the database URL and the migration database URL of {self.service} log in as "
+                f"the same role ({self.database_role!r}); in production the service runs as an "
+                "application role that owns nothing (HOUSING_DATABASE_URL_TEMPLATE) and only "
+                "migrate runs as the owner (HOUSING_MIGRATION_DATABASE_URL_TEMPLATE)"
             )
-        if (
-            self.environment == "production"
-            and self.id_hash_key.get_secret_value() == DEV_ID_HASH_KEY
-        ):
-            raise ValueError(
-                "HOUSING_ID_HASH_KEY is the development key; set the platform's real "
-                "resident-ID hash key before running with HOUSING_ENVIRONMENT=production"
-            )
+        if self.environment == "production":
+            for field, development_key, what in _DEVELOPMENT_KEYS:
+                if getattr(self, field).get_secret_value() == development_key:
+                    raise ValueError(
+                        f"HOUSING_{field.upper()} is the development key; set {what} "
+                        "before running with HOUSING_ENVIRONMENT=production"
+                    )
         return self
+
+    @property
+    def database_role(self) -> str:
+        """The role the service connects as: the one migrate grants the table privileges to."""
+        return _user_of(self.database_url)
 
     @property
     def queue_name(self) -> str:
@@ -134,6 +178,11 @@ class ServiceSettings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment in ("development", "test")
+
+
+def _user_of(database_url: str) -> str:
+    # Without a user in the URL, asyncpg (like libpq) logs in as PGUSER or the OS user.
+    return make_url(database_url).username or os.environ.get("PGUSER") or getpass.getuser()
 
 
 def service_settings_config(service: str) -> SettingsConfigDict:

@@ -11,6 +11,11 @@ from sqlalchemy.dialects import postgresql as pg
 
 platform_metadata = sa.MetaData()
 
+# ``sa.Table(..., info=APPEND_ONLY_INFO)``: rows are never updated or deleted (a trigger refuses
+# it); the application role gets SELECT and INSERT only (shared.migrations).
+APPEND_ONLY = "append_only"
+APPEND_ONLY_INFO = {APPEND_ONLY: True}
+
 # Events waiting to be published. Written in the business transaction; the relay marks a row
 # sent only after the broker confirmed it.
 outbox = sa.Table(

@@ -42,6 +42,8 @@ class LocalSuite:
     prefix: str
     amqp_url: str
     database_url: Callable[[str], str]  # service name -> its database URL
+    # service name -> the URL its migrate runs with (the owner role); None: database_url's
+    migration_database_url: Callable[[str], str] | None = None
     env: Mapping[str, str] = field(default_factory=dict)  # more HOUSING_* settings
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="suite-")))
     ports: dict[str, int] = field(default_factory=dict)
@@ -66,6 +68,10 @@ class LocalSuite:
         for name in SERVICES:
             env[f"HOUSING_{name.upper()}_PORT"] = str(self.ports[name])
             env[f"HOUSING_{name.upper()}_DATABASE_URL"] = self.database_url(name)
+            if self.migration_database_url is not None:
+                env[f"HOUSING_{name.upper()}_MIGRATION_DATABASE_URL"] = self.migration_database_url(
+                    name
+                )
         env.update(self.env)
         return env
 

@@ -3,7 +3,10 @@
 A Docker engine that answers gets testcontainers; otherwise the local services named by
 ``TEST_DATABASE_URL`` / ``TEST_AMQP_URL`` (defaults match a machine running both locally).
 Every run gets its own databases (``t<run>_<name>``) and its own exchange and queue names
-(prefix ``t<run>``), and removes them at the end.
+(prefix ``t<run>``), and removes them at the end. It also gets its own pair of database roles,
+as a deployment has (docs/operations.md, "Database roles"): ``t<run>_owner`` migrates and owns
+the tables, ``t<run>_app`` is what the services under test connect as (no superuser, owns
+nothing). ``Infra.database`` stays the superuser's URL, for tests that set up or tamper.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -45,14 +49,33 @@ def _docker_engine_answers() -> bool:
 
 @dataclass
 class Infra:
-    database_url: str  # any database on the server; tests derive their own names
+    database_url: str  # a superuser's, any database on the server; tests derive their own names
     amqp_url: str
     run_id: str
     container_exec: Callable[[list[str]], None] | None = None
+    # Of both run roles; a server with trust authentication (these machines) ignores it.
+    role_password: str = field(default_factory=lambda: secrets.token_hex(16))
 
-    def database(self, name: str) -> str:
+    @property
+    def owner_role(self) -> str:
+        return f"t{self.run_id}_owner"
+
+    @property
+    def app_role(self) -> str:
+        return f"t{self.run_id}_app"
+
+    def database(self, name: str, *, role: str | None = None) -> str:
+        """The URL of the run's database ``name``: as the superuser, or as ``role``."""
         url = make_url(self.database_url).set(database=f"t{self.run_id}_{name}")
+        if role is not None:
+            url = url.set(username=role, password=self.role_password)
         return url.render_as_string(hide_password=False)
+
+    def owner_database(self, name: str) -> str:
+        return self.database(name, role=self.owner_role)
+
+    def app_database(self, name: str) -> str:
+        return self.database(name, role=self.app_role)
 
     @property
     def prefix(self) -> str:
@@ -69,13 +92,17 @@ class Infra:
     def settings(self, service: str, **overrides: object) -> ServiceSettings:
         values: dict[str, object] = {
             "environment": "test",
-            "database_url": self.database(service),
+            "database_url": self.app_database(service),
+            "migration_database_url": self.owner_database(service),
             "amqp_url": self.amqp_url,
             "events_exchange": f"{self.prefix}.events",
             "verification_exchange": f"{self.prefix}.verification",
             "queue_prefix": self.prefix,
             "retry_delays_ms": [100, 300],
             "outbox_poll_seconds": 0.2,
+            # Signed once at start (an empty chain: nothing); a test signs when it means to,
+            # so no checkpoint event turns up in the middle of another test's counts.
+            "audit_checkpoint_seconds": 3600.0,
             "log_json": True,
         }
         values.update(overrides)
@@ -99,29 +126,63 @@ def infra() -> Iterator[Infra]:
             def container_exec(cmd: list[str]) -> None:
                 mq.exec(cmd)
 
-            yield Infra(pg.get_connection_url(), amqp, run_id, container_exec)
+            infra = Infra(pg.get_connection_url(), amqp, run_id, container_exec)
+            _in_thread(_create_roles(infra))
+            yield infra
         return
     infra = Infra(
         os.environ.get("TEST_DATABASE_URL", DEFAULT_DATABASE_URL),
         os.environ.get("TEST_AMQP_URL", DEFAULT_AMQP_URL),
         run_id,
     )
+    _in_thread(_create_roles(infra))
     yield infra
     _cleanup_local(infra)
 
 
-def _cleanup_local(infra: Infra) -> None:
+def _in_thread(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` in a thread of its own: the session's event loop must not be disturbed."""
     import asyncio
 
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, work).result()
+
+
+async def _admin(infra: Infra) -> asyncpg.Connection:
+    admin = make_url(infra.database_url).set(drivername="postgresql", database="postgres")
+    return await asyncpg.connect(admin.render_as_string(hide_password=False))
+
+
+async def _create_roles(infra: Infra) -> None:
+    # The run's own names: nothing another run (or make run's housing_owner / housing_app)
+    # connects as is created, altered or dropped here.
+    conn = await _admin(infra)
+    try:
+        password = infra.role_password
+        await conn.execute(
+            f'CREATE ROLE "{infra.owner_role}" LOGIN NOSUPERUSER CREATEDB NOCREATEROLE '
+            f"NOREPLICATION NOBYPASSRLS PASSWORD '{password}'"
+        )
+        await conn.execute(
+            f'CREATE ROLE "{infra.app_role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE '
+            f"NOREPLICATION NOBYPASSRLS NOINHERIT PASSWORD '{password}'"
+        )
+    finally:
+        await conn.close()
+
+
+def _cleanup_local(infra: Infra) -> None:
     async def drop_databases() -> None:
-        admin = make_url(infra.database_url).set(drivername="postgresql", database="postgres")
-        conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+        conn = await _admin(infra)
         try:
             names = await conn.fetch(
                 "SELECT datname FROM pg_database WHERE datname LIKE $1", f"t{infra.run_id}_%"
             )
             for row in names:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+            # Their objects and grants went with the databases.
+            await conn.execute(f'DROP ROLE IF EXISTS "{infra.app_role}"')
+            await conn.execute(f'DROP ROLE IF EXISTS "{infra.owner_role}"')
         finally:
             await conn.close()
 
@@ -136,10 +197,8 @@ def _cleanup_local(infra: Infra) -> None:
         finally:
             await connection.close()
 
-    # A thread of its own: the session's event loop must not be disturbed at teardown.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, drop_databases()).result()
-        pool.submit(asyncio.run, drop_broker_objects()).result()
+    _in_thread(drop_databases())
+    _in_thread(drop_broker_objects())
 
 
 def _list_broker_objects(kind: str, prefix: str) -> list[str]:

@@ -16,13 +16,14 @@ from typing import Any
 
 import aio_pika
 import httpx
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from shared.app import create_app
 from shared.auth import issue_token
 from shared.db import create_engine
 from shared.events.catalogue import DEPARTMENTS
-from shared.migrations import ensure_database, upgrade
+from shared.migrations import ensure_database, grant_application_privileges, migrate
 from shared.runtime import Runtime, ServiceDefinition
 from shared.settings import DEV_SIGNING_KEY
 from shared.tables import platform_metadata
@@ -59,24 +60,25 @@ async def running_service(
     **overrides: object,
 ) -> AsyncIterator[RunningService]:
     prefix = f"{infra.prefix}.{system}"
+    # As a deployment runs it: migrated by the owner role, serving as the application role.
     settings = infra.settings(
         name,
-        database_url=infra.database(f"{system}_{name}"),
+        database_url=infra.app_database(f"{system}_{name}"),
+        migration_database_url=infra.owner_database(f"{system}_{name}"),
         events_exchange=f"{prefix}.events",
         verification_exchange=f"{prefix}.verification",
         queue_prefix=prefix,
         **overrides,
     )
     if definition is None:
-        await upgrade(name, settings.database_url)
+        await migrate(settings)
         definition = service_bootstrap(name).definition()
     else:  # a test-only service: no migrations of its own, create its tables directly
-        await ensure_database(settings.database_url)
-        engine = create_engine(settings.database_url)
-        async with engine.begin() as conn:
-            await conn.run_sync(platform_metadata.create_all)
-            await conn.run_sync(definition.metadata.create_all)
-        await engine.dispose()
+        await create_tables(
+            settings.migration_database_url,
+            settings.database_role,
+            [platform_metadata, definition.metadata],
+        )
     app = create_app(definition, settings)
     try:
         async with app.router.lifespan_context(app):
@@ -85,6 +87,18 @@ async def running_service(
                 yield RunningService(name, app, client)
     finally:
         await _delete_queues(infra.amqp_url, app.state.runtime)
+
+
+async def create_tables(owner_url: str, app_role: str, metadata: list[sa.MetaData]) -> None:
+    """Tables of a test-only service, without migrations: created as the owner role, then the
+    application role granted what ``migrate`` would grant it."""
+    await ensure_database(owner_url)
+    engine = create_engine(owner_url)
+    async with engine.begin() as conn:
+        for md in metadata:
+            await conn.run_sync(md.create_all)
+        await conn.run_sync(grant_application_privileges, app_role, metadata)
+    await engine.dispose()
 
 
 def service_bootstrap(name: str) -> Any:

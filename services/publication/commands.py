@@ -34,6 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from prometheus_client import Counter
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from services.publication import domain, queries
@@ -63,9 +64,11 @@ from services.publication.tables import (
     notice_entries,
     notices,
     objections,
+    published_checkpoints,
     waiting_households,
 )
 from shared.audit import record
+from shared.audit.checkpoint import Checkpoint, CheckpointRefused, jwks, keys_of
 from shared.auth import Principal, ensure_can_act
 from shared.clock import SHANGHAI, now
 from shared.db import UnitOfWork
@@ -78,6 +81,7 @@ from shared.events.catalogue import (
     AllocationUnitAllocated,
     AllocationUnitsChanged,
     AllocationWaitingEntered,
+    AuditCheckpointed,
     CreditCaseExposed,
     CreditNoticeStep,
     ObjectionConcluded,
@@ -90,6 +94,12 @@ from shared.pii import keyed_hash, mask_mobile, mask_name, mask_resident_id, scr
 from shared.problems import Conflict, NotFound, ValidationProblem
 
 log = structlog.get_logger(__name__)
+
+CHECKPOINTS_REFUSED = Counter(
+    "audit_checkpoints_refused_total",
+    "Audit checkpoints received whose signature does not verify (not kept, not pushed)",
+    ["service"],
+)
 
 
 # --- event reactions ---------------------------------------------------------------------
@@ -1038,3 +1048,34 @@ async def publish_allocation_results(ctx: PublicationContext, uow: UnitOfWork, a
         )
         opened += 1
     return opened
+
+
+# --- audit checkpoints (docs/audit.md) ------------------------------------------------------
+
+
+async def keep_checkpoint(
+    ctx: PublicationContext, uow: UnitOfWork, event: AuditCheckpointed, envelope: Envelope
+) -> bool:
+    """Keep a service's signed chain head for the public page and log it for the province;
+    False when refused (signature that does not verify with the key it names, or a service
+    signing for another), which keeps and pushes nothing."""
+    checkpoint = Checkpoint.from_json(event.model_dump())
+    try:
+        if envelope.producer != event.service:
+            raise CheckpointRefused(f"{envelope.producer} may not sign for {event.service}")
+        # Only proves the checkpoint is intact and self-consistent: whether the key is the
+        # service's is for the verifier to decide, against the key set the service publishes.
+        checkpoint.check(keys_of(jwks([event.public_key])))
+    except (CheckpointRefused, ValueError) as exc:
+        CHECKPOINTS_REFUSED.labels(event.service).inc()
+        log.warning(
+            "audit_checkpoint_refused", service=event.service, seq=event.seq, reason=str(exc)
+        )
+        return False
+    await uow.conn.execute(
+        insert(published_checkpoints)
+        .values(**event.model_dump(), event_id=envelope.id, received_at=now())
+        .on_conflict_do_nothing()
+    )
+    await log_push(ctx, uow, envelope)
+    return True

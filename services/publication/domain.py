@@ -329,6 +329,17 @@ PUSHED_FIELDS: dict[str, tuple[str, ...]] = {
         "handled_at",
         "reported_at",
     ),
+    # Every service's signed audit chain head, whole: it is public, and the province's copy is
+    # the one no administrator of this city can reach (docs/audit.md).
+    "audit.checkpointed": (
+        "service",
+        "seq",
+        "head_hash",
+        "signed_at",
+        "key_id",
+        "public_key",
+        "signature",
+    ),
 }
 
 
@@ -347,7 +358,10 @@ def push_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def stream_key(event_type: str, data: dict[str, Any]) -> str:
-    """Events of one stream are delivered in order: one application, else one unit's lights."""
+    """Events of one stream are delivered in order: one application, one round, one service's
+    audit checkpoints, else one unit's lights."""
+    if event_type == "audit.checkpointed":
+        return f"audit:{data['service']}"
     if data.get("application_id"):
         return f"application:{data['application_id']}"
     if data.get("round_id"):

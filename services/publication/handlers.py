@@ -28,6 +28,7 @@ from shared.events.catalogue import (
     ApplicationSubmitted,
     ApplicationSupplementRequested,
     ApplicationWithdrawn,
+    AuditCheckpointed,
     CreditAgencyBlacklisted,
     CreditBanLifted,
     CreditCaseExposed,
@@ -225,6 +226,13 @@ async def on_ticket_feedback_reported(
     await commands.log_push(ctx, uow, envelope)
 
 
+@handles(AuditCheckpointed)
+async def on_audit_checkpointed(
+    ctx: PublicationContext, uow: UnitOfWork, event: AuditCheckpointed, envelope: Envelope
+) -> None:
+    await commands.keep_checkpoint(ctx, uow, event, envelope)
+
+
 @handles(AllocationWaitingEntered)
 async def on_waiting_entered(
     ctx: PublicationContext, uow: UnitOfWork, event: AllocationWaitingEntered, envelope: Envelope
@@ -303,4 +311,5 @@ HANDLERS = handler_map(
     on_round_drawn,
     on_unit_allocated,
     on_units_changed,
+    on_audit_checkpointed,
 )

@@ -23,6 +23,7 @@ from services.publication.schemas import (
     NoticeSummary,
     Progress,
     PublicObjection,
+    PublishedCheckpoint,
     RankedEntry,
     StaffObjection,
     WaitingPosition,
@@ -38,6 +39,7 @@ from services.publication.tables import (
     notice_entries,
     notices,
     objections,
+    published_checkpoints,
     waiting_households,
 )
 from shared.audit import record
@@ -783,3 +785,49 @@ async def credit_notices_page(
         for r in rows
     ]
     return Page.of(items, int(total or 0), params)
+
+
+def _checkpoint(row: Any) -> PublishedCheckpoint:
+    return PublishedCheckpoint.model_validate(row, from_attributes=True)
+
+
+async def checkpoints_page(
+    conn: AsyncConnection, params: PageParams, service: str | None = None
+) -> Page[PublishedCheckpoint]:
+    """Published audit checkpoints, newest first (the first item of a service is its latest)."""
+    where = [published_checkpoints.c.service == service] if service is not None else []
+    total = await conn.scalar(
+        sa.select(sa.func.count()).select_from(published_checkpoints).where(*where)
+    )
+    rows = (
+        await conn.execute(
+            sa.select(published_checkpoints)
+            .where(*where)
+            .order_by(
+                published_checkpoints.c.seq.desc()
+                if service is not None
+                else published_checkpoints.c.signed_at.desc(),
+                published_checkpoints.c.service,
+                published_checkpoints.c.signed_at.desc(),
+            )
+            .limit(params.limit)
+            .offset(params.offset)
+        )
+    ).all()
+    return Page.of([_checkpoint(r) for r in rows], total or 0, params)
+
+
+async def latest_checkpoints(conn: AsyncConnection) -> list[PublishedCheckpoint]:
+    """Each service's latest checkpoint, for the public page."""
+    rows = (
+        await conn.execute(
+            sa.select(published_checkpoints)
+            .distinct(published_checkpoints.c.service)
+            .order_by(
+                published_checkpoints.c.service,
+                published_checkpoints.c.seq.desc(),
+                published_checkpoints.c.signed_at.desc(),
+            )
+        )
+    ).all()
+    return [_checkpoint(r) for r in rows]

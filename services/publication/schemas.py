@@ -244,3 +244,16 @@ class CreditNoticeEntry(BaseModel):
     filed_on: date | None
     ban_ends_on: date | None
     published_at: datetime
+
+
+class PublishedCheckpoint(BaseModel):
+    """A service's signed audit chain head (审计日志签名检查点) as published; the form
+    ``python -m shared.audit verify --checkpoints`` reads (docs/audit.md)."""
+
+    service: str
+    seq: int
+    head_hash: str
+    signed_at: datetime
+    key_id: str
+    public_key: str = Field(description="The key the checkpoint names; trust the service's own.")
+    signature: str

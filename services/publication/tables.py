@@ -148,6 +148,23 @@ credit_notices = sa.Table(
     sa.Column("withdrawn_on", sa.Date),
 )
 
+# Every service's signed audit checkpoints as published (``audit.checkpointed``), kept for good:
+# they are what a rewritten chain is later compared with (docs/audit.md). A service never signs
+# one seq twice with different hashes unless its chain was rewritten, so both are kept.
+published_checkpoints = sa.Table(
+    "published_checkpoints",
+    metadata,
+    sa.Column("service", sa.Text, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("head_hash", sa.Text, primary_key=True),
+    sa.Column("signed_at", _tz, nullable=False),
+    sa.Column("key_id", sa.Text, nullable=False),
+    sa.Column("public_key", sa.Text, nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("received_at", _tz, nullable=False),
+)
+
 # The provincial push log: one row per (endpoint, stream, event). Within a stream (one
 # application) ``stream_seq`` orders delivery; the pusher sends only the oldest unacked row of
 # each stream, so a later event never overtakes an earlier one.

@@ -9,6 +9,8 @@ objections the case waits for. Only masked personal data is kept (the applicant'
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
+from shared.tables import APPEND_ONLY_INFO
+
 metadata = sa.MetaData()
 
 _tz = sa.DateTime(timezone=True)
@@ -99,6 +101,7 @@ signatures = sa.Table(
     # A correction is a new signature naming the one it corrects; the old one stays.
     sa.Column("corrects", pg.UUID(as_uuid=True), sa.ForeignKey("review_signatures.id")),
     sa.Index("ix_review_signatures_run", "run_id"),
+    info=APPEND_ONLY_INFO,
 )
 
 suspensions = sa.Table(

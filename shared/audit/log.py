@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import correlation
 from shared.clock import now
-from shared.tables import platform_metadata
+from shared.tables import APPEND_ONLY_INFO, platform_metadata
 
 __all__ = [
     "AUDIT_DDL",
@@ -95,6 +95,7 @@ audit_log = sa.Table(
     # Unique: two rows claiming the same predecessor would be a fork; the database refuses it.
     sa.Column("prev_hash", sa.Text, nullable=False, unique=True),
     sa.Column("hash", sa.Text, nullable=False),
+    info=APPEND_ONLY_INFO,
 )
 sa.Index("audit_log_subject", audit_log.c.subject_type, audit_log.c.subject_id, audit_log.c.seq)
 sa.Index("audit_log_actor", audit_log.c.actor, audit_log.c.seq)
@@ -174,7 +175,7 @@ def _refuse_personal_data(text: str, where: str) -> None:
         )
 
 
-def _utc_iso(value: datetime) -> str:
+def utc_iso(value: datetime) -> str:
     if value.tzinfo is None or value.utcoffset() is None:
         raise TypeError("audit timestamps must be timezone-aware")
     return value.astimezone(UTC).isoformat(timespec="microseconds")
@@ -205,7 +206,7 @@ def _normalise(value: Any, where: str) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
-        return _utc_iso(value)
+        return utc_iso(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
@@ -268,7 +269,7 @@ class AuditEntry:
         return {
             "seq": self.seq,
             "id": str(self.id),
-            "at": _utc_iso(self.at),
+            "at": utc_iso(self.at),
             "actor": self.actor,
             "actor_roles": self.actor_roles,
             "actor_org": self.actor_org,
@@ -440,7 +441,8 @@ class VerifyResult:
 
     ``checked`` counts the rows examined, including the first broken one. ``head_seq`` and
     ``head_hash`` describe the last row read; record them outside the database to use as an
-    anchor in a later verification.
+    anchor in a later verification (signed checkpoints do that: ``shared.audit.checkpoint``).
+    A missing anchored row is reported at the first row missing after the chain's end.
     """
 
     ok: bool
@@ -450,6 +452,10 @@ class VerifyResult:
     reason: str | None = None
     head_seq: int | None = None
     head_hash: str | None = None
+    # The last anchor that matched before the first broken link (an anchor mismatch lies after
+    # it), and the anchor that a cut-off chain does not reach.
+    agreed_seq: int | None = None
+    anchor_seq: int | None = None
 
     def summary(self) -> str:
         if self.ok:
@@ -461,7 +467,27 @@ class VerifyResult:
             )
         where = f"seq {self.first_broken_seq}"
         where += f" (id {self.first_broken_id})" if self.first_broken_id else " (no such row)"
-        return f"audit log BROKEN at {where}: {self.reason}; {self.checked} entries checked"
+        reason = self.reason
+        if self.reason == ANCHOR_MISMATCH:
+            # The chain itself is consistent here, so the edit lies after the last anchor that
+            # still agrees; with an anchor on the row before, this very row was rewritten.
+            if self.agreed_seq is not None and self.agreed_seq + 1 == self.first_broken_seq:
+                reason += f"; this row was rewritten (the anchor at seq {self.agreed_seq} agrees)"
+            else:
+                after = self.agreed_seq or 0
+                reason += (
+                    f"; rewritten between seq {after + 1} and seq {self.first_broken_seq}, "
+                    "re-hashed to the end"
+                )
+        elif self.reason == ANCHOR_MISSING:
+            end = self.head_seq or 0
+            cut = (
+                f"row {end + 1} was"
+                if self.anchor_seq == end + 1
+                else (f"rows {end + 1} to {self.anchor_seq} were")
+            )
+            reason += f"; the chain ends at seq {end}, {cut} cut off"
+        return f"audit log BROKEN at {where}: {reason}; {self.checked} entries checked"
 
 
 async def verify(
@@ -480,6 +506,7 @@ async def verify(
     pending = dict(anchors or {})
     prev_seq, prev_hash = 0, GENESIS_HASH
     checked = 0
+    agreed: int | None = None
 
     def broken(entry: AuditEntry, reason: str) -> VerifyResult:
         return VerifyResult(
@@ -490,6 +517,7 @@ async def verify(
             reason=reason,
             head_seq=prev_seq or None,
             head_hash=prev_hash if prev_seq else None,
+            agreed_seq=agreed,
         )
 
     result = await conn.stream(
@@ -508,20 +536,26 @@ async def verify(
             if entry.computed_hash() != entry.hash:
                 return broken(entry, HASH_MISMATCH)
             expected = pending.pop(entry.seq, None)
-            if expected is not None and expected != entry.hash:
-                return broken(entry, ANCHOR_MISMATCH)
+            if expected is not None:
+                if expected != entry.hash:
+                    return broken(entry, ANCHOR_MISMATCH)
+                agreed = entry.seq
             prev_seq, prev_hash = entry.seq, entry.hash
     finally:
         await result.close()
 
     if pending:
+        # Every row was read and chained, so an anchor not reached lies beyond the chain's end:
+        # the tail was cut, and the first row missing is the one after the end.
         return VerifyResult(
             ok=False,
             checked=checked,
-            first_broken_seq=min(pending),
+            first_broken_seq=prev_seq + 1,
             reason=ANCHOR_MISSING,
             head_seq=prev_seq or None,
             head_hash=prev_hash if prev_seq else None,
+            agreed_seq=agreed,
+            anchor_seq=max(pending),
         )
     return VerifyResult(
         ok=True,

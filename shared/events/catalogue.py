@@ -10,7 +10,8 @@ office's refusal before acceptance, 不予受理, is intake's ``application.refu
 ``verification.*`` and the department requests verification, ``department.answered`` the
 department systems,
 ``review.*`` review, ``publicity.*`` and ``objection.*`` publication, ``alert.*`` and
-``ticket.*`` alerting, ``credit.*`` credit, ``allocation.*`` allocation.
+``ticket.*`` alerting, ``credit.*`` credit, ``allocation.*`` allocation, and
+``audit.checkpointed`` every service (the signed head of its own audit chain).
 
 Compatibility: within one version, fields are only ever added, with a default. Renaming or
 removing a field, or tightening a constraint, is a new version (``event_version = 2``) that is
@@ -52,7 +53,7 @@ from pydantic import (
 
 from shared.events.base import EventPayload, ExchangeName, register
 
-CATALOGUE_VERSION = "1.6.0"
+CATALOGUE_VERSION = "1.7.0"
 """Version of the catalogue as a whole (the AsyncAPI ``info.version``); bump on any change."""
 
 # -- departments --------------------------------------------------------------------------------
@@ -2271,3 +2272,41 @@ class TenancySubsidyEnded(_TenancyEvent):
     household_reference: DocNo
     ends_on: date
     reason: ChineseText
+
+
+# ================================================================================================
+# every service: the audit chain (全程留痕)
+# ================================================================================================
+
+# Unpadded base64url of 32 bytes (an Ed25519 key, a SHA-256 thumbprint) and of 64 (a signature).
+Base64Url32 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
+Base64Url64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{86}$")]
+
+
+@register
+class AuditCheckpointed(EventPayload):
+    """A service signed the head of its audit chain (审计日志签名检查点; docs/audit.md).
+
+    Publication keeps every checkpoint on a public page and forwards it to the provincial
+    supervision platform, so that a chain rewritten later in the service's database no longer
+    matches what was published. The signature is Ed25519 over ``checkpoint_statement`` of
+    ``shared.audit.checkpoint``; ``public_key`` lets a receiver refuse a corrupted checkpoint,
+    but trust in the key comes from the key set the service publishes (``GET /audit/keys``),
+    never from the event. Added in catalogue 1.7.0.
+    """
+
+    producer: ClassVar[str] = "every service"
+    event_type: ClassVar[str] = "audit.checkpointed"
+    summary: ClassVar[str] = "A service signed the head of its audit chain."
+
+    service: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")] = Field(
+        description="The service whose chain this is, e.g. intake."
+    )
+    seq: int = Field(ge=1, description="Sequence number of the chain's last row.")
+    head_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="Hash of that row (hex SHA-256)."
+    )
+    signed_at: AwareDatetime
+    key_id: Base64Url32 = Field(description="RFC 7638 thumbprint of the signing key.")
+    public_key: Base64Url32 = Field(description="The Ed25519 public key's x (RFC 8037).")
+    signature: Base64Url64 = Field(description="The Ed25519 signature.")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import aio_pika
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.amqp.broker import Broker
@@ -21,8 +22,8 @@ from shared.amqp.relay import OutboxRelay
 from shared.amqp.topology import Binding, QueueSpec
 from shared.db import UnitOfWork, create_engine
 from shared.events.envelope import Envelope
-from shared.migrations import ensure_database
 from shared.tables import platform_metadata
+from tests.services import create_tables
 
 test_metadata = sa.MetaData()
 effects = sa.Table(
@@ -47,6 +48,8 @@ class Layer:
     retry_delays_ms: tuple[int, ...] = (100, 300)
     delivery_limit: int = 3
     poison_fixed: bool = False
+    # Creates the tables (the owner role's URL); None: database_url does.
+    schema_url: str | None = None
     engine: AsyncEngine | None = None
     broker: Broker | None = None
     started: list[object] = field(default_factory=list)
@@ -79,12 +82,12 @@ class Layer:
             await connection.close()
 
     async def create_schema(self) -> None:
-        await ensure_database(self.database_url)
-        engine = create_engine(self.database_url)
-        async with engine.begin() as conn:
-            await conn.run_sync(platform_metadata.create_all)
-            await conn.run_sync(test_metadata.create_all)
-        await engine.dispose()
+        # As the owner role; the layer itself runs as the role of database_url.
+        await create_tables(
+            self.schema_url or self.database_url,
+            make_url(self.database_url).username or "",
+            [platform_metadata, test_metadata],
+        )
 
     async def connect(self) -> None:
         self.engine = create_engine(self.database_url)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import secrets
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -38,6 +36,13 @@ from shared.audit import (
     verify,
 )
 from shared.tables import platform_metadata
+from tests.audit_support import (
+    as_superuser_without_triggers,
+    audit_verify,
+    entry,
+    rehashed_rewrite,
+    rows_of,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -83,63 +88,18 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def _entry(n: int, **overrides: Any) -> dict[str, Any]:
-    return {
-        "actor": f"clerk-{n}",
-        "action": "application.accepted",
-        "subject_type": "application",
-        "subject_id": f"app-{n}",
-        "actor_roles": ("street_handler",),
-        "actor_org": "350203001",
-        "details": {"step": n},
-        **overrides,
-    }
-
-
 async def _record_five(engine: AsyncEngine) -> list[AuditEntry]:
     async with engine.begin() as conn:
-        first = await record(conn, **_entry(1))
-        second = await record(conn, **_entry(2))
+        first = await record(conn, **entry(1))
+        second = await record(conn, **entry(2))
     async with engine.begin() as conn:
-        rest = await record_many(conn, [_entry(3), _entry(4), _entry(5)])
+        rest = await record_many(conn, [entry(3), entry(4), entry(5)])
     return [first, second, *rest]
-
-
-async def _rows(engine: AsyncEngine) -> list[AuditEntry]:
-    async with engine.connect() as conn:
-        result = await conn.execute(sa.select(audit_log).order_by(audit_log.c.seq))
-        return [AuditEntry.from_row(row) for row in result]
 
 
 async def _verify(engine: AsyncEngine, **kwargs: Any) -> Any:
     async with engine.connect() as conn:
         return await verify(conn, **kwargs)
-
-
-async def _as_superuser_without_triggers(engine: AsyncEngine, *statements: str) -> None:
-    async with engine.begin() as conn:
-        await conn.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER USER")
-        for statement in statements:
-            await conn.exec_driver_sql(statement)
-        await conn.exec_driver_sql("ALTER TABLE audit_log ENABLE TRIGGER USER")
-
-
-async def _cli(database_url: str, *extra: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "shared.audit",
-        "verify",
-        "--database-url",
-        database_url,
-        *extra,
-        cwd=REPO_ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode()
 
 
 def _resident_id(first17: str) -> str:
@@ -149,11 +109,11 @@ def _resident_id(first17: str) -> str:
 
 
 async def test_entries_chain_and_verify(engine: AsyncEngine, database_url: str) -> None:
-    code, out = await _cli(database_url)
+    code, out = await audit_verify(database_url)
     assert (code, out.strip()) == (0, "audit log intact: empty")
 
     written = await _record_five(engine)
-    rows = await _rows(engine)
+    rows = await rows_of(engine)
 
     assert rows == written
     assert [row.seq for row in rows] == [1, 2, 3, 4, 5]
@@ -174,7 +134,7 @@ async def test_entries_chain_and_verify(engine: AsyncEngine, database_url: str) 
     assert result.reason is None
     assert (result.head_seq, result.head_hash) == (5, rows[4].hash)
 
-    code, out = await _cli(database_url)
+    code, out = await audit_verify(database_url)
     assert code == 0
     assert out.strip() == f"audit log intact: 5 entries checked, head seq 5 hash {rows[4].hash}"
 
@@ -204,7 +164,7 @@ async def test_stored_fields_round_trip(engine: AsyncEngine) -> None:
     finally:
         correlation.clear()
 
-    (stored,) = await _rows(engine)
+    (stored,) = await rows_of(engine)
     assert stored == written
     assert stored.correlation_id == "corr-from-context"
     assert stored.actor_roles == "city_leader,district_reviewer"
@@ -225,16 +185,16 @@ async def test_stored_fields_round_trip(engine: AsyncEngine) -> None:
 async def test_rolled_back_entries_leave_no_gap(engine: AsyncEngine) -> None:
     conn = await engine.connect()
     try:
-        await record(conn, **_entry(1))
+        await record(conn, **entry(1))
         await conn.rollback()
     finally:
         await conn.close()
     async with engine.begin() as conn:
-        entry = await record(conn, **_entry(2))
+        kept = await record(conn, **entry(2))
         assert await record_many(conn, []) == []
 
-    assert entry.seq == 1
-    assert entry.prev_hash == GENESIS_HASH
+    assert kept.seq == 1
+    assert kept.prev_hash == GENESIS_HASH
     result = await _verify(engine)
     assert (result.ok, result.checked) == (True, 1)
 
@@ -251,7 +211,7 @@ async def test_rolled_back_entries_leave_no_gap(engine: AsyncEngine) -> None:
 @pytest.mark.parametrize("replica", [False, True], ids=["origin", "replica"])
 async def test_database_refuses_changes(engine: AsyncEngine, statement: str, replica: bool) -> None:
     await _record_five(engine)
-    before = await _rows(engine)
+    before = await rows_of(engine)
 
     with pytest.raises(DBAPIError) as raised:
         async with engine.begin() as conn:
@@ -263,7 +223,7 @@ async def test_database_refuses_changes(engine: AsyncEngine, statement: str, rep
     assert isinstance(raised.value.orig.__cause__, asyncpg.RaiseError)
     operation = statement.split()[0]
     assert f"audit_log is append-only; {operation} refused" in str(raised.value)
-    assert await _rows(engine) == before
+    assert await rows_of(engine) == before
     assert (await _verify(engine)).ok is True
 
 
@@ -277,7 +237,7 @@ async def test_database_refuses_changes(engine: AsyncEngine, statement: str, rep
 )
 async def test_edited_row_is_named(engine: AsyncEngine, database_url: str, change: str) -> None:
     rows = await _record_five(engine)
-    await _as_superuser_without_triggers(engine, change)
+    await as_superuser_without_triggers(engine, change)
 
     result = await _verify(engine)
     assert result.ok is False
@@ -286,7 +246,7 @@ async def test_edited_row_is_named(engine: AsyncEngine, database_url: str, chang
     assert result.reason == HASH_MISMATCH
     assert result.checked == 3
 
-    code, out = await _cli(database_url)
+    code, out = await audit_verify(database_url)
     assert code == 1
     assert out.strip() == (
         f"audit log BROKEN at seq 3 (id {rows[2].id}): hash mismatch; 3 entries checked"
@@ -295,7 +255,7 @@ async def test_edited_row_is_named(engine: AsyncEngine, database_url: str, chang
 
 async def test_deleted_row_breaks_the_next_link(engine: AsyncEngine, database_url: str) -> None:
     rows = await _record_five(engine)
-    await _as_superuser_without_triggers(engine, "DELETE FROM audit_log WHERE seq = 4")
+    await as_superuser_without_triggers(engine, "DELETE FROM audit_log WHERE seq = 4")
 
     result = await _verify(engine)
     assert result.ok is False
@@ -304,7 +264,7 @@ async def test_deleted_row_breaks_the_next_link(engine: AsyncEngine, database_ur
     assert result.reason == GAP
     assert result.checked == 4
 
-    code, out = await _cli(database_url)
+    code, out = await audit_verify(database_url)
     assert code == 1
     assert out.strip() == (
         f"audit log BROKEN at seq 5 (id {rows[4].id}): gap in sequence; 4 entries checked"
@@ -316,64 +276,48 @@ async def test_rewritten_chain_and_cut_tail_are_caught_by_anchor(
 ) -> None:
     rows = await _record_five(engine)
     anchor = f"5:{rows[4].hash}"
-    code, _ = await _cli(database_url, "--anchor", anchor)
+    code, _ = await audit_verify(database_url, "--anchor", anchor)
     assert code == 0
 
     # The attacker edits row 3 and recomputes every later hash: the chain alone is consistent.
-    statements = []
-    prev_hash = rows[1].hash
-    for row in rows[2:]:
-        forged = AuditEntry(
-            **{
-                **row.hashed_fields(),
-                "id": row.id,
-                "at": row.at,
-                "details": {"step": 33} if row.seq == 3 else row.details,
-                "prev_hash": prev_hash,
-                "hash": "",
-            }
-        )
-        prev_hash = forged.computed_hash()
-        statements.append(
-            f"UPDATE audit_log SET details = '{json.dumps(forged.details)}', "
-            f"prev_hash = '{forged.prev_hash}', "
-            f"hash = '{prev_hash}' WHERE seq = {row.seq}"
-        )
-    # Rewrite from the tail so that the unique prev_hash never collides mid-way.
-    await _as_superuser_without_triggers(engine, *reversed(statements))
+    await as_superuser_without_triggers(engine, *rehashed_rewrite(rows, 3, {"step": 33}))
     assert (await _verify(engine)).ok is True
 
     result = await _verify(engine, anchors={5: rows[4].hash})
     assert (result.ok, result.first_broken_seq, result.reason) == (False, 5, ANCHOR_MISMATCH)
-    code, out = await _cli(database_url, "--anchor", anchor)
-    assert code == 1
-    assert "seq 5" in out
+    code, out = await audit_verify(database_url, "--anchor", anchor)
+    assert (code, out.strip()) == (
+        1,
+        f"audit log BROKEN at seq 5 (id {rows[4].id}): hash does not match anchor; "
+        "rewritten between seq 1 and seq 5, re-hashed to the end; 5 entries checked",
+    )
 
-    await _as_superuser_without_triggers(engine, "DELETE FROM audit_log WHERE seq = 5")
+    await as_superuser_without_triggers(engine, "DELETE FROM audit_log WHERE seq = 5")
     assert (await _verify(engine)).ok is True
     result = await _verify(engine, anchors={5: rows[4].hash})
     assert (result.ok, result.first_broken_seq, result.first_broken_id) == (False, 5, None)
     assert result.reason == ANCHOR_MISSING
-    code, out = await _cli(database_url, "--anchor", anchor)
+    code, out = await audit_verify(database_url, "--anchor", anchor)
     assert (code, out.strip()) == (
         1,
-        "audit log BROKEN at seq 5 (no such row): anchored entry is missing; 4 entries checked",
+        "audit log BROKEN at seq 5 (no such row): anchored entry is missing; "
+        "the chain ends at seq 4, row 5 was cut off; 4 entries checked",
     )
 
 
 async def test_concurrent_writers_do_not_fork(engine: AsyncEngine) -> None:
     async def one_transaction(n: int) -> None:
         async with engine.begin() as conn:
-            await record(conn, **_entry(n * 10))
+            await record(conn, **entry(n * 10))
             await asyncio.sleep(0)
-            await record_many(conn, [_entry(n * 10 + 1), _entry(n * 10 + 2)])
+            await record_many(conn, [entry(n * 10 + 1), entry(n * 10 + 2)])
             await asyncio.sleep(0)
-            await record(conn, **_entry(n * 10 + 3))
-            await record(conn, **_entry(n * 10 + 4))
+            await record(conn, **entry(n * 10 + 3))
+            await record(conn, **entry(n * 10 + 4))
 
     await asyncio.gather(*(one_transaction(n) for n in range(20)))
 
-    rows = await _rows(engine)
+    rows = await rows_of(engine)
     assert len(rows) == 100
     assert [row.seq for row in rows] == list(range(1, 101))
     assert len({row.prev_hash for row in rows}) == 100
@@ -386,16 +330,16 @@ async def test_concurrent_writers_do_not_fork(engine: AsyncEngine) -> None:
 
 async def test_stale_snapshot_fails_instead_of_forking(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await record(conn, **_entry(1))
+        await record(conn, **entry(1))
 
     stale = await engine.connect()
     try:
         await stale.execution_options(isolation_level="REPEATABLE READ")
         await stale.execute(sa.select(sa.func.count()).select_from(audit_log))
         async with engine.begin() as conn:
-            await record(conn, **_entry(2))
+            await record(conn, **entry(2))
         with pytest.raises(DBAPIError):
-            await record(stale, **_entry(3))
+            await record(stale, **entry(3))
         await stale.rollback()
     finally:
         await stale.close()
@@ -434,7 +378,7 @@ async def test_refused_entries_write_nothing(
 ) -> None:
     async with engine.begin() as conn:
         with pytest.raises(error) as raised:
-            await record_many(conn, [_entry(1), _entry(2, **fields)])
+            await record_many(conn, [entry(1), entry(2, **fields)])
     assert str(raised.value).startswith(message)
     assert "35020319900101123" not in str(raised.value)
-    assert await _rows(engine) == []
+    assert await rows_of(engine) == []

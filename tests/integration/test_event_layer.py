@@ -45,7 +45,8 @@ async def layer(infra: Infra) -> AsyncIterator[Layer]:
     token = secrets.token_hex(3)
     layer = Layer(
         service=f"layer{token}",
-        database_url=infra.database(f"layer{token}"),
+        database_url=infra.app_database(f"layer{token}"),
+        schema_url=infra.owner_database(f"layer{token}"),
         amqp_url=infra.amqp_url,
         prefix=f"{infra.prefix}.{token}",
     )
@@ -392,12 +393,13 @@ async def test_database_outage_longer_than_all_retries_parks_nothing(infra: Infr
     consumer that counted the outage against the message would dead-letter it.
     """
     token = secrets.token_hex(3)
-    direct = make_url(infra.database(f"layer{token}"))
+    direct = make_url(infra.app_database(f"layer{token}"))
     link = DatabaseLink(direct.host or "127.0.0.1", direct.port or 5432)
     relayed = direct.set(host="127.0.0.1", port=await link.start())
     layer = Layer(
         service=f"layer{token}",
         database_url=relayed.render_as_string(hide_password=False),
+        schema_url=infra.owner_database(f"layer{token}"),
         amqp_url=infra.amqp_url,
         prefix=f"{infra.prefix}.{token}",
     )

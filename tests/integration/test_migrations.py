@@ -71,8 +71,9 @@ async def _tables_and_triggers(url: str) -> tuple[set[str], set[str]]:
 async def test_upgrade_head_on_an_empty_database_matches_the_tables(
     infra: Infra, service: str
 ) -> None:
-    url = infra.database(f"migrations_{service}")
-    await upgrade(service, url)
+    # As a deployment migrates: the owner role, no superuser.
+    url = infra.owner_database(f"migrations_{service}")
+    await upgrade(service, url, app_role=infra.app_role)
     metadata = importlib.import_module(f"services.{service}.tables").metadata
 
     assert await _differences(url, metadata) == []
@@ -87,5 +88,5 @@ async def test_upgrade_head_on_an_empty_database_matches_the_tables(
     tables, triggers = await _tables_and_triggers(url)
     assert (tables, triggers) == ({"alembic_version"}, set())
 
-    await upgrade(service, url)
+    await upgrade(service, url, app_role=infra.app_role)
     assert await _differences(url, metadata) == []

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 
-from shared.migrations import upgrade
+from shared.migrations import migrate
 from shared.runtime import Runtime
 from shared.settings import SERVICES
 from shared.tables import inbox
@@ -26,7 +26,7 @@ async def runtimes(infra: Infra) -> AsyncIterator[dict[str, Runtime]]:
     started: dict[str, Runtime] = {}
     for name in SERVICES:
         settings = infra.settings(name)
-        await upgrade(name, settings.database_url)
+        await migrate(settings)
         definition = service_bootstrap(name).definition()
         runtime = Runtime(definition, settings)
         await runtime.start()

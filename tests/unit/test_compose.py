@@ -36,6 +36,8 @@ PROCFILE_SIMULATORS = {"province": (8090, "simulators.province")}
 # Simulators that serve no HTTP port (the department systems talk AMQP): name -> module, the
 # same name in compose and in the Procfile.
 AMQP_SIMULATORS = {"departments": "simulators.departments"}
+# Jobs that run once at `up` and exit (no healthcheck; others wait for their success).
+ONE_SHOT_JOBS = {"postgres-roles"}
 # Simulators in the Procfile only (development): name -> module.
 DEVELOPMENT_SIMULATORS = {"power": "simulators.power_company"}
 
@@ -84,20 +86,30 @@ def test_the_six_services_publish_their_ports(compose: dict[str, Any]) -> None:
         assert services[name]["ports"] == [f"{port}:{port}"], name
         assert services[name]["environment"]["SERVICE"] == name
     assert set(services) == (
-        set(EXPECTED_PORTS) | {"postgres", "rabbitmq"} | set(SIMULATORS) | set(AMQP_SIMULATORS)
+        set(EXPECTED_PORTS)
+        | {"postgres", "rabbitmq"}
+        | ONE_SHOT_JOBS
+        | set(SIMULATORS)
+        | set(AMQP_SIMULATORS)
     )
 
 
 def test_services_wait_for_healthy_infrastructure(compose: dict[str, Any]) -> None:
     for name in EXPECTED_PORTS:
         assert compose["services"][name]["depends_on"] == {
-            "postgres": {"condition": "service_healthy"},
+            "postgres-roles": {"condition": "service_completed_successfully"},
             "rabbitmq": {"condition": "service_healthy"},
         }, name
+    assert compose["services"]["postgres-roles"]["depends_on"] == {
+        "postgres": {"condition": "service_healthy"}
+    }
 
 
 def test_every_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
+        if name in ONE_SHOT_JOBS:
+            assert service["restart"] == "no", name
+            continue
         test = service.get("healthcheck", {}).get("test")
         assert test, f"{name} has no healthcheck"
     for name in EXPECTED_PORTS:
@@ -109,17 +121,35 @@ def test_services_reach_infrastructure_by_compose_names(compose: dict[str, Any])
         env = compose["services"][name]["environment"]
         assert env["HOUSING_AMQP_URL"] == "amqp://guest:guest@rabbitmq:5672/"
         assert env["HOUSING_DATABASE_URL_TEMPLATE"] == (
-            "postgresql+asyncpg://postgres:postgres@postgres:5432/housing_{service}"
+            "postgresql+asyncpg://housing_app:housing_app@postgres:5432/housing_{service}"
+        )
+        assert env["HOUSING_MIGRATION_DATABASE_URL_TEMPLATE"] == (
+            "postgresql+asyncpg://housing_owner:housing_owner@postgres:5432/housing_{service}"
         )
         assert env["HOUSING_HOST"] == "0.0.0.0"  # noqa: S104
 
 
-def test_postgres_init_creates_every_service_database(compose: dict[str, Any]) -> None:
-    mounts = compose["services"]["postgres"]["volumes"]
-    assert "./deploy/postgres/init.sql:/docker-entrypoint-initdb.d/init.sql:ro" in mounts
-    init_sql = (ROOT / "deploy" / "postgres" / "init.sql").read_text(encoding="utf-8")
-    created = re.findall(r"^CREATE DATABASE (\w+);$", init_sql, flags=re.MULTILINE)
-    assert created == [f"housing_{name}" for name in EXPECTED_PORTS]
+def test_the_roles_job_makes_the_roles_the_services_log_in_as(compose: dict[str, Any]) -> None:
+    job = compose["services"]["postgres-roles"]
+    assert job["volumes"] == ["./deploy/postgres:/housing-postgres:ro"]
+    assert job["entrypoint"] == ["bash", "/housing-postgres/setup_roles.sh"]
+    env = job["environment"]
+    assert (env["PGHOST"], env["PGUSER"]) == ("postgres", "postgres")
+    service_env = compose["services"]["intake"]["environment"]
+    # user:password of each template, as the job sets them (default role names).
+    assert (
+        "//housing_app:" + env["HOUSING_DB_APP_PASSWORD"] + "@"
+        in (service_env["HOUSING_DATABASE_URL_TEMPLATE"])
+    )
+    assert (
+        "//housing_owner:" + env["HOUSING_DB_OWNER_PASSWORD"] + "@"
+        in (service_env["HOUSING_MIGRATION_DATABASE_URL_TEMPLATE"])
+    )
+    # The databases it hands over from before the split are those of every service.
+    script = (ROOT / "deploy" / "postgres" / "setup_roles.sh").read_text(encoding="utf-8")
+    listed = re.search(r"^SERVICES=\((.*)\)$", script, flags=re.MULTILINE)
+    assert listed is not None
+    assert tuple(listed.group(1).split()) == SERVICES
 
 
 def test_procfile_runs_exactly_the_six_services() -> None:

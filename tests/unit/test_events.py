@@ -229,6 +229,7 @@ def test_registry_holds_the_catalogue_of_design_section_2() -> None:
         "tenancy.subsidy_ended",
         "tenancy.rereview_requested", "verification.rereview_completed",
         "tenancy.rereview_due", "tenancy.rereview_concluded",
+        "audit.checkpointed",
     }  # fmt: skip
     assert {event_type for event_type, _ in REGISTRY} == expected
     assert all(cls.summary and cls.__doc__ for cls in REGISTRY.values())

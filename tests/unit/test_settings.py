@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import DEV_SIGNING_KEY, settings_for
+from shared.settings import DEV_AUDIT_CHECKPOINT_KEY, DEV_SIGNING_KEY, settings_for
+
+# A base64url Ed25519 seed that is not the development one.
+REAL_CHECKPOINT_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
 
 
 def test_defaults_follow_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -15,8 +18,46 @@ def test_defaults_follow_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
     settings = settings_for("review")
     assert settings.port == 8002
-    assert settings.database_url == "postgresql+asyncpg://postgres@127.0.0.1:5432/housing_review"
+    assert settings.database_url == (
+        "postgresql+asyncpg://housing_app@127.0.0.1:5432/housing_review"
+    )
+    assert settings.migration_database_url == (
+        "postgresql+asyncpg://housing_owner@127.0.0.1:5432/housing_review"
+    )
+    assert settings.database_role == "housing_app"
     assert settings.queue_name == "housing.review"
+
+
+def test_an_explicit_database_url_alone_serves_migrations_too() -> None:
+    url = "postgresql+asyncpg://someone:pw@db.internal:5432/intake_main"
+    settings = settings_for("intake", environment="development", database_url=url)
+    assert settings.database_url == url
+    assert settings.migration_database_url == url
+    assert settings.database_role == "someone"
+
+
+def test_production_refuses_one_role_for_the_service_and_its_migrations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
+    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
+    monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
+    monkeypatch.setenv(
+        "HOUSING_TENANCY_DATABASE_URL", "postgresql+asyncpg://postgres@db:5432/housing_tenancy"
+    )
+    with pytest.raises(ValidationError, match="log in as the same role \\('postgres'\\)"):
+        settings_for("tenancy")
+    monkeypatch.setenv(
+        "HOUSING_TENANCY_MIGRATION_DATABASE_URL",
+        "postgresql+asyncpg://housing_owner@db:5432/housing_tenancy",
+    )
+    settings = settings_for("tenancy")
+    assert (settings.database_role, settings.migration_database_url) == (
+        "postgres",
+        "postgresql+asyncpg://housing_owner@db:5432/housing_tenancy",
+    )
+    assert settings_for("intake").database_role == "housing_app"
 
 
 def test_without_being_told_a_service_runs_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,6 +67,7 @@ def test_without_being_told_a_service_runs_in_production(monkeypatch: pytest.Mon
         settings_for("intake")
     monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
     monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
+    monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
     assert settings_for("intake").environment == "production"
 
 
@@ -45,18 +87,39 @@ def test_production_refuses_the_development_signing_key(monkeypatch: pytest.Monk
         settings_for("intake")
     monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
     monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
+    monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
     assert settings_for("intake").signing_key.get_secret_value() != DEV_SIGNING_KEY
 
 
 def test_production_refuses_the_development_id_hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
     monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
     monkeypatch.delenv("HOUSING_ID_HASH_KEY", raising=False)
     with pytest.raises(ValidationError, match="HOUSING_ID_HASH_KEY is the development key"):
         settings_for("credit")
     monkeypatch.setenv("HOUSING_CREDIT_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
     assert settings_for("credit").id_hash_key.get_secret_value() == (
         "a-real-id-hash-key-from-the-vault"
+    )
+
+
+def test_production_refuses_the_development_audit_checkpoint_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
+    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
+    monkeypatch.delenv("HOUSING_AUDIT_CHECKPOINT_KEY", raising=False)
+    with pytest.raises(
+        ValidationError, match="HOUSING_AUDIT_CHECKPOINT_KEY is the development key"
+    ):
+        settings_for("review")
+    # One key per service: the service-prefixed variable wins over the common one.
+    monkeypatch.setenv("HOUSING_REVIEW_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
+    assert settings_for("review").audit_checkpoint_key.get_secret_value() == REAL_CHECKPOINT_KEY
+    assert settings_for("intake", environment="test").audit_checkpoint_key.get_secret_value() == (
+        DEV_AUDIT_CHECKPOINT_KEY
     )
 
 

@@ -139,6 +139,13 @@ async def credit_notices_page(ctx: Ctx, page: PageDep) -> HTMLResponse:
     return render(ctx, "credit_notices.html", "信用公告", page=found)
 
 
+@router.get("/audit-checkpoints", response_class=HTMLResponse, summary="审计日志签名检查点")
+async def audit_checkpoints_page(ctx: Ctx) -> HTMLResponse:
+    async with ctx.uow() as uow:
+        latest = await queries.latest_checkpoints(uow.conn)
+    return render(ctx, "audit_checkpoints.html", "审计日志签名检查点", checkpoints=latest)
+
+
 @router.get("/progress", response_class=HTMLResponse, summary="申请进度查询")
 async def progress_page(
     request: Request, ctx: Ctx, tracking_no: str | None = None, id_tail: str | None = None

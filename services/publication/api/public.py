@@ -26,6 +26,7 @@ from services.publication.schemas import (
     ObjectionReceipt,
     Progress,
     PublicObjection,
+    PublishedCheckpoint,
     WaitingStatistics,
 )
 from shared.idempotency import IdempotencyDep
@@ -120,6 +121,18 @@ async def get_credit_notices(
 ) -> Page[CreditNoticeEntry]:
     async with ctx.uow() as uow:
         return await queries.credit_notices_page(uow.conn, page, kind)
+
+
+@router.get("/audit-checkpoints", summary="审计日志签名检查点（各服务审计链的签名链头）")
+async def get_audit_checkpoints(
+    ctx: Ctx,
+    page: PageDep,
+    service: Annotated[
+        str | None, Query(pattern=r"^[a-z][a-z0-9_]{1,39}$", description="服务名，如 intake")
+    ] = None,
+) -> Page[PublishedCheckpoint]:
+    async with ctx.uow() as uow:
+        return await queries.checkpoints_page(uow.conn, page, service)
 
 
 @router.get("/blacklist", summary="黑中介名单")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from services.review.tables import signatures
 from shared.audit.log import audit_log
+from shared.db import create_engine
 from shared.events.catalogue import ApplicationWithdrawn
 from tests.conftest import Infra
 from tests.examples import accepted_application
@@ -266,12 +267,21 @@ async def test_whole_xiamen_path(review: RunningService) -> None:
         ).all()
         assert actions.count("review.opinion_signed") == 7
         assert actions.count("review.case_read") == 4  # the refused read is not one
-        # Signatures are evidence: the database refuses to change them.
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
-            await conn.execute(
-                signatures.update().where(signatures.c.case_id == case_id).values(opinion="改")
-            )
-        await conn.rollback()
+    # Signatures are evidence: the database refuses to change them, to the service's role for
+    # want of the privilege, and to their owner by the append-only trigger.
+    change = signatures.update().where(signatures.c.case_id == case_id).values(opinion="改")
+    owner = create_engine(review.runtime.settings.migration_database_url)
+    try:
+        for engine, refusal in (
+            (review.runtime.engine, "permission denied for table review_signatures"),
+            (owner, "review_signatures is append-only"),
+        ):
+            async with engine.connect() as conn:
+                with pytest.raises(sa.exc.DBAPIError, match=refusal):
+                    await conn.execute(change)
+                await conn.rollback()
+    finally:
+        await owner.dispose()
 
 
 async def test_a_sustained_objection_returns_the_case_to_the_city_stage(

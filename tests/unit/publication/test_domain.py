@@ -116,6 +116,21 @@ def test_a_lottery_round_is_its_own_stream_and_its_lists_stay_home() -> None:
     assert domain.stream_key("allocation.unit_allocated", result) == "application:a1"
 
 
+def test_each_service_s_audit_checkpoints_are_one_stream_pushed_whole() -> None:
+    checkpoint = {
+        "service": "intake",
+        "seq": 5,
+        "head_hash": "a" * 64,
+        "signed_at": "2026-12-02T00:00:00Z",
+        "key_id": "k" * 43,
+        "public_key": "x" * 43,
+        "signature": "s" * 86,
+    }
+    assert domain.is_pushed("audit.checkpointed", checkpoint) is True
+    assert domain.stream_key("audit.checkpointed", checkpoint) == "audit:intake"
+    assert domain.push_data("audit.checkpointed", checkpoint) == checkpoint
+
+
 def test_backoff_doubles_up_to_its_cap() -> None:
     delays = [domain.backoff(n, 2.0, 30.0).total_seconds() for n in range(1, 7)]
     assert delays == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]

@@ -1,0 +1,22 @@
+"""Platform step 3: the signed checkpoints of the audit chain (docs/audit.md).
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+from alembic import op
+
+from shared.migrations import add_audit_checkpoints, drop_audit_checkpoints
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_audit_checkpoints(op)
+
+
+def downgrade() -> None:
+    drop_audit_checkpoints(op)
