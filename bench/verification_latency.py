@@ -114,7 +114,10 @@ async def run(n: int, latency_ms: float, jitter_ms: float, rate: float) -> dict[
     sent: dict[str, float] = {}
     done: dict[str, float] = {}
     all_done = asyncio.Event()
-    connection = await aio_pika.connect_robust(settings.amqp_url)
+    # The acceptances come from intake's broker account, as in production: verification
+    # believes application.accepted from no one else (shared.amqp.producers).
+    intake_account = settings_for("intake").broker_account
+    connection = await aio_pika.connect_robust(settings_for("intake").amqp_url)
     channel = await connection.channel(publisher_confirms=True)
     events = await channel.declare_exchange(
         settings.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
@@ -178,7 +181,11 @@ async def run(n: int, latency_ms: float, jitter_ms: float, rate: float) -> dict[
         )
         sent[str(event.application_id)] = time.monotonic()
         await events.publish(
-            aio_pika.Message(envelope.to_bytes(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            aio_pika.Message(
+                envelope.to_bytes(),
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                user_id=intake_account,
+            ),
             routing_key=event.event_type,
         )
         # Paced arrivals; a late sender catches up instead of drifting.

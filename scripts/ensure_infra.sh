@@ -6,7 +6,9 @@
 #     migrates and owns the service databases, and housing_app, which the services connect as
 #     (the default HOUSING_MIGRATION_DATABASE_URL_TEMPLATE and HOUSING_DATABASE_URL_TEMPLATE);
 #     a service database made before that split is handed to housing_owner;
-#   - RabbitMQ answering on 127.0.0.1:5672 (guest/guest, the default HOUSING_AMQP_URL);
+#   - RabbitMQ answering on 127.0.0.1:5672, with a development account per service
+#     (deploy/rabbitmq/service_users.sh --development: housing_<service>, password the same, the
+#     default HOUSING_AMQP_URL_TEMPLATE); guest/guest stays for the department simulators;
 #   - uv installed and the project environment synced from uv.lock.
 #
 # Idempotent: whatever already answers is left alone. A server that is installed but stopped is
@@ -231,6 +233,17 @@ ensure_broker_file_handles() {
     log "RabbitMQ file handle limit now $(broker_file_handles || echo unknown)"
 }
 
+# Each service logs in as its own broker account (its events are believed only from it).
+ensure_broker_accounts() {
+    if ! command -v rabbitmqctl >/dev/null 2>&1; then
+        log "no rabbitmqctl here: create the services' broker users with deploy/rabbitmq/service_users.sh on the broker host"
+        return 0
+    fi
+    timeout 60 bash deploy/rabbitmq/service_users.sh --development |
+        sed 's/^/[ensure_infra] /' ||
+        die "could not create the services' broker users (deploy/rabbitmq/service_users.sh --development)"
+}
+
 # --- uv and the project environment ------------------------------------------------------------
 
 ensure_uv() {
@@ -260,6 +273,7 @@ main() {
         ensure_database_roles
         ensure_rabbitmq
         ensure_broker_file_handles
+        ensure_broker_accounts
     fi
     ensure_uv
 }

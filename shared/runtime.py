@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared import idempotency
 from shared.amqp.broker import Broker
 from shared.amqp.consumer import BatchHandler, Consumer, Handler
+from shared.amqp.producers import ProducerAccounts
 from shared.amqp.relay import OutboxRelay
 from shared.amqp.topology import Binding, QueueSpec, narrow_to_handled
 from shared.amqp.watchdog import LinkWatchdog
@@ -32,7 +33,7 @@ from shared.handlers import TypedHandler, bind_handlers, derive_bindings
 from shared.inbox import purge_retained
 from shared.metrics import GaugeHook
 from shared.scheduler import periodic
-from shared.settings import ServiceSettings
+from shared.settings import SERVICES, ServiceSettings
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +81,9 @@ class Runtime:
         }
         self.engine: AsyncEngine = create_engine(
             settings.database_url, pool_size=settings.db_pool_size
+        )
+        self.accounts = ProducerAccounts(
+            own=settings.broker_account, template=settings.broker_user_template, services=SERVICES
         )
         self.broker = Broker(settings.amqp_url, self.exchange_names, name=f"{settings.service}")
         self.queue_spec = QueueSpec(
@@ -145,6 +149,7 @@ class Runtime:
                 exchanges=self.exchange_names,
                 workers=self.settings.consumer_workers,
                 batch_size=self.settings.consumer_batch_size,
+                accounts=self.accounts,
             )
             await self.consumer.start()
         self.watchdog = LinkWatchdog(

@@ -11,6 +11,7 @@ import getpass
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, model_validator
@@ -32,6 +33,9 @@ SERVICES: tuple[str, ...] = (
     "allocation",
     "tenancy",
 )
+
+# The login of programs that are not platform services (department simulators, tools).
+DEFAULT_OUTSIDE_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 DEFAULT_PORTS: dict[str, int] = {
     "intake": 8001,
@@ -84,7 +88,14 @@ class ServiceSettings(BaseSettings):
         "postgresql+asyncpg://housing_owner@127.0.0.1:5432/housing_{service}"
     )
     db_pool_size: int = 10
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Every service logs in to the broker as an account of its own (docs/operations.md,
+    # "Broker accounts"), and consumers believe an internal event only from its producer's
+    # account: the account of service s is broker_user_template with {service} = s. Unset
+    # amqp_url: amqp_url_template with {account}, the development password being the account
+    # name (production refuses it).
+    amqp_url: str = ""
+    amqp_url_template: str = "amqp://{account}:{account}@127.0.0.1:5672/"
+    broker_user_template: str = "housing_{service}"
     events_exchange: str = "housing.events"
     verification_exchange: str = "housing.verification"
     # Queue names are "<queue_prefix>.<service>"; tests give every run its own prefix.
@@ -146,6 +157,32 @@ class ServiceSettings(BaseSettings):
             object.__setattr__(
                 self, "database_url", self.database_url_template.format(service=self.service)
             )
+        if "{service}" not in self.broker_user_template:
+            raise ValueError(
+                "HOUSING_BROKER_USER_TEMPLATE must contain {service}: every service needs a "
+                "broker account of its own"
+            )
+        is_service = self.service in SERVICES
+        if not self.amqp_url:
+            # Programs beside the services (the department simulators) are not platform
+            # producers and log in as whatever department user they are given; guest locally.
+            url = (
+                self.amqp_url_template.format(account=self.broker_account)
+                if is_service
+                else DEFAULT_OUTSIDE_AMQP_URL
+            )
+            object.__setattr__(self, "amqp_url", url)
+        login = login_of(self.amqp_url)
+        if is_service and login != self.broker_account and self.environment != "test":
+            # Everything a service publishes bears its login (RabbitMQ refuses any other
+            # user_id), and consumers believe a service's events only under its account: a
+            # service logged in as anyone else would publish nothing that counts. Tests of
+            # the event layer itself run made-up services as whatever user they have.
+            raise ValueError(
+                f"{self.service} logs in to the broker as {login!r}, not as its own account "
+                f"{self.broker_account!r} (HOUSING_BROKER_USER_TEMPLATE); give it its own "
+                "user (deploy/rabbitmq/service_users.sh)"
+            )
         if self.environment == "production" and self.database_role == _user_of(
             self.migration_database_url
         ):
@@ -164,6 +201,12 @@ class ServiceSettings(BaseSettings):
                         f"HOUSING_{field.upper()} is the development key; set {what} "
                         "before running with HOUSING_ENVIRONMENT=production"
                     )
+        password = unquote(urlsplit(self.amqp_url).password or "")
+        if is_service and self.environment == "production" and password in ("", login, "guest"):
+            raise ValueError(
+                f"the broker password of {self.service} is the development one; set "
+                f"HOUSING_{self.service.upper()}_AMQP_URL with the account's own password"
+            )
         return self
 
     @property
@@ -172,12 +215,22 @@ class ServiceSettings(BaseSettings):
         return _user_of(self.database_url)
 
     @property
+    def broker_account(self) -> str:
+        """The broker user this service logs in as and stamps on what it publishes."""
+        return self.broker_user_template.format(service=self.service)
+
+    @property
     def queue_name(self) -> str:
         return f"{self.queue_prefix}.{self.service}"
 
     @property
     def is_development(self) -> bool:
         return self.environment in ("development", "test")
+
+
+def login_of(amqp_url: str) -> str:
+    """The user an AMQP URL logs in as (RabbitMQ's default ``guest`` when it names none)."""
+    return unquote(urlsplit(amqp_url).username or "guest")
 
 
 def _user_of(database_url: str) -> str:

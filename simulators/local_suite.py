@@ -31,6 +31,13 @@ from shared.settings import SERVICES
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def account_url(amqp_url: str, service: str) -> str:
+    """``amqp_url`` logging in as ``service``'s development broker account, whose password is
+    its name (``broker_user_template``'s default)."""
+    account = f"housing_{service}"
+    return f"amqp://{account}:{account}@{amqp_url.split('@', 1)[1]}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -67,6 +74,9 @@ class LocalSuite:
         }
         for name in SERVICES:
             env[f"HOUSING_{name.upper()}_PORT"] = str(self.ports[name])
+            # Each service as its own broker account (the development one: deploy/rabbitmq/
+            # service_users.sh); HOUSING_AMQP_URL stays the department simulators' login.
+            env[f"HOUSING_{name.upper()}_AMQP_URL"] = account_url(self.amqp_url, name)
             env[f"HOUSING_{name.upper()}_DATABASE_URL"] = self.database_url(name)
             if self.migration_database_url is not None:
                 env[f"HOUSING_{name.upper()}_MIGRATION_DATABASE_URL"] = self.migration_database_url(

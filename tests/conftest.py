@@ -7,11 +7,19 @@ Every run gets its own databases (``t<run>_<name>``) and its own exchange and qu
 as a deployment has (docs/operations.md, "Database roles"): ``t<run>_owner`` migrates and owns
 the tables, ``t<run>_app`` is what the services under test connect as (no superuser, owns
 nothing). ``Infra.database`` stays the superuser's URL, for tests that set up or tamper.
+
+On the broker each service logs in as its own account (``housing_<service>``, the development
+accounts of deploy/rabbitmq/service_users.sh, created here when missing), so RabbitMQ checks
+the ``user_id`` of everything the services publish, as in a deployment. Test tools that pose
+as a producer (``tests.harness.publish``, the fault injectors) use the run's own
+``t<run>_tools`` user, which has RabbitMQ's ``impersonator`` tag and may stamp any account;
+``Infra.amqp_url`` (guest) stamps none and so counts as a stranger to every consumer.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import secrets
 import shutil
@@ -19,13 +27,14 @@ import subprocess
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import aio_pika
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from shared.settings import ServiceSettings, settings_for
+from shared.settings import SERVICES, ServiceSettings, settings_for
 
 # Services default to production mode (which refuses the development keys); the tests are a
 # test installation. A test of the default itself removes the variable.
@@ -33,6 +42,8 @@ os.environ.setdefault("HOUSING_ENVIRONMENT", "test")
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+# The services' broker accounts in tests: the development default of broker_user_template.
+ACCOUNT_TEMPLATE = "housing_{service}"
 
 
 def _docker_engine_answers() -> bool:
@@ -81,20 +92,56 @@ class Infra:
     def prefix(self) -> str:
         return f"t{self.run_id}"
 
-    def close_broker_connections(self) -> None:
-        """Force-close every client connection on the broker, as an outage would."""
-        cmd = ["rabbitmqctl", "close_all_connections", "test: forced close"]
+    def rabbitmqctl(self, *args: str) -> str:
+        """Run ``rabbitmqctl`` on the broker under test; what it printed."""
+        cmd = ["rabbitmqctl", *args]
         if self.container_exec is not None:
             self.container_exec(cmd)
-        else:
-            subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+            return ""
+        return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60).stdout
+
+    def close_broker_connections(self) -> None:
+        """Force-close every client connection on the broker, as an outage would."""
+        self.rabbitmqctl("close_all_connections", "test: forced close")
+
+    def broker_url(self, user: str, password: str) -> str:
+        """``amqp_url`` logging in as ``user`` instead."""
+        rest = self.amqp_url.split("@", 1)[1]
+        return f"amqp://{quote(user, safe='')}:{quote(password, safe='')}@{rest}"
+
+    def account_url(self, service: str) -> str:
+        """How ``service`` logs in: its development account (the password is its name)."""
+        account = ACCOUNT_TEMPLATE.format(service=service)
+        return self.broker_url(account, account)
+
+    @property
+    def tools_user(self) -> str:
+        return f"t{self.run_id}_tools"
+
+    @property
+    def tools_url(self) -> str:
+        """The impersonating test tools' login (see the module docstring)."""
+        return self.broker_url(self.tools_user, self.role_password)
+
+    def create_broker_users(self) -> None:
+        existing = set(self.rabbitmqctl("-q", "list_users", "--no-table-headers").split())
+        for service in SERVICES:
+            account = ACCOUNT_TEMPLATE.format(service=service)
+            if account not in existing:
+                self.rabbitmqctl("add_user", account, account)
+                self.rabbitmqctl("set_permissions", "-p", "/", account, ".*", ".*", ".*")
+        self.rabbitmqctl("add_user", self.tools_user, self.role_password)
+        self.rabbitmqctl("set_user_tags", self.tools_user, "impersonator")
+        self.rabbitmqctl("set_permissions", "-p", "/", self.tools_user, ".*", ".*", ".*")
 
     def settings(self, service: str, **overrides: object) -> ServiceSettings:
         values: dict[str, object] = {
             "environment": "test",
             "database_url": self.app_database(service),
             "migration_database_url": self.owner_database(service),
-            "amqp_url": self.amqp_url,
+            # A test-only service (an event-layer probe) has no account: it logs in as guest,
+            # and its made-up event types have no producer to check.
+            "amqp_url": self.account_url(service) if service in SERVICES else self.amqp_url,
             "events_exchange": f"{self.prefix}.events",
             "verification_exchange": f"{self.prefix}.verification",
             "queue_prefix": self.prefix,
@@ -128,6 +175,7 @@ def infra() -> Iterator[Infra]:
 
             infra = Infra(pg.get_connection_url(), amqp, run_id, container_exec)
             _in_thread(_create_roles(infra))
+            infra.create_broker_users()
             yield infra
         return
     infra = Infra(
@@ -136,6 +184,7 @@ def infra() -> Iterator[Infra]:
         run_id,
     )
     _in_thread(_create_roles(infra))
+    infra.create_broker_users()
     yield infra
     _cleanup_local(infra)
 
@@ -199,6 +248,8 @@ def _cleanup_local(infra: Infra) -> None:
 
     _in_thread(drop_databases())
     _in_thread(drop_broker_objects())
+    with contextlib.suppress(subprocess.CalledProcessError):
+        infra.rabbitmqctl("-q", "delete_user", infra.tools_user)
 
 
 def _list_broker_objects(kind: str, prefix: str) -> list[str]:

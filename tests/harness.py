@@ -1,8 +1,8 @@
 """The integration-test harness every service's tests share: publish, wait, tap.
 
-* ``publish(svc, payload, producer=...)`` writes an event to the running service's outbox under
-  another producer's name, so the real relay publishes it on the real exchange, as that peer
-  would; ``handled(svc, envelope)`` waits until the service's consumer has taken it (its inbox).
+* ``publish(svc, payload, producer=...)`` publishes an event on the real exchange as its
+  producer would, under that service's broker account (the test tools may impersonate it);
+  ``handled(svc, envelope)`` waits until the service's consumer has taken it (its inbox).
 * ``publish_raw(infra, svc, envelope)`` sends an envelope straight to the broker (persistent,
   confirmed, mandatory), for messages no outbox would write.
 * ``wait_for(probe)`` polls until ``probe()`` answers something truthy and returns it.
@@ -22,9 +22,12 @@ from typing import Any, TypeVar
 import aio_pika
 import sqlalchemy as sa
 
+from shared.amqp.producers import EVERY_SERVICE
 from shared.db import UnitOfWork
-from shared.events.base import EventPayload
+from shared.events.base import EventPayload, payload_model
 from shared.events.envelope import Envelope
+from shared.runtime import Runtime
+from shared.settings import SERVICES
 from shared.tables import inbox, outbox
 from tests.conftest import Infra
 from tests.services import RunningService
@@ -58,6 +61,15 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+def account_of(runtime: Runtime, envelope: Envelope) -> str | None:
+    """The broker account an event of this type comes from (None: an outside party's)."""
+    model = payload_model(envelope.type, envelope.version)
+    owner = getattr(model, "producer", None)
+    if owner == EVERY_SERVICE:
+        owner = envelope.producer
+    return runtime.accounts.of(owner) if owner in SERVICES else None
+
+
 async def publish(
     svc: RunningService,
     *payloads: EventPayload,
@@ -65,16 +77,39 @@ async def publish(
     subject: str | uuid.UUID | None = None,
     correlation_id: str | None = None,
 ) -> list[Envelope]:
-    """Publish events through ``svc``'s own outbox and relay, in one transaction, as
-    ``producer`` would. The subject defaults to the payload's ``application_id``."""
+    """Publish events on ``svc``'s exchanges as their producers would: each under the broker
+    account of the service the catalogue names as its producer (``audit.checkpointed``: of
+    ``producer``), persistent and confirmed. The envelopes say ``producer``; the subject
+    defaults to the payload's ``application_id``."""
     runtime = svc.runtime
+    # Envelopes and routes built exactly as a service's unit of work builds them.
     uow = UnitOfWork(runtime.engine, producer=producer, exchanges=runtime.exchange_names)
     envelopes = []
-    async with uow:
-        for payload in payloads:
-            about = subject if subject is not None else getattr(payload, "application_id", "x")
-            envelopes.append(uow.emit(payload, subject=str(about), correlation_id=correlation_id))
-        await uow.commit()
+    for payload in payloads:
+        about = subject if subject is not None else getattr(payload, "application_id", "x")
+        envelopes.append(uow.emit(payload, subject=str(about), correlation_id=correlation_id))
+    connection = await aio_pika.connect(svc.tools_url, timeout=30)
+    try:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        for payload, envelope in zip(payloads, envelopes, strict=True):
+            exchange = await channel.get_exchange(
+                runtime.exchange_names[payload.exchange], ensure=False
+            )
+            await exchange.publish(
+                aio_pika.Message(
+                    body=envelope.to_bytes(),
+                    message_id=str(envelope.id),
+                    correlation_id=envelope.correlation_id,
+                    type=envelope.type,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    user_id=account_of(runtime, envelope),
+                ),
+                routing_key=payload.routing_key(),
+                mandatory=True,
+            )
+    finally:
+        await connection.close()
     return envelopes
 
 
@@ -109,8 +144,10 @@ async def publish_raw(
     routing_key: str | None = None,
     **properties: Any,
 ) -> None:
-    """Send ``envelope`` straight to the broker on ``svc``'s exchanges (persistent, confirmed)."""
-    connection = await aio_pika.connect(infra.amqp_url, timeout=30)
+    """Send ``envelope`` straight to the broker on ``svc``'s exchanges (persistent, confirmed),
+    under its producer's account unless ``user_id`` says otherwise."""
+    properties.setdefault("user_id", account_of(svc.runtime, envelope))
+    connection = await aio_pika.connect(svc.tools_url, timeout=30)
     try:
         channel = await connection.channel(publisher_confirms=True)
         target = await channel.get_exchange(svc.runtime.exchange_names[exchange])

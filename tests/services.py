@@ -35,6 +35,9 @@ class RunningService:
     name: str
     app: FastAPI
     client: httpx.AsyncClient
+    # The impersonating test tools' broker login (tests/conftest.py): what tests.harness
+    # publishes with when it poses as another service.
+    tools_url: str
 
     @property
     def runtime(self) -> Runtime:
@@ -84,7 +87,7 @@ async def running_service(
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
-                yield RunningService(name, app, client)
+                yield RunningService(name, app, client, infra.tools_url)
     finally:
         await _delete_queues(infra.amqp_url, app.state.runtime)
 

@@ -45,6 +45,9 @@ if [ "$#" -eq 0 ]; then
   set -- "${codes[@]}"
 fi
 
+# shellcheck source=deploy/rabbitmq/user_password.sh
+source "$(dirname "${BASH_SOURCE[0]}")/user_password.sh"
+
 escape() { printf '%s' "$1" | sed 's/[.]/\\./g'; }
 
 for dept in "$@"; do
@@ -53,26 +56,7 @@ for dept in "$@"; do
     exit 2
   fi
   user="${USER_PREFIX}${dept}"
-  var="DEPT_PASSWORD_$(printf '%s' "$dept" | tr '[:lower:]' '[:upper:]')"
-  password="${!var:-}"
-  # add_user first: one rabbitmqctl call fewer for new users (each call starts an Erlang VM).
-  generated=""
-  if [ -z "$password" ]; then
-    password="$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 24)"
-    generated=1
-  fi
-  if "$RABBITMQCTL" -q add_user "$user" "$password" >/dev/null 2>&1; then
-    if [ -n "$generated" ]; then
-      echo "created $user with password $password"
-    else
-      echo "created $user"
-    fi
-  elif [ -z "$generated" ]; then
-    "$RABBITMQCTL" -q change_password "$user" "$password"
-    echo "updated password of $user"
-  else
-    echo "$user exists; password unchanged"
-  fi
+  ensure_user "$user" "DEPT_PASSWORD_$(printf '%s' "$dept" | tr '[:lower:]' '[:upper:]')"
   "$RABBITMQCTL" -q set_permissions -p "$VHOST" "$user" \
     '^$' "^$(escape "$EXCHANGE")\$" "^$(escape "$QUEUE_PREFIX")\\.dept\\.$(escape "$dept")\$"
   "$RABBITMQCTL" -q set_topic_permissions -p "$VHOST" "$user" "$EXCHANGE" \

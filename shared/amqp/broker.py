@@ -18,6 +18,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
+from shared.amqp.producers import login_of
 from shared.amqp.topology import declare_exchanges
 
 log = structlog.get_logger(__name__)
@@ -26,6 +27,9 @@ log = structlog.get_logger(__name__)
 class Broker:
     def __init__(self, url: str, exchange_names: dict[str, str], *, name: str) -> None:
         self.url = url
+        # The ``user_id`` stamped on every message we publish: our login, the one value
+        # RabbitMQ accepts there (shared.amqp.producers).
+        self.user = login_of(url)
         self.exchange_names = exchange_names
         self.name = name
         self.connection: AbstractRobustConnection | None = None

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import correlation, inbox
 from shared.amqp.broker import Broker
+from shared.amqp.producers import ORIGINAL_USER_HEADER, ProducerAccounts, UnexpectedProducer
 from shared.amqp.topology import QueueSpec, declare_exchanges, declare_queue, topic_matches
 from shared.clock import now
 from shared.db import UnitOfWork
@@ -184,6 +185,7 @@ class Consumer:
         exchanges: Mapping[str, str] | None = None,
         workers: int = 4,
         batch_size: int = 50,
+        accounts: ProducerAccounts | None = None,
     ) -> None:
         self.service = service
         self.engine = engine
@@ -198,6 +200,9 @@ class Consumer:
         self._consumer_tag: str | None = None
         self.workers = workers
         self.batch_size = batch_size
+        # Who may publish what (shared.amqp.producers); None only in tests of the event layer
+        # itself, whose made-up types have no producer.
+        self.accounts = accounts
         self._buffers: list[asyncio.Queue[AbstractIncomingMessage]] = [
             asyncio.Queue() for _ in range(workers)
         ]
@@ -321,6 +326,16 @@ class Consumer:
                         f"{route.exchange!r} with key {route.routing_key!r}"
                     ),
                     reason="unexpected_type",
+                )
+                continue
+            refusal = self.accounts.refusal(message, envelope) if self.accounts else None
+            if refusal is not None:
+                # Trust follows the sender too: an internal event is believed only from the
+                # account of the service that owns its type (the broker vouches for user_id).
+                correlation.clear()
+                correlation.bind(envelope.correlation_id, str(envelope.id))
+                await self._dead_letter(
+                    message, UnexpectedProducer(refusal), reason="unexpected_producer"
                 )
                 continue
             if envelope.type not in self.handlers and self._from_outside(message):
@@ -485,9 +500,20 @@ class Consumer:
     async def _republish(
         self, message: AbstractIncomingMessage, queue: str, headers: dict[str, Any]
     ) -> None:
+        headers = {**(message.headers or {}), **headers}
+        user_id = None
+        if self.accounts is not None:
+            # The copy goes out under our own account; who sent the original travels with it
+            # (and only we write this header: a sender's own value is replaced or dropped).
+            user_id = self.broker.user
+            headers.pop(ORIGINAL_USER_HEADER, None)
+            original_user = self.accounts.publisher(message)
+            if original_user:
+                headers[ORIGINAL_USER_HEADER] = original_user
         copy = aio_pika.Message(
             body=message.body,
-            headers={**(message.headers or {}), **headers},
+            headers=headers,
+            user_id=user_id,
             message_id=message.message_id,
             correlation_id=message.correlation_id,
             type=message.type,

@@ -141,6 +141,7 @@ class OutboxRelay:
                 content_type="application/json",
                 delivery_mode=2,  # persistent
                 app_id=self.service,
+                user_id=self.broker.user,
             ),
             mandatory=True,
             # A healthy broker confirms within milliseconds. A confirm still missing after

@@ -52,6 +52,12 @@ end to end), `causation_id`, `subject` and `data`, the typed payload of `type` a
   dead-letter queue (DLQ) that an operator inspects and replays.
 - Order is not guaranteed across events; use `occurred_at` and the ids.
 
+**Who may publish.** Every platform service publishes as a RabbitMQ account of its own
+(`housing_<service>`) and sets the AMQP `user_id` property, which the broker checks against
+the login. A consumer believes an event type only from the account of its producer
+(`x-producer` below); anything else is parked as `unexpected_producer`. Department answers
+are judged by their route (`response.<department>`, the only key a department user may write).
+
 **Compatibility.** Within a version, fields are only added, with defaults. Payloads are
 validated strictly (unknown fields are refused), so an added field is rolled out to consumers
 before producers send it, and a department answer sends exactly the fields documented here.

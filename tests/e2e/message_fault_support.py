@@ -41,6 +41,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.review.tables import cases as review_cases
 from services.verification.tables import verification_cases
 from shared.amqp.deadletters import DeadLetter, fetch
+from shared.amqp.producers import ORIGINAL_USER_HEADER
 from shared.amqp.topology import topic_matches
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
 from shared.events.catalogue import (
@@ -51,7 +52,7 @@ from shared.events.catalogue import (
 )
 from shared.tables import inbox, outbox
 from simulators.sdk import Answer, DepartmentClient, answer_envelope
-from tests.conftest import Infra
+from tests.conftest import ACCOUNT_TEMPLATE, Infra
 from tests.e2e.journey_support import MATERIALS, HonestDepartment, application_body, eventually
 from tests.examples import resident_id
 from tests.services import RunningService, running_service, token
@@ -205,6 +206,15 @@ class Platform:
     @property
     def amqp_url(self) -> str:
         return self.infra.amqp_url
+
+    @property
+    def tools_url(self) -> str:
+        """The impersonating login (tests/conftest.py) for tools that re-send what a service
+        published: their copies keep the publisher's user_id, as a redelivery does."""
+        return self.infra.tools_url
+
+    def account_of(self, name: str) -> str:
+        return ACCOUNT_TEMPLATE.format(service=name)
 
     def client(self, name: str) -> Any:
         return self.svc[name].client
@@ -610,6 +620,7 @@ class Duplicator:
                 content_type=message.content_type,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 app_id=message.app_id,
+                user_id=message.user_id,
             ),
             routing_key=message.routing_key or "",
             mandatory=True,
@@ -627,6 +638,7 @@ class Held:
     correlation_id: str | None
     type: str | None
     app_id: str | None
+    user_id: str | None
 
     @property
     def event(self) -> dict[str, Any]:
@@ -675,14 +687,16 @@ class EventHold:
                 correlation_id=message.correlation_id,
                 type=message.type,
                 app_id=message.app_id,
+                user_id=message.user_id,
             )
         )
         await message.ack()
 
 
-async def deliver(amqp_url: str, queue: str, messages: list[Held]) -> None:
+async def deliver(amqp_url: str, queue: str, messages: list[Held], *, as_user: str) -> None:
     """Publish ``messages`` to ``queue`` in this order, through the default exchange with their
-    original route in the headers, as the dead-letter replay does."""
+    original route and publisher in the headers, as the dead-letter replay does under the
+    queue's own service account ``as_user`` (``amqp_url`` must be allowed to stamp it)."""
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel(publisher_confirms=True)
@@ -693,7 +707,9 @@ async def deliver(amqp_url: str, queue: str, messages: list[Held]) -> None:
                     headers={
                         "x-original-exchange": m.exchange,
                         "x-original-routing-key": m.routing_key,
+                        **({ORIGINAL_USER_HEADER: m.user_id} if m.user_id else {}),
                     },
+                    user_id=as_user,
                     message_id=m.message_id,
                     correlation_id=m.correlation_id,
                     type=m.type,

@@ -190,10 +190,10 @@ async def test_duplicated_deliveries_change_nothing(
 ) -> None:
     before = await handled_counts(platform)
     prefix = platform.queue_prefix
-    events = Duplicator(platform.amqp_url, platform.exchange_names["events"], f"{prefix}.dup.ev")
+    events = Duplicator(platform.tools_url, platform.exchange_names["events"], f"{prefix}.dup.ev")
     # Department answers come twice more: the same answer again, and re-made under a new id.
     answers = Duplicator(
-        platform.amqp_url,
+        platform.tools_url,
         platform.exchange_names["verification"],
         f"{prefix}.dup.vf",
         fresh=lambda key: key.startswith("response."),
@@ -298,7 +298,12 @@ async def test_reordered_deliveries_reach_the_same_state(
             for f in filed:
                 at = positions(backwards, f.application_id)
                 assert at["verification.completed"] < at["application.accepted"], at
-            await deliver(amqp, platform.queue_of("review"), backwards)
+            await deliver(
+                platform.tools_url,
+                platform.queue_of("review"),
+                backwards,
+                as_user=platform.account_of("review"),
+            )
 
             async def review_done() -> bool:
                 handled = await handled_ids(platform.svc["review"], held_review.ids())
@@ -321,7 +326,12 @@ async def test_reordered_deliveries_reach_the_same_state(
                     < at["application.accepted"]
                     < at["application.submitted"]
                 ), at
-            await deliver(amqp, platform.queue_of("alerting"), backwards)
+            await deliver(
+                platform.tools_url,
+                platform.queue_of("alerting"),
+                backwards,
+                as_user=platform.account_of("alerting"),
+            )
     finally:
         gate.release_all()
         for department in platform.departments.values():

@@ -27,7 +27,7 @@ from shared.settings import SERVICES
 from shared.tables import APPEND_ONLY, inbox, outbox, platform_metadata
 from tests.conftest import Infra
 from tests.examples import accepted_application
-from tests.harness import publish_and_handle, wait_for
+from tests.harness import event_tap, publish_and_handle, wait_for
 from tests.services import RunningService, running_service
 
 pytestmark = pytest.mark.integration
@@ -142,32 +142,37 @@ async def test_audit_rows_and_signatures_can_be_added_never_changed(
 
 
 async def test_the_event_layer_and_the_retention_purge_work_as_the_service_role(
-    review: RunningService,
+    infra: Infra, review: RunningService
 ) -> None:
-    # Relay (outbox UPDATE), consumer (inbox INSERT, the handler's writes), then the purge.
-    [envelope] = await publish_and_handle(review, accepted_application())
+    # Consumer (inbox INSERT, the handler's writes and its outbox INSERT), relay (outbox
+    # UPDATE), then the purge. The tap gives review's own events a route.
+    async with event_tap(infra, review, ["review.#"]) as tap:
+        [envelope] = await publish_and_handle(review, accepted_application())
+        await tap.wait_for("review.case_opened")
     engine = review.runtime.engine
 
-    async def sent() -> bool:
+    async def all_sent() -> int:
         async with engine.connect() as conn:
-            return bool(
-                await conn.scalar(sa.select(outbox.c.sent_at).where(outbox.c.id == envelope.id))
+            unsent = await conn.scalar(
+                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
             )
+            sent = await conn.scalar(
+                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_not(None))
+            )
+        return int(sent or 0) if unsent == 0 else 0
 
-    await wait_for(sent, what="the event marked sent")
+    published = await wait_for(all_sent, what="review's events marked sent")
     async with engine.begin() as conn:
         deleted_outbox, deleted_inbox = await purge_retained(conn, timedelta(0))
     async with engine.connect() as conn:
         left = (
-            await conn.scalar(
-                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.id == envelope.id)
-            ),
+            await conn.scalar(sa.select(sa.func.count()).select_from(outbox)),
             await conn.scalar(
                 sa.select(sa.func.count()).select_from(inbox).where(inbox.c.event_id == envelope.id)
             ),
         )
     assert left == (0, 0)
-    assert deleted_outbox >= 1
+    assert deleted_outbox == published
     assert deleted_inbox >= 1
 
 

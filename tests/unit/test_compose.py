@@ -3,6 +3,9 @@ six services, on their ports, after their infrastructure is healthy."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -119,7 +122,8 @@ def test_every_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
 def test_services_reach_infrastructure_by_compose_names(compose: dict[str, Any]) -> None:
     for name in EXPECTED_PORTS:
         env = compose["services"][name]["environment"]
-        assert env["HOUSING_AMQP_URL"] == "amqp://guest:guest@rabbitmq:5672/"
+        assert "HOUSING_AMQP_URL" not in env, name  # it would beat the account template
+        assert env["HOUSING_AMQP_URL_TEMPLATE"] == "amqp://{account}:{account}@rabbitmq:5672/"
         assert env["HOUSING_DATABASE_URL_TEMPLATE"] == (
             "postgresql+asyncpg://housing_app:housing_app@postgres:5432/housing_{service}"
         )
@@ -178,3 +182,28 @@ def test_simulators_run_in_compose(compose: dict[str, Any]) -> None:
         service = compose["services"][name]
         assert service["command"] == ["python", "-m", module], name
         assert "ports" not in service, name
+
+
+def test_the_broker_starts_with_each_services_account(compose: dict[str, Any]) -> None:
+    broker = compose["services"]["rabbitmq"]
+    assert broker["volumes"][1:] == [
+        "./deploy/rabbitmq/compose/definitions.json:/etc/rabbitmq/definitions.json:ro",
+        "./deploy/rabbitmq/compose/20-definitions.conf:/etc/rabbitmq/conf.d/20-definitions.conf:ro",
+    ]
+    conf = (ROOT / "deploy/rabbitmq/compose/20-definitions.conf").read_text(encoding="utf-8")
+    assert "load_definitions = /etc/rabbitmq/definitions.json" in conf.splitlines()
+    definitions = json.loads(
+        (ROOT / "deploy/rabbitmq/compose/definitions.json").read_text(encoding="utf-8")
+    )
+    users = {u["name"]: u for u in definitions["users"]}
+    assert set(users) == {"guest", *(f"housing_{s}" for s in SERVICES)}
+    for name, user in users.items():
+        # The password each login is given in compose: its own name.
+        raw = base64.b64decode(user["password_hash"])
+        salt, digest = raw[:4], raw[4:]
+        assert digest == hashlib.sha256(salt + name.encode()).digest(), name
+        assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+    granted = {p["user"] for p in definitions["permissions"] if p["vhost"] == "/"}
+    assert granted == set(users)
+    departments = compose["services"]["departments"]["environment"]
+    assert departments["HOUSING_AMQP_URL"] == "amqp://guest:guest@rabbitmq:5672/"

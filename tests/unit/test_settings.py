@@ -12,6 +12,9 @@ from shared.settings import DEV_AUDIT_CHECKPOINT_KEY, DEV_SIGNING_KEY, settings_
 # A base64url Ed25519 seed that is not the development one.
 REAL_CHECKPOINT_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
 
+# A broker login with a password of its own (production refuses the development one).
+REAL_BROKER_URL = "amqp://{account}:a-real-broker-password@mq.internal:5672/"
+
 
 def test_defaults_follow_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("HOUSING_PORT", "HOUSING_DATABASE_URL", "HOUSING_REVIEW_PORT"):
@@ -40,6 +43,7 @@ def test_production_refuses_one_role_for_the_service_and_its_migrations(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
+    monkeypatch.setenv("HOUSING_AMQP_URL_TEMPLATE", REAL_BROKER_URL)
     monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
     monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
     monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
@@ -62,6 +66,7 @@ def test_production_refuses_one_role_for_the_service_and_its_migrations(
 
 def test_without_being_told_a_service_runs_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HOUSING_ENVIRONMENT", raising=False)
+    monkeypatch.setenv("HOUSING_AMQP_URL_TEMPLATE", REAL_BROKER_URL)
     monkeypatch.delenv("HOUSING_SIGNING_KEY", raising=False)
     with pytest.raises(ValidationError, match="HOUSING_SIGNING_KEY is the development key"):
         settings_for("intake")
@@ -82,6 +87,7 @@ def test_service_specific_variable_beats_the_common_one(monkeypatch: pytest.Monk
 
 def test_production_refuses_the_development_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
+    monkeypatch.setenv("HOUSING_AMQP_URL_TEMPLATE", REAL_BROKER_URL)
     monkeypatch.delenv("HOUSING_SIGNING_KEY", raising=False)
     with pytest.raises(ValidationError, match="development key"):
         settings_for("intake")
@@ -93,6 +99,7 @@ def test_production_refuses_the_development_signing_key(monkeypatch: pytest.Monk
 
 def test_production_refuses_the_development_id_hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
+    monkeypatch.setenv("HOUSING_AMQP_URL_TEMPLATE", REAL_BROKER_URL)
     monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
     monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
     monkeypatch.delenv("HOUSING_ID_HASH_KEY", raising=False)
@@ -108,6 +115,7 @@ def test_production_refuses_the_development_audit_checkpoint_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
+    monkeypatch.setenv("HOUSING_AMQP_URL_TEMPLATE", REAL_BROKER_URL)
     monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
     monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
     monkeypatch.delenv("HOUSING_AUDIT_CHECKPOINT_KEY", raising=False)
@@ -136,3 +144,37 @@ def test_development_accepts_the_development_key(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "development")
     monkeypatch.delenv("HOUSING_SIGNING_KEY", raising=False)
     assert settings_for("intake").signing_key.get_secret_value() == DEV_SIGNING_KEY
+
+
+def test_each_service_logs_in_to_the_broker_as_its_own_account(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HOUSING_AMQP_URL", raising=False)
+    monkeypatch.delenv("HOUSING_AMQP_URL_TEMPLATE", raising=False)
+    settings = settings_for("credit", environment="development")
+    assert (settings.broker_account, settings.amqp_url) == (
+        "housing_credit",
+        "amqp://housing_credit:housing_credit@127.0.0.1:5672/",
+    )
+    with pytest.raises(ValidationError, match="logs in to the broker as 'guest', not as its own"):
+        settings_for(
+            "credit", environment="development", amqp_url="amqp://guest:guest@127.0.0.1:5672/"
+        )
+    with pytest.raises(ValidationError, match="must contain \\{service\\}"):
+        settings_for("credit", environment="development", broker_user_template="housing")
+
+
+def test_production_refuses_the_development_broker_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
+    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
+    monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
+    monkeypatch.delenv("HOUSING_AMQP_URL_TEMPLATE", raising=False)
+    with pytest.raises(ValidationError, match="broker password of credit is the development one"):
+        settings_for("credit")
+    monkeypatch.setenv("HOUSING_AMQP_URL_TEMPLATE", REAL_BROKER_URL)
+    assert settings_for("credit").amqp_url == (
+        "amqp://housing_credit:a-real-broker-password@mq.internal:5672/"
+    )

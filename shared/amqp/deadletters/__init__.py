@@ -20,6 +20,8 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 # the CLI's tests), spelled here so the operator's command does not import the whole consumer
 # (SQLAlchemy, the event catalogue): on a busy host that import took seconds.
 RETRY_HEADER = "x-retry-count"
+# Likewise ``shared.amqp.producers.ORIGINAL_USER_HEADER``: who published the original.
+ORIGINAL_USER_HEADER = "x-original-user-id"
 
 STRIP_ON_REPLAY = {
     RETRY_HEADER,
@@ -81,16 +83,32 @@ async def fetch(channel: AbstractChannel, queue_name: str, limit: int) -> list[A
 
 
 async def replay(
-    channel: AbstractChannel, messages: list[Any], target_queue: str, ids: set[str] | None
+    channel: AbstractChannel,
+    messages: list[Any],
+    target_queue: str,
+    ids: set[str] | None,
+    *,
+    user: str,
 ) -> int:
+    """Send the chosen dead letters back to the service's queue, under the service's own
+    account ``user``; who published each original goes with it (shared.amqp.producers), so a
+    replayed forgery is parked again rather than laundered by the replay."""
     replayed = 0
     for message in messages:
         if ids is not None and message.message_id not in ids:
             continue
         headers = {k: v for k, v in (message.headers or {}).items() if k not in STRIP_ON_REPLAY}
+        # Parked by the consumer: the copy is ours and names the original in the header.
+        # Parked by the broker (delivery limit): the message still bears its publisher's id.
+        original = headers.pop(ORIGINAL_USER_HEADER, None)
+        if message.user_id != user:
+            original = message.user_id
+        if original:
+            headers[ORIGINAL_USER_HEADER] = text_of(original)
         copy = aio_pika.Message(
             body=message.body,
             headers=headers,
+            user_id=user,
             message_id=message.message_id,
             correlation_id=message.correlation_id,
             type=message.type,

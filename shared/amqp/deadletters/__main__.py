@@ -12,7 +12,7 @@ import orjson
 
 from shared.amqp.deadletters import DeadLetter, fetch, replay, text_of
 from shared.pii import scrub
-from shared.settings import SERVICES, settings_for
+from shared.settings import SERVICES, login_of, settings_for
 
 DESCRIPTION = """\
 Inspect and replay the dead letters of one service: messages its handlers kept failing on
@@ -116,7 +116,7 @@ async def _run(args: argparse.Namespace) -> int:
                     print("nothing replayed", file=sys.stderr)
                     return 1
             chosen = [m for m in messages if ids is None or m.message_id in ids]
-            count = await replay(channel, messages, queue, ids)
+            count = await replay(channel, messages, queue, ids, user=login_of(settings.amqp_url))
             if args.json:
                 _emit(
                     {

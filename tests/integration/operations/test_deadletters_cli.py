@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import aio_pika
 import pytest
 
-from shared.amqp import deadletters
+from shared.amqp import deadletters, producers
 from shared.amqp.consumer import RETRY_HEADER
 from shared.amqp.topology import QueueSpec, declare_queue, delete_queue_family
 from tests.conftest import Infra
@@ -200,3 +200,8 @@ def test_replay_needs_ids_or_all() -> None:
 def test_replay_strips_the_consumers_own_retry_header() -> None:
     assert deadletters.RETRY_HEADER == RETRY_HEADER
     assert RETRY_HEADER in deadletters.STRIP_ON_REPLAY
+
+
+def test_replay_spells_the_original_publisher_header_as_the_consumer_reads_it() -> None:
+    assert deadletters.ORIGINAL_USER_HEADER == producers.ORIGINAL_USER_HEADER
+    assert deadletters.ORIGINAL_USER_HEADER not in deadletters.STRIP_ON_REPLAY
