@@ -24,9 +24,27 @@ from shared.tables import outbox
 OUTBOX_CHANNEL = "outbox"
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    statement_timeout_ms: int = 0,
+    lock_timeout_ms: int = 0,
+    idle_in_transaction_timeout_ms: int = 0,
+) -> AsyncEngine:
+    """The engine of a service (or tool). The time limits (0: none) are set on every
+    connection, so a runaway query, a lock held by a stuck transaction or a transaction left
+    open cannot hold a worker and its connection for ever; the statement fails instead and its
+    caller retries (a consumer through its retry queues)."""
+    limits = {
+        "statement_timeout": statement_timeout_ms,
+        "lock_timeout": lock_timeout_ms,
+        "idle_in_transaction_session_timeout": idle_in_transaction_timeout_ms,
+    }
+    server_settings = {name: str(ms) for name, ms in limits.items() if ms}
     return create_async_engine(
         url,
+        connect_args={"server_settings": server_settings} if server_settings else {},
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

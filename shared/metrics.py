@@ -84,22 +84,31 @@ class GaugeSample:
 GaugeHook = Callable[[Any, AsyncConnection], Awaitable[Sequence[GaugeSample]]]
 
 
-async def platform_database_gauges(conn: AsyncConnection) -> list[GaugeSample]:
-    """Outbox backlog and the age of its oldest row, from the platform tables (the partial
-    index ``outbox_pending`` keeps it an index scan however many rows were ever sent)."""
+async def platform_database_gauges(conn: AsyncConnection, max_attempts: int) -> list[GaugeSample]:
+    """Outbox backlog, the age of its oldest row and the rows parked after ``max_attempts``
+    publish attempts, from the platform tables (the partial index ``outbox_pending`` keeps it
+    an index scan however many rows were ever sent)."""
     row = (
         await conn.execute(
-            sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
-                outbox.c.sent_at.is_(None)
-            )
+            sa.select(
+                sa.func.count(),
+                sa.func.min(outbox.c.created_at),
+                sa.func.count().filter(outbox.c.attempts >= max_attempts),
+            ).where(outbox.c.sent_at.is_(None))
         )
     ).one()
-    count, oldest = int(row[0] or 0), row[1]
+    count, oldest, parked = int(row[0] or 0), row[1], int(row[2] or 0)
     age = 0.0 if oldest is None else max(0.0, (now() - oldest).total_seconds())
     return [
         GaugeSample("outbox_backlog", "Outbox rows not yet confirmed by the broker", count),
         GaugeSample(
             "outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox row", age
+        ),
+        GaugeSample(
+            "outbox_parked",
+            "Outbox rows no longer tried after their last publish attempt failed "
+            "(python -m shared.amqp.outbox)",
+            parked,
         ),
     ]
 
@@ -206,7 +215,7 @@ async def scrape(runtime: Runtime) -> list[GaugeSample]:
     samples += readiness_gauges(checks, consumer_expected, attached)
     try:
         async with runtime.engine.connect() as conn:
-            platform = await platform_database_gauges(conn)
+            platform = await platform_database_gauges(conn, runtime.settings.outbox_max_attempts)
             samples += platform
             if runtime.relay is not None:
                 # The relay's process gauge too, under its old name.

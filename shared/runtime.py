@@ -80,7 +80,11 @@ class Runtime:
             "verification": settings.verification_exchange,
         }
         self.engine: AsyncEngine = create_engine(
-            settings.database_url, pool_size=settings.db_pool_size
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            lock_timeout_ms=settings.db_lock_timeout_ms,
+            idle_in_transaction_timeout_ms=settings.db_idle_in_transaction_timeout_ms,
         )
         self.accounts = ProducerAccounts(
             own=settings.broker_account, template=settings.broker_user_template, services=SERVICES
@@ -122,6 +126,7 @@ class Runtime:
             database_url=self.settings.database_url,
             batch_size=self.settings.outbox_batch_size,
             poll_seconds=self.settings.outbox_poll_seconds,
+            max_attempts=self.settings.outbox_max_attempts,
         )
         self._spawn(self.relay.run(), "outbox-relay")
         self._spawn(

@@ -88,6 +88,11 @@ class ServiceSettings(BaseSettings):
         "postgresql+asyncpg://housing_owner@127.0.0.1:5432/housing_{service}"
     )
     db_pool_size: int = 10
+    # Time limits on every connection of a service (0: none): a statement, a wait for a lock
+    # (the audit chain's included) and a transaction left idle fail after this long.
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    db_lock_timeout_ms: int = Field(default=10_000, ge=0)
+    db_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
     # Every service logs in to the broker as an account of its own (docs/operations.md,
     # "Broker accounts"), and consumers believe an internal event only from its producer's
     # account: the account of service s is broker_user_template with {service} = s. Unset
@@ -127,6 +132,10 @@ class ServiceSettings(BaseSettings):
     retry_delays_ms: list[int] = Field(default_factory=lambda: [1000, 5000, 30000])
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
+    # Publish attempts of one outbox row before it is parked (left unsent and no longer
+    # retried, shown by /metrics outbox_parked and `python -m shared.amqp.outbox list`); with
+    # the back-off capped at 30 s, 50 attempts take about 24 minutes.
+    outbox_max_attempts: int = Field(default=50, ge=1)
     # The broker link watchdog (shared.amqp.watchdog): how often it looks, and how long a
     # broken link may last before it is rebuilt. A restart of one RabbitMQ node with a few
     # hundred quorum queues, with aio-pika's reconnect interval of 5 s, is back well within 45 s.

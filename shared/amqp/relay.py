@@ -4,7 +4,16 @@ Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so that several replicas relay 
 without sending a row twice at once; a ``LISTEN outbox`` connection only wakes the loop early,
 polling is what guarantees progress. All rows of a batch are published concurrently and their
 confirms awaited together: waiting for one confirm at a time would cap throughput at a few
-hundred messages a second. A row whose publish fails stays pending with a growing back-off.
+hundred messages a second. A row whose publish fails stays pending with a growing back-off;
+after ``max_attempts`` failures it is parked: left unsent, no longer tried, counted by
+/metrics ``outbox_parked`` and listed by ``python -m shared.amqp.outbox`` until an operator
+releases it.
+
+When the database refuses (down, read-only, disk full) the relay waits longer after each
+failure instead of trying every poll. Rows it published but could not mark sent (the UPDATE
+failed after the broker's confirm) are remembered, and the next round marks them sent without
+publishing them again, so a database that cannot write does not turn into a stream of
+duplicates.
 """
 
 from __future__ import annotations
@@ -32,6 +41,14 @@ FAILED = Counter(
     "outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"]
 )
 PENDING = Gauge("outbox_pending", "Outbox rows not yet confirmed by the broker", ["service"])
+DATABASE_ERRORS = Counter(
+    "outbox_relay_database_errors_total",
+    "Relay rounds the database refused (down, read-only, disk full)",
+    ["service"],
+)
+PARKED = Counter(
+    "outbox_rows_parked_total", "Outbox rows parked after their last publish attempt", ["service"]
+)
 
 MAX_BACKOFF_SECONDS = 30.0
 
@@ -57,6 +74,7 @@ class OutboxRelay:
         database_url: str,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
+        max_attempts: int = 50,
     ) -> None:
         self.engine = engine
         self.broker = broker
@@ -64,6 +82,9 @@ class OutboxRelay:
         self.database_url = database_url
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.max_attempts = max_attempts
+        # Rows published (confirmed) whose "sent" the database did not record yet.
+        self._unrecorded: set[int] = set()
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
 
@@ -82,7 +103,11 @@ class OutboxRelay:
                         outbox.c.body,
                         outbox.c.attempts,
                     )
-                    .where(outbox.c.sent_at.is_(None), outbox.c.next_attempt_at <= sa.func.now())
+                    .where(
+                        outbox.c.sent_at.is_(None),
+                        outbox.c.next_attempt_at <= sa.func.now(),
+                        outbox.c.attempts < self.max_attempts,
+                    )
                     .order_by(outbox.c.seq)
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)
@@ -90,16 +115,25 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            channel = await self.broker.publish_channel_underlay(PUBLISH_CONFIRM_TIMEOUT_SECONDS)
-            results = await asyncio.gather(
-                *(self._publish(channel, row) for row in rows), return_exceptions=True
-            )
+            to_publish = [row for row in rows if row.seq not in self._unrecorded]
+            published: list[BaseException | None] = []
+            if to_publish:
+                channel = await self.broker.publish_channel_underlay(
+                    PUBLISH_CONFIRM_TIMEOUT_SECONDS
+                )
+                published = await asyncio.gather(
+                    *(self._publish(channel, row) for row in to_publish), return_exceptions=True
+                )
+            outcome = dict(zip((r.seq for r in to_publish), published, strict=True))
+            results = [outcome.get(row.seq) for row in rows]
             sent = [row.seq for row, result in zip(rows, results, strict=True) if result is None]
             failed = [
                 (row, result)
                 for row, result in zip(rows, results, strict=True)
                 if result is not None
             ]
+            # Until the commit below, these are published but not recorded.
+            self._unrecorded.update(sent)
             stamp = now()
             if sent:
                 await conn.execute(
@@ -115,6 +149,20 @@ class OutboxRelay:
                         last_error=f"{type(error).__name__}: {error}"[:500],
                     )
                 )
+                if row.attempts + 1 >= self.max_attempts:
+                    PARKED.labels(self.service).inc()
+                    log.error(
+                        "outbox_row_parked",
+                        outbox_id=str(row.id),
+                        event_type=row.type,
+                        attempts=row.attempts + 1,
+                        error=f"{type(error).__name__}: {error}"[:200],
+                    )
+        self._unrecorded.difference_update(row.seq for row in rows)
+        if len(self._unrecorded) > 10 * self.batch_size:
+            # Rows another replica has since sent: forgetting them costs at most a duplicate,
+            # which the consumers' inbox absorbs.
+            self._unrecorded.clear()
         PUBLISHED.labels(self.service).inc(len(sent))
         if failed:
             FAILED.labels(self.service).inc(len(failed))
@@ -171,16 +219,24 @@ class OutboxRelay:
 
     async def run(self) -> None:
         await self._listen()
+        database_pause = self.poll_seconds
         try:
             while True:
                 if not self.broker.is_connected:
                     await self.broker.wait_connected()
                 try:
                     claimed = await self.relay_once()
+                    database_pause = self.poll_seconds
                 except (OSError, asyncpg.PostgresError, sa.exc.DBAPIError) as exc:
-                    log.warning("outbox_relay_db_error", error=str(exc)[:200])
+                    DATABASE_ERRORS.labels(self.service).inc()
+                    log.warning(
+                        "outbox_relay_db_error",
+                        error=f"{type(exc).__name__}: {exc}"[:200],
+                        retry_in_seconds=database_pause,
+                    )
                     claimed = 0
-                    await asyncio.sleep(self.poll_seconds)
+                    await asyncio.sleep(database_pause)
+                    database_pause = min(database_pause * 2, MAX_BACKOFF_SECONDS)
                 except (TimeoutError, aiormq.exceptions.AMQPError) as exc:
                     # No publishing channel (a reconnect in progress, or the watchdog rebuilding
                     # the link): the claimed rows were released with the rollback; try again.

@@ -7,7 +7,10 @@ event applied twice would show as two rows) and can be told to fail or to crash 
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import aio_pika
@@ -23,6 +26,7 @@ from shared.amqp.topology import Binding, QueueSpec
 from shared.db import UnitOfWork, create_engine
 from shared.events.envelope import Envelope
 from shared.tables import platform_metadata
+from tests.conftest import Infra
 from tests.services import create_tables
 
 test_metadata = sa.MetaData()
@@ -118,7 +122,7 @@ class Layer:
             exchanges=self.exchanges,
         )
 
-    def relay(self) -> OutboxRelay:
+    def relay(self, max_attempts: int = 50) -> OutboxRelay:
         assert self.engine is not None and self.broker is not None
         return OutboxRelay(
             self.engine,
@@ -127,6 +131,7 @@ class Layer:
             database_url=self.database_url,
             batch_size=200,
             poll_seconds=0.2,
+            max_attempts=max_attempts,
         )
 
     async def effect_counts(self) -> tuple[int, int]:
@@ -149,3 +154,23 @@ class Layer:
 
 def new_event(event_type: str = EVENT, subject: str | None = None) -> dict[str, object]:
     return {"event_type": event_type, "data": {"n": 1}, "subject": subject or str(uuid.uuid4())}
+
+
+@asynccontextmanager
+async def new_layer(infra: Infra, name: str = "layer") -> AsyncIterator[Layer]:
+    """A layer on a database of its own (tables made by the owner role, used as the
+    application role) and exchanges and queues of its own, connected; closed afterwards."""
+    token = f"{name}{secrets.token_hex(3)}"
+    layer = Layer(
+        service=token,
+        database_url=infra.app_database(token),
+        schema_url=infra.owner_database(token),
+        amqp_url=infra.amqp_url,
+        prefix=f"{infra.prefix}.{token}",
+    )
+    await layer.create_schema()
+    await layer.connect()
+    try:
+        yield layer
+    finally:
+        await layer.close()

@@ -23,7 +23,7 @@ from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.tables import inbox, outbox
 from tests.conftest import Infra
-from tests.integration.eventlayer import CRASH, EVENT, POISON, Layer
+from tests.integration.eventlayer import CRASH, EVENT, POISON, Layer, new_layer
 
 pytestmark = pytest.mark.integration
 
@@ -42,18 +42,8 @@ async def eventually(
 
 @pytest.fixture
 async def layer(infra: Infra) -> AsyncIterator[Layer]:
-    token = secrets.token_hex(3)
-    layer = Layer(
-        service=f"layer{token}",
-        database_url=infra.app_database(f"layer{token}"),
-        schema_url=infra.owner_database(f"layer{token}"),
-        amqp_url=infra.amqp_url,
-        prefix=f"{infra.prefix}.{token}",
-    )
-    await layer.create_schema()
-    await layer.connect()
-    yield layer
-    await layer.close()
+    async with new_layer(infra, "layer") as layer:
+        yield layer
 
 
 async def emit(layer: Layer, count: int = 1, event_type: str = EVENT) -> list[uuid.UUID]:
