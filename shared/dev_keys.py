@@ -4,7 +4,9 @@ A module of its own so that small tools (the development token command) need not
 settings machinery to learn them.
 """
 
-DEV_SIGNING_KEY = "dev-only-signing-key-change-me-0123456789abcdef"
+# The development identity provider's token signing key (base64url Ed25519 seed): the token
+# command and the tests sign with it, services trust its public key when no key set is given.
+DEV_SIGNING_KEY = "vQiDFuCRAOl9beT9e9u7HH1fQVE4Fvp5wjOM4Y4keMs"
 # Every service that hashes a resident ID must use the same key, or bans and progress queries
 # silently stop matching.
 DEV_ID_HASH_KEY = "dev-only-id-hash-key"

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 # The development keys: accepted only outside production (shared.auth re-exports the first).
+from shared.auth.tokens import token_keys
 from shared.dev_keys import DEV_AUDIT_CHECKPOINT_KEY, DEV_ID_HASH_KEY, DEV_SIGNING_KEY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +60,6 @@ __all__ = [
 
 # Secrets whose development value everyone knows, with what production must set instead.
 _DEVELOPMENT_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("signing_key", DEV_SIGNING_KEY, "a real signing key"),
     ("id_hash_key", DEV_ID_HASH_KEY, "the platform's real resident-ID hash key"),
     ("audit_checkpoint_key", DEV_AUDIT_CHECKPOINT_KEY, "the service's own audit checkpoint key"),
 )
@@ -105,7 +105,13 @@ class ServiceSettings(BaseSettings):
     verification_exchange: str = "housing.verification"
     # Queue names are "<queue_prefix>.<service>"; tests give every run its own prefix.
     queue_prefix: str = "housing"
-    signing_key: SecretStr = SecretStr(DEV_SIGNING_KEY)
+    # Bearer tokens (shared.auth.tokens): the identity provider's public keys as a JWK Set
+    # (JSON text or the path of a file holding it; empty: the development key, which
+    # production refuses), the audience this service accepts (empty: housing-<service>) and
+    # the longest lifetime it accepts.
+    token_jwks: str = ""
+    token_audience: str = ""
+    token_max_lifetime_hours: float = Field(default=12.0, gt=0, le=24 * 7)
     # With a publicly known key the hashes in events could be reversed by enumerating the
     # ~10^10 plausible resident IDs, so production refuses the development default.
     id_hash_key: SecretStr = SecretStr(DEV_ID_HASH_KEY)
@@ -116,7 +122,6 @@ class ServiceSettings(BaseSettings):
     # How often the chain head is signed and published; rows newer than the last published
     # checkpoint are protected by the chain alone, so this is the window of an unseen rewrite.
     audit_checkpoint_seconds: float = Field(default=300.0, gt=0)
-    jwt_algorithm: str = "HS256"
     city_config: Path = REPO_ROOT / "deploy" / "cities" / "xiamen.yaml"
     log_level: str = "INFO"
     log_json: bool = True
@@ -202,6 +207,17 @@ class ServiceSettings(BaseSettings):
                 f"the same role ({self.database_role!r}); in production the service runs as an "
                 "application role that owns nothing (HOUSING_DATABASE_URL_TEMPLATE) and only "
                 "migrate runs as the owner (HOUSING_MIGRATION_DATABASE_URL_TEMPLATE)"
+            )
+        if not self.token_audience:
+            object.__setattr__(self, "token_audience", f"housing-{self.service}")
+        try:
+            keys = token_keys(self.token_jwks)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"HOUSING_TOKEN_JWKS: {exc}") from None
+        if self.environment == "production" and keys.kids & token_keys("").kids:
+            raise ValueError(
+                "HOUSING_TOKEN_JWKS is empty or trusts the development token key; set the "
+                "identity provider's public keys before running with HOUSING_ENVIRONMENT=production"
             )
         if self.environment == "production":
             for field, development_key, what in _DEVELOPMENT_KEYS:

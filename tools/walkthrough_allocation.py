@@ -17,7 +17,7 @@ chooses a fitting unit online with its own account, and the officer drafts and r
 signed contract. Each step is printed in Chinese and English.
 
 Service URLs: ``HOUSING_<SERVICE>_URL``, else ``http://HOUSING_HOST:HOUSING_<SERVICE>_PORT``
-(defaults 127.0.0.1 and 8001…8008). Tokens are signed with ``HOUSING_SIGNING_KEY`` or the
+(defaults 127.0.0.1 and 8001…8008). Tokens are signed with ``HOUSING_TOKEN_SIGNING_KEY`` or the
 development key; the services must run with ``HOUSING_ENVIRONMENT=development`` (the
 development clock, ``POST /_dev/clock``, exists only there and in tests).
 """
@@ -76,14 +76,13 @@ def service_urls() -> dict[str, str]:
 
 def dev_token(role: str, org: str, sub: str, name: str = "演示用户") -> dict[str, str]:
     """A development bearer token, as ``python -m shared.auth token`` prints it."""
-    key = os.environ.get("HOUSING_SIGNING_KEY") or DEV_SIGNING_KEY
+    key = os.environ.get("HOUSING_TOKEN_SIGNING_KEY") or DEV_SIGNING_KEY
     jwt = issue_token(
         sub=sub,
         name=name,
         roles=[role],
         org=org,
         key=key,
-        algorithm=os.environ.get("HOUSING_JWT_ALGORITHM") or "HS256",
         ttl=timedelta(hours=2),
     )
     return {"Authorization": f"Bearer {jwt}"}

@@ -14,12 +14,8 @@ JWK (RFC 8037, ``kty`` OKP, ``crv`` Ed25519) under its RFC 7638 thumbprint, the 
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
-import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +37,7 @@ from shared.audit.log import (
 from shared.clock import now
 from shared.db import UnitOfWork
 from shared.events.catalogue import AuditCheckpointed
+from shared.jwk import b64url, jwks, key_id, public_key_from_jwk, public_x, unb64url
 from shared.tables import platform_metadata
 
 log = structlog.get_logger(__name__)
@@ -80,62 +77,18 @@ audit_checkpoints = sa.Table(
 )
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
-
-
-def _unb64(text: str) -> bytes:
-    # The decoder alone skips characters outside the alphabet; a key or signature with any
-    # is malformed, not something to guess at.
-    if not _BASE64URL.fullmatch(text):
-        raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _public_x(public: Ed25519PublicKey) -> str:
-    raw = public.public_bytes_raw()
-    return _b64(raw)
-
-
-def key_id(x: str) -> str:
-    """RFC 7638 thumbprint of the Ed25519 public key ``x`` (base64url)."""
-    members = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"))
-    return _b64(hashlib.sha256(members.encode("ascii")).digest())
-
-
-def public_jwk(x: str) -> dict[str, str]:
-    return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": key_id(x), "use": "sig", "alg": "EdDSA"}
-
-
-def jwks(keys: Iterable[str]) -> dict[str, list[dict[str, str]]]:
-    """A JWK Set of public keys given as base64url ``x`` values."""
-    return {"keys": [public_jwk(x) for x in keys]}
-
-
-def public_key_from_jwk(jwk: Mapping[str, Any]) -> Ed25519PublicKey:
-    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or not isinstance(jwk.get("x"), str):
-        raise ValueError("not an Ed25519 public key (expected kty OKP, crv Ed25519, x)")
-    try:
-        return Ed25519PublicKey.from_public_bytes(_unb64(jwk["x"]))
-    except (ValueError, binascii.Error) as exc:
-        raise ValueError("the key's x is not a 32-byte base64url value") from exc
-
-
 class CheckpointKey:
     """The signing half, built from the secret setting; never stored, never logged."""
 
     def __init__(self, secret: str) -> None:
         try:
-            seed = _unb64(secret.strip())
+            seed = unb64url(secret.strip())
         except (ValueError, binascii.Error) as exc:
             raise ValueError("the audit checkpoint key is not base64url") from exc
         if len(seed) != 32:
             raise ValueError("the audit checkpoint key must be a 32-byte Ed25519 seed")
         self._private = Ed25519PrivateKey.from_private_bytes(seed)
-        self.x = _public_x(self._private.public_key())
+        self.x = public_x(self._private.public_key())
         self.key_id = key_id(self.x)
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
@@ -144,7 +97,7 @@ class CheckpointKey:
     def sign(self, service: str, seq: int, head_hash: str, signed_at: datetime) -> Checkpoint:
         unsigned = Checkpoint(service, seq, head_hash, signed_at, self.key_id, "")
         signature = self._private.sign(unsigned.statement())
-        return Checkpoint(service, seq, head_hash, signed_at, self.key_id, _b64(signature))
+        return Checkpoint(service, seq, head_hash, signed_at, self.key_id, b64url(signature))
 
 
 def checkpoint_statement(service: str, seq: int, head_hash: str, signed_at: datetime) -> bytes:
@@ -185,7 +138,7 @@ class Checkpoint:
         if public is None:
             raise CheckpointRefused(f"{where} is signed by unknown key {self.key_id}")
         try:
-            public.verify(_unb64(self.signature), self.statement())
+            public.verify(unb64url(self.signature), self.statement())
         except (InvalidSignature, ValueError, binascii.Error):
             raise CheckpointRefused(f"{where}: signature does not verify") from None
 
@@ -227,7 +180,7 @@ def keys_of(document: Mapping[str, Any]) -> dict[str, Ed25519PublicKey]:
     found: dict[str, Ed25519PublicKey] = {}
     for jwk in document.get("keys", []):
         public = public_key_from_jwk(jwk)
-        found[key_id(_public_x(public))] = public
+        found[key_id(public_x(public))] = public
     if not found:
         raise ValueError("the key set holds no Ed25519 key")
     return found

@@ -34,7 +34,15 @@ from shared.auth.principal import (
     department_role,
     is_known_role,
 )
-from shared.auth.tokens import AUDIENCE, DEV_SIGNING_KEY, ISSUER, issue_token, verify_token
+from shared.auth.tokens import (
+    ALL_AUDIENCES,
+    DEV_SIGNING_KEY,
+    ISSUER,
+    audience_of,
+    issue_token,
+    token_keys,
+    verify_token,
+)
 from shared.auth.units import (
     is_unit_code,
     parent_unit,
@@ -47,8 +55,8 @@ from shared.auth.units import (
 
 __all__ = [
     "ADMIN",
+    "ALL_AUDIENCES",
     "APPLICANT",
-    "AUDIENCE",
     "CASEWORK_ROLES",
     "CITY_CLERK",
     "CITY_LEADER",
@@ -72,6 +80,7 @@ __all__ = [
     "SUPERVISOR",
     "CurrentPrincipal",
     "Principal",
+    "audience_of",
     "can_act",
     "can_read",
     "department_role",
@@ -84,6 +93,7 @@ __all__ = [
     "parent_unit",
     "principal_from_token",
     "require_roles",
+    "token_keys",
     "unit_chain",
     "unit_contains",
     "unit_level",

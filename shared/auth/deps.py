@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
 import structlog
@@ -10,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth.principal import Principal, can_act, can_read
-from shared.auth.tokens import verify_token
+from shared.auth.tokens import token_keys, verify_token
 from shared.problems import Forbidden, Unauthorized
 
 __all__ = [
@@ -28,12 +29,14 @@ _bearer = HTTPBearer(auto_error=False, description="平台签发的 JWT（OAuth2
 
 
 def principal_from_token(request: Request, token: str) -> Principal:
-    """Verify ``token`` with the signing key and algorithm of ``request.app.state.settings``."""
+    """Verify ``token`` against the key set, audience and lifetime limit of
+    ``request.app.state.settings``."""
     settings = request.app.state.settings
     return verify_token(
         token,
-        key=settings.signing_key.get_secret_value(),
-        algorithm=settings.jwt_algorithm,
+        keys=token_keys(settings.token_jwks),
+        audience=settings.token_audience,
+        max_lifetime=timedelta(hours=settings.token_max_lifetime_hours),
     )
 
 

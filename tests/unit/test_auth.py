@@ -1,3 +1,5 @@
+import json
+import re
 import subprocess
 import sys
 import types
@@ -7,18 +9,21 @@ from typing import Annotated
 import jwt
 import pytest
 import structlog
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from shared.auth import (
     ADMIN,
+    ALL_AUDIENCES,
     CITY_REVIEWER,
     DEV_SIGNING_KEY,
     DISCIPLINE_INSPECTOR,
     STREET_CLERK,
     CurrentPrincipal,
     Principal,
+    audience_of,
     can_act,
     can_read,
     department_role,
@@ -27,16 +32,23 @@ from shared.auth import (
     issue_token,
     parent_unit,
     require_roles,
+    token_keys,
     unit_chain,
     unit_contains,
     unit_level,
     verify_token,
 )
 from shared.auth.__main__ import main as cli_main
+from shared.auth.tokens import SERVICE_NAMES, TokenKeys, dev_jwks, public_jwks_of
+from shared.jwk import ed25519_from_seed
 from shared.problems import PROBLEM_BASE, Forbidden, Unauthorized, install_problem_handlers
+from shared.settings import SERVICES
 
-KEY = "test-signing-key-0123456789abcdef0123456789"
-OTHER_KEY = "another-signing-key-0123456789abcdef012345"
+# Two identity-provider keys (base64url Ed25519 seeds); the services trust only KEY's public half.
+KEY = "W0pVsqyWRrTkUuRx2yZu9t4JqPZlsxkOeCx8dZG8t2k"
+OTHER_KEY = "m7b0sI6jtgGxmVjN1b3gq9L5QtN6d0dHcWZyVTd1Q0k"
+KEYS = TokenKeys.from_jwks(public_jwks_of(KEY))
+AUDIENCE = audience_of("review")
 
 
 def token(**overrides: object) -> str:
@@ -51,13 +63,22 @@ def token(**overrides: object) -> str:
     return issue_token(**claims)  # type: ignore[arg-type]
 
 
-def raw_token(key: str | None = KEY, algorithm: str = "HS256", **changes: object) -> str:
-    """A token built by hand; a change to None drops the claim."""
+def verify(issued: str, **kwargs: object) -> Principal:
+    return verify_token(issued, keys=KEYS, audience=AUDIENCE, **kwargs)  # type: ignore[arg-type]
+
+
+def raw_token(
+    key: object = None,
+    algorithm: str = "EdDSA",
+    headers: dict[str, str] | None = None,
+    **changes: object,
+) -> str:
+    """A token built by hand, by default as KEY would sign it; a change to None drops the claim."""
     now = datetime.now(UTC)
     claims: dict[str, object] = {
         "sub": "x",
         "iss": "housing-platform",
-        "aud": "housing-platform",
+        "aud": AUDIENCE,
         "iat": now,
         "exp": now + timedelta(hours=1),
         "name": "x",
@@ -65,7 +86,14 @@ def raw_token(key: str | None = KEY, algorithm: str = "HS256", **changes: object
         "org": "350200",
     }
     claims.update(changes)
-    return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, algorithm=algorithm)
+    signer = key if key is not None else ed25519_from_seed(KEY, "test key")
+    kid = public_jwks_of(KEY)["keys"][0]["kid"]
+    return jwt.encode(
+        {k: v for k, v in claims.items() if v is not None},
+        signer,  # type: ignore[arg-type]
+        algorithm=algorithm,
+        headers=headers if headers is not None else {"kid": kid},
+    )
 
 
 # --------------------------------------------------------------------------- tokens
@@ -73,39 +101,60 @@ def raw_token(key: str | None = KEY, algorithm: str = "HS256", **changes: object
 
 def test_token_roundtrip() -> None:
     issued = token(roles=[STREET_CLERK, "department:civil_affairs", STREET_CLERK])
-    assert verify_token(issued, key=KEY) == Principal(
+    assert verify(issued) == Principal(
         sub="u-1001",
         name="李四",
         roles=frozenset({STREET_CLERK, "department:civil_affairs"}),
         org="350203001",
     )
-    claims = jwt.decode(issued, KEY, algorithms=["HS256"], audience="housing-platform")
+    header = jwt.get_unverified_header(issued)
+    assert (header["alg"], header["kid"]) == ("EdDSA", public_jwks_of(KEY)["keys"][0]["kid"])
+    claims = jwt.decode(issued, options={"verify_signature": False})
     assert claims["roles"] == ["department:civil_affairs", STREET_CLERK]
     assert claims["iss"] == "housing-platform"
+    assert claims["aud"] == list(ALL_AUDIENCES)
     assert claims["exp"] - claims["iat"] == 12 * 3600
 
 
 def test_expired_token() -> None:
     expired = token(now=datetime.now(UTC) - timedelta(hours=13))
     with pytest.raises(Unauthorized) as caught:
-        verify_token(expired, key=KEY)
+        verify(expired)
     assert caught.value.detail == "令牌已过期"
     assert caught.value.status == 401
 
 
 def test_leeway_accepts_small_clock_skew() -> None:
     just_expired = token(now=datetime.now(UTC) - timedelta(seconds=10), ttl=timedelta(seconds=5))
-    assert verify_token(just_expired, key=KEY).sub == "u-1001"
+    assert verify(just_expired).sub == "u-1001"
+
+
+def test_overlapping_keys_during_a_rotation() -> None:
+    both = TokenKeys.from_jwks(
+        {"keys": public_jwks_of(KEY)["keys"] + public_jwks_of(OTHER_KEY)["keys"]}
+    )
+    for key in (KEY, OTHER_KEY):
+        assert verify_token(token(key=key), keys=both, audience=AUDIENCE).sub == "u-1001"
+
+
+def _hs256_with_the_public_key() -> str:
+    # The algorithm-confusion forgery: HMAC "signed" with the public key every service knows.
+    public = public_jwks_of(KEY)["keys"][0]["x"].encode()
+    return raw_token(key=public, algorithm="HS256")
 
 
 @pytest.mark.parametrize(
     "bad",
     [
-        pytest.param(lambda: token(key=OTHER_KEY), id="wrong key"),
-        pytest.param(lambda: token(audience="other"), id="wrong audience"),
+        pytest.param(lambda: token(key=OTHER_KEY), id="key not in the set"),
+        pytest.param(lambda: raw_token(key=ed25519_from_seed(OTHER_KEY, "k")), id="forged kid"),
+        pytest.param(lambda: raw_token(headers={}), id="no kid"),
+        pytest.param(_hs256_with_the_public_key, id="HS256 with the public key"),
+        pytest.param(lambda: token(audience=audience_of("intake")), id="for another service"),
         pytest.param(lambda: token(issuer="other"), id="wrong issuer"),
+        pytest.param(lambda: token(ttl=timedelta(hours=13)), id="lives too long"),
         pytest.param(lambda: "not-a-jwt", id="garbage"),
-        pytest.param(lambda: raw_token(key=None, algorithm="none"), id="unsigned"),
+        pytest.param(lambda: raw_token(key="", algorithm="none"), id="unsigned"),
         pytest.param(lambda: raw_token(roles="admin"), id="roles not a list"),
         pytest.param(lambda: raw_token(name=None), id="name missing"),
         pytest.param(lambda: raw_token(sub=""), id="empty sub"),
@@ -114,21 +163,58 @@ def test_leeway_accepts_small_clock_skew() -> None:
 )
 def test_invalid_tokens(bad: object) -> None:
     with pytest.raises(Unauthorized) as caught:
-        verify_token(bad(), key=KEY)  # type: ignore[operator]
+        verify(bad())  # type: ignore[operator]
     assert caught.value.detail == "令牌无效"
     assert caught.value.headers() == {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
 def test_hand_built_token_is_valid() -> None:
-    # Guards the cases above: each differs from a token that passes in one claim only.
-    assert verify_token(raw_token(), key=KEY).roles == frozenset({ADMIN})
+    # Guards the cases above: each differs from a token that passes in one respect only.
+    assert verify(raw_token()).roles == frozenset({ADMIN})
 
 
-def test_none_algorithm_refused() -> None:
-    with pytest.raises(ValueError):
-        issue_token(sub="x", name="x", roles=[], org="350200", key=KEY, algorithm="none")
-    with pytest.raises(ValueError):
-        verify_token(token(), key=KEY, algorithm="none")
+@pytest.mark.parametrize(
+    ("jwks", "message"),
+    [
+        ({"keys": []}, "has no keys"),
+        ({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}]}, "has no kid"),
+        ({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "s"}]}, "only Ed25519 (OKP) and RSA"),
+        (
+            {"keys": [{**public_jwks_of(KEY)["keys"][0], "d": KEY}]},
+            "is a private key",
+        ),
+    ],
+)
+def test_a_key_set_a_service_must_not_trust_is_refused(
+    jwks: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TokenKeys.from_jwks(jwks)
+
+
+def test_a_weak_rsa_key_is_refused_and_a_strong_one_signs() -> None:
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 (refused)
+    pem = weak.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    with pytest.raises(ValueError, match="at least 2048 bits"):
+        token(key=pem)
+    strong = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = strong.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    keys = TokenKeys.from_jwks(public_jwks_of(pem))
+    issued = token(key=pem)
+    assert jwt.get_unverified_header(issued)["alg"] == "RS256"
+    assert verify_token(issued, keys=keys, audience=AUDIENCE).sub == "u-1001"
+
+
+def test_the_token_command_knows_every_service() -> None:
+    assert SERVICE_NAMES == SERVICES
 
 
 # --------------------------------------------------------------------------- units
@@ -220,7 +306,11 @@ def test_roles() -> None:
 
 def build_app() -> FastAPI:
     app = FastAPI()
-    app.state.settings = types.SimpleNamespace(signing_key=SecretStr(KEY), jwt_algorithm="HS256")
+    app.state.settings = types.SimpleNamespace(
+        token_jwks=json.dumps(public_jwks_of(KEY)),
+        token_audience=AUDIENCE,
+        token_max_lifetime_hours=12.0,
+    )
     install_problem_handlers(app)
 
     @app.get("/me")
@@ -315,27 +405,46 @@ def test_openapi_declares_bearer(client: TestClient) -> None:
 def test_cli_issues_dev_token(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("HOUSING_SIGNING_KEY", raising=False)
-    monkeypatch.delenv("HOUSING_JWT_ALGORITHM", raising=False)
+    monkeypatch.delenv("HOUSING_TOKEN_SIGNING_KEY", raising=False)
     argv = ["token", "--role", "street_clerk", "--role", "street_reviewer", "--org", "350203001"]
     assert cli_main([*argv, "--sub", "s-1", "--name", "赵六", "--ttl-hours", "1"]) == 0
     printed = capsys.readouterr().out.strip()
-    assert verify_token(printed, key=DEV_SIGNING_KEY) == Principal(
+    assert verify_token(printed, keys=token_keys(""), audience=audience_of("intake")) == Principal(
         sub="s-1",
         name="赵六",
         roles=frozenset({"street_clerk", "street_reviewer"}),
         org="350203001",
     )
+    assert public_jwks_of(DEV_SIGNING_KEY) == dev_jwks()
 
 
-def test_cli_uses_env_key(
+def test_cli_uses_env_key_and_audience(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("HOUSING_SIGNING_KEY", KEY)
-    assert cli_main(["token", "--role", "department:tax", "--org", "350200"]) == 0
-    principal = verify_token(capsys.readouterr().out.strip(), key=KEY)
+    monkeypatch.setenv("HOUSING_TOKEN_SIGNING_KEY", KEY)
+    argv = ["token", "--role", "department:tax", "--org", "350200", "--audience", "review"]
+    assert cli_main(argv) == 0
+    printed = capsys.readouterr().out.strip()
+    principal = verify(printed)
     assert principal.sub == "dev-department-tax-350200"
     assert principal.roles == frozenset({"department:tax"})
+    with pytest.raises(Unauthorized):
+        verify_token(printed, keys=KEYS, audience=audience_of("intake"))
+
+
+def test_keygen_prints_a_key_and_the_set_that_trusts_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli_main(["keygen"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("=", 1)[0] for line in lines] == [
+        "HOUSING_TOKEN_SIGNING_KEY",
+        "HOUSING_TOKEN_JWKS",
+    ]
+    seed, jwks = (line.split("=", 1)[1] for line in lines)
+    keys = TokenKeys.from_jwks(json.loads(jwks))
+    assert verify_token(token(key=seed), keys=keys, audience=AUDIENCE).sub == "u-1001"
+    assert "d" not in json.loads(jwks)["keys"][0]
 
 
 @pytest.mark.parametrize(

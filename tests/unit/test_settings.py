@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import DEV_AUDIT_CHECKPOINT_KEY, DEV_SIGNING_KEY, settings_for
+from shared.auth.tokens import dev_jwks, public_jwks_of, token_keys
+from shared.settings import DEV_AUDIT_CHECKPOINT_KEY, settings_for
 
+# The public key set of an identity provider key that is not the development one.
+REAL_JWKS = json.dumps(public_jwks_of("W0pVsqyWRrTkUuRx2yZu9t4JqPZlsxkOeCx8dZG8t2k"))
 # A base64url Ed25519 seed that is not the development one.
 REAL_CHECKPOINT_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
 
@@ -44,7 +48,7 @@ def test_production_refuses_one_role_for_the_service_and_its_migrations(
 ) -> None:
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
     monkeypatch.setenv("HOUSING_AMQP_URL_TEMPLATE", REAL_BROKER_URL)
-    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.setenv("HOUSING_TOKEN_JWKS", REAL_JWKS)
     monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
     monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
     monkeypatch.setenv(
@@ -67,10 +71,12 @@ def test_production_refuses_one_role_for_the_service_and_its_migrations(
 def test_without_being_told_a_service_runs_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HOUSING_ENVIRONMENT", raising=False)
     monkeypatch.setenv("HOUSING_AMQP_URL_TEMPLATE", REAL_BROKER_URL)
-    monkeypatch.delenv("HOUSING_SIGNING_KEY", raising=False)
-    with pytest.raises(ValidationError, match="HOUSING_SIGNING_KEY is the development key"):
+    monkeypatch.delenv("HOUSING_TOKEN_JWKS", raising=False)
+    with pytest.raises(
+        ValidationError, match="HOUSING_TOKEN_JWKS is empty or trusts the development token key"
+    ):
         settings_for("intake")
-    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.setenv("HOUSING_TOKEN_JWKS", REAL_JWKS)
     monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
     monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
     assert settings_for("intake").environment == "production"
@@ -85,22 +91,27 @@ def test_service_specific_variable_beats_the_common_one(monkeypatch: pytest.Monk
     assert settings_for("intake").prefetch == 10
 
 
-def test_production_refuses_the_development_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_the_development_token_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
     monkeypatch.setenv("HOUSING_AMQP_URL_TEMPLATE", REAL_BROKER_URL)
-    monkeypatch.delenv("HOUSING_SIGNING_KEY", raising=False)
-    with pytest.raises(ValidationError, match="development key"):
+    monkeypatch.delenv("HOUSING_TOKEN_JWKS", raising=False)
+    with pytest.raises(ValidationError, match="trusts the development token key"):
         settings_for("intake")
-    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    # Nor a set that still holds it beside the real key.
+    both = {"keys": json.loads(REAL_JWKS)["keys"] + dev_jwks()["keys"]}
+    monkeypatch.setenv("HOUSING_TOKEN_JWKS", json.dumps(both))
+    with pytest.raises(ValidationError, match="trusts the development token key"):
+        settings_for("intake")
+    monkeypatch.setenv("HOUSING_TOKEN_JWKS", REAL_JWKS)
     monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
     monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
-    assert settings_for("intake").signing_key.get_secret_value() != DEV_SIGNING_KEY
+    assert settings_for("intake").token_jwks == REAL_JWKS
 
 
 def test_production_refuses_the_development_id_hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
     monkeypatch.setenv("HOUSING_AMQP_URL_TEMPLATE", REAL_BROKER_URL)
-    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.setenv("HOUSING_TOKEN_JWKS", REAL_JWKS)
     monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
     monkeypatch.delenv("HOUSING_ID_HASH_KEY", raising=False)
     with pytest.raises(ValidationError, match="HOUSING_ID_HASH_KEY is the development key"):
@@ -116,7 +127,7 @@ def test_production_refuses_the_development_audit_checkpoint_key(
 ) -> None:
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
     monkeypatch.setenv("HOUSING_AMQP_URL_TEMPLATE", REAL_BROKER_URL)
-    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.setenv("HOUSING_TOKEN_JWKS", REAL_JWKS)
     monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
     monkeypatch.delenv("HOUSING_AUDIT_CHECKPOINT_KEY", raising=False)
     with pytest.raises(
@@ -142,8 +153,10 @@ def test_the_id_hash_key_is_read_from_the_dotenv_file(
 
 def test_development_accepts_the_development_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "development")
-    monkeypatch.delenv("HOUSING_SIGNING_KEY", raising=False)
-    assert settings_for("intake").signing_key.get_secret_value() == DEV_SIGNING_KEY
+    monkeypatch.delenv("HOUSING_TOKEN_JWKS", raising=False)
+    settings = settings_for("intake")
+    assert token_keys(settings.token_jwks).kids == token_keys(json.dumps(dev_jwks())).kids
+    assert settings.token_audience == "housing-intake"
 
 
 def test_each_service_logs_in_to_the_broker_as_its_own_account(
@@ -168,7 +181,7 @@ def test_production_refuses_the_development_broker_password(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HOUSING_ENVIRONMENT", "production")
-    monkeypatch.setenv("HOUSING_SIGNING_KEY", "a-real-key-from-the-vault-0123456789")
+    monkeypatch.setenv("HOUSING_TOKEN_JWKS", REAL_JWKS)
     monkeypatch.setenv("HOUSING_ID_HASH_KEY", "a-real-id-hash-key-from-the-vault")
     monkeypatch.setenv("HOUSING_AUDIT_CHECKPOINT_KEY", REAL_CHECKPOINT_KEY)
     monkeypatch.delenv("HOUSING_AMQP_URL_TEMPLATE", raising=False)
@@ -178,3 +191,8 @@ def test_production_refuses_the_development_broker_password(
     assert settings_for("credit").amqp_url == (
         "amqp://housing_credit:a-real-broker-password@mq.internal:5672/"
     )
+
+
+def test_a_malformed_token_key_set_stops_the_service_naming_the_setting() -> None:
+    with pytest.raises(ValidationError, match="HOUSING_TOKEN_JWKS: the token key set is not JSON"):
+        settings_for("intake", environment="development", token_jwks="{not json")

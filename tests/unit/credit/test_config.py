@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from services.credit import settings as config
+from shared.auth.tokens import public_jwks_of
 from shared.settings import DEV_ID_HASH_KEY, ServiceSettings
 
 
@@ -84,5 +86,7 @@ def test_production_refuses_the_development_id_hash_key(monkeypatch: pytest.Monk
     monkeypatch.delenv("HOUSING_ID_HASH_KEY", raising=False)
     with pytest.raises(ValidationError, match="HOUSING_ID_HASH_KEY"):
         ServiceSettings(
-            service="credit", environment="production", signing_key="a-real-signing-key"
+            service="credit",
+            environment="production",
+            token_jwks=json.dumps(public_jwks_of("W0pVsqyWRrTkUuRx2yZu9t4JqPZlsxkOeCx8dZG8t2k")),
         )
