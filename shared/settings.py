@@ -21,19 +21,10 @@ from sqlalchemy.engine import make_url
 # The development keys: accepted only outside production (shared.auth re-exports the first).
 from shared.auth.tokens import token_keys
 from shared.dev_keys import DEV_AUDIT_CHECKPOINT_KEY, DEV_ID_HASH_KEY, DEV_SIGNING_KEY
+from shared.service_names import SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-SERVICES: tuple[str, ...] = (
-    "intake",
-    "review",
-    "verification",
-    "alerting",
-    "publication",
-    "credit",
-    "allocation",
-    "tenancy",
-)
 
 # The login of programs that are not platform services (department simulators, tools).
 DEFAULT_OUTSIDE_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -53,6 +44,7 @@ __all__ = [
     "DEV_AUDIT_CHECKPOINT_KEY",
     "DEV_ID_HASH_KEY",
     "DEV_SIGNING_KEY",
+    "SERVICES",
     "ServiceSettings",
     "settings_for",
 ]

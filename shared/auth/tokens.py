@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from shared.auth.principal import Principal
 from shared.dev_keys import DEV_SIGNING_KEY
 from shared.jwk import b64url, ed25519_from_seed, public_jwk, public_x
+from shared.service_names import SERVICES
 
 __all__ = [
     "ALL_AUDIENCES",
@@ -49,18 +50,7 @@ __all__ = [
 ISSUER = "housing-platform"
 ALGORITHMS = ("EdDSA", "RS256")
 MIN_RSA_BITS = 2048
-# The platform's services, spelled here so the token command loads no settings machinery
-# (shared.settings.SERVICES, checked equal by the tests).
-SERVICE_NAMES = (
-    "intake",
-    "review",
-    "verification",
-    "alerting",
-    "publication",
-    "credit",
-    "allocation",
-    "tenancy",
-)
+SERVICE_NAMES = SERVICES
 
 
 def audience_of(service: str) -> str:
