@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import structlog
@@ -69,6 +70,9 @@ class ServiceDefinition:
     # Dead-letter queues beyond the service's own ``<queue>.dead`` whose depth /metrics
     # reports (verification's department queues).
     dead_letter_queues: Callable[[Runtime], Sequence[str]] | None = None
+    # The URLs this service sends to outside the platform (setting name, URL or None), from its
+    # context: production refuses to start when one is not https://.
+    outbound_urls: Callable[[Any], Sequence[tuple[str, str | None]]] | None = None
 
 
 class Runtime:
@@ -105,6 +109,14 @@ class Runtime:
         self.checkpoint_key = CheckpointKey(settings.audit_checkpoint_key.get_secret_value())
         self.context: Any = definition.context(self) if definition.context is not None else None
         self.handlers = bind_handlers(definition.handlers, self.context)
+        if settings.environment == "production" and definition.outbound_urls is not None:
+            for setting, url in definition.outbound_urls(self.context):
+                if url and urlsplit(str(url)).scheme != "https":
+                    # Pushes, SMS and credit records would cross the network in clear text.
+                    raise ValueError(
+                        f"{setting}: {urlsplit(str(url)).scheme or 'no'}:// is refused in "
+                        "production; outbound URLs must use https://"
+                    )
         self.consumer: Consumer | None = None
         self.relay: OutboxRelay | None = None
         self.watchdog: LinkWatchdog | None = None

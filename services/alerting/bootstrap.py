@@ -96,6 +96,9 @@ def definition(settings: AlertingSettings | None = None) -> ServiceDefinition:
                 "alerting-periodic-reports", settings.report_sweep_seconds, sweeps.periodic_reports
             ),
         ),
+        outbound_urls=lambda ctx: [
+            ("HOUSING_ALERTING_SMS_GATEWAY_URL", ctx.settings.sms_gateway_url)
+        ],
         context=build_context,
         gauges=queries.gauges,
     )

@@ -41,5 +41,8 @@ def definition(
             sweep_job("credit-share-push", config.share_sweep_seconds, sweeps.push_shares),
             sweep_job("credit-pboc-export", config.pboc_export.sweep_seconds, sweeps.export_pboc),
         ),
+        outbound_urls=lambda ctx: [
+            ("credit.city_credit_system.url", ctx.config.city_credit_system.url)
+        ],
         context=build_context,
     )

@@ -56,5 +56,8 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
             ),
             sweep_job("intake.notify", settings.notify_seconds, sweeps.send_messages),
         ),
+        outbound_urls=lambda ctx: [
+            ("HOUSING_INTAKE_SMS_GATEWAY_URL", ctx.settings.sms_gateway_url)
+        ],
         context=build_context,
     )

@@ -48,10 +48,17 @@ def definition(settings: PublicationSettings | None = None) -> ServiceDefinition
     settings = settings or PublicationSettings()
     pusher = Pusher(settings)
     limiter = ProgressLimiter(settings.progress_burst, settings.progress_per_minute)
+    objection_limiter = ProgressLimiter(
+        settings.objection_burst, settings.objection_per_minute, doing="提交异议"
+    )
 
     def build_context(runtime: Runtime) -> PublicationContext:
         return PublicationContext(
-            **base_fields(runtime), settings=settings, pusher=pusher, limiter=limiter
+            **base_fields(runtime),
+            settings=settings,
+            pusher=pusher,
+            limiter=limiter,
+            objection_limiter=objection_limiter,
         )
 
     return ServiceDefinition(
@@ -69,6 +76,10 @@ def definition(settings: PublicationSettings | None = None) -> ServiceDefinition
             sweep_job("notice-sweep", settings.notice_sweep_seconds, sweeps.notice_sweep),
             pusher_job(settings.push_interval_seconds),
         ),
+        outbound_urls=lambda ctx: [
+            (f"HOUSING_PUBLICATION_PROVINCE_ENDPOINTS ({e.name})", e.url)
+            for e in ctx.settings.province_endpoints
+        ],
         context=build_context,
         gauges=push_gauges,
     )

@@ -602,6 +602,16 @@ async def file_objection(
     ).first()
     if entry is None:
         raise ValidationProblem("该公示中没有此条目", field="entry_id")
+    contact_hash = keyed_hash(body.contact, ctx.id_hash_key)
+    # Counted under the notice's row lock taken above, so parallel filings cannot pass the cap.
+    filed_by_contact = await uow.conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(objections)
+        .where(objections.c.notice_id == body.notice_id, objections.c.contact_hash == contact_hash)
+    )
+    cap = ctx.settings.objections_per_contact_per_notice
+    if (filed_by_contact or 0) >= cap:
+        raise Conflict(f"同一联系电话对本公示提出的异议已达上限（{cap}件）", field="contact")
     objection_id = uuid.uuid4()
     conclude_by = ctx.calendar.add_workdays(at, ctx.settings.objection_conclude_working_days).date
     await uow.conn.execute(
@@ -614,7 +624,7 @@ async def file_objection(
             channel="online",
             anonymous=False,
             # Keyed with the platform's resident-ID hash key, as intake and credit do.
-            contact_hash=keyed_hash(body.contact, ctx.id_hash_key),
+            contact_hash=contact_hash,
             contact_masked=mask_mobile(body.contact),
             content=scrub(body.content),
             filed_at=at,

@@ -19,6 +19,7 @@ class PublicationContext(ServiceContext):
     settings: PublicationSettings
     pusher: Pusher  # the provincial push: log writer's endpoints and the sender
     limiter: ProgressLimiter  # the progress query's token bucket
+    objection_limiter: ProgressLimiter  # objection filing's
 
 
 Ctx = Annotated[PublicationContext, Depends(get_context)]

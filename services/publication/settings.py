@@ -54,6 +54,12 @@ class PublicationSettings(BaseSettings):
     push_batch: int = Field(default=200, ge=1, le=5000)
     progress_burst: int = Field(default=10, ge=1)
     progress_per_minute: float = Field(default=10.0, gt=0)
+    # Public objection filing, per client address: burst, then so many a minute; and at most
+    # so many objections from one contact number to one notice (a flood from one sender would
+    # bury the real ones the housing office must answer within its limit).
+    objection_burst: int = Field(default=5, ge=1)
+    objection_per_minute: float = Field(default=1.0, gt=0)
+    objections_per_contact_per_notice: int = Field(default=5, ge=1, le=100)
     notice_sweep_seconds: float = Field(default=30.0, gt=0)
     objection_conclude_working_days: int = Field(default=10, ge=1, le=60)
     # Where allocation serves a round's files (pool.csv, ranking.csv...) for the verifier.

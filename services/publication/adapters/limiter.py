@@ -1,4 +1,5 @@
-"""The token bucket of the public progress query, per client address (JSON and HTML alike)."""
+"""Token buckets per client address for the public endpoints: the progress query (JSON and
+HTML alike) and objection filing."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ def client_address(request: Request) -> str:
 
 
 class ProgressLimiter:
-    """One bucket per client address, shared by ``GET /public/progress`` and its page."""
+    """One bucket per client address, shared by ``GET /public/progress`` and its page (and,
+    with its own instance and words, by objection filing)."""
 
-    def __init__(self, burst: int, per_minute: float) -> None:
+    def __init__(self, burst: int, per_minute: float, doing: str = "查询") -> None:
         self.bucket = domain.TokenBucket(burst=burst, per_second=per_minute / 60.0)
+        self.doing = doing
 
     def check(self, request: Request) -> None:
         wait = self.bucket.take(client_address(request), time.monotonic())
         if wait > 0:
             seconds = max(1, int(wait + 0.999))
-            raise TooManyRequests(f"查询过于频繁，请{seconds}秒后再试", retry_after=seconds)
+            raise TooManyRequests(f"{self.doing}过于频繁，请{seconds}秒后再试", retry_after=seconds)

@@ -75,7 +75,10 @@ async def get_notice(notice_id: uuid.UUID, ctx: Ctx, page: PageDep) -> NoticeDet
     response_model=ObjectionReceipt,
     summary="对公示条目提出异议",
 )
-async def file_objection(body: ObjectionIn, ctx: Ctx, idem: IdempotencyDep) -> Response:
+async def file_objection(
+    body: ObjectionIn, ctx: Ctx, idem: IdempotencyDep, request: Request
+) -> Response:
+    ctx.objection_limiter.check(request)
     return await idem.run(
         ctx.uow, lambda uow: commands.file_objection(ctx, uow, body), status_code=201
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import httpx
 import orjson
 import pytest
 import sqlalchemy as sa
@@ -273,3 +274,67 @@ async def test_notice_closes_by_itself_at_the_end_of_its_period(stack: Stack) ->
     ]
     assert len(closed) == 1 and closed[0]["closed_early"] is False
     assert closed[0]["override_by"] is None
+
+
+async def test_objection_filing_is_rate_limited_per_address_and_capped_per_contact(
+    stack: Stack,
+) -> None:
+    await qualified_applications(stack, "CAP", 1, "350206002")
+    created = await stack.svc.client.post(
+        "/notices",
+        json={"kind": "qualification", "unit": "350206002", "batch": "2026-11-C", "days": 7},
+        headers=CLERK,
+    )
+    assert created.status_code == 201, created.text
+    notice = created.json()
+    detail = (await stack.svc.client.get(f"/public/notices/{notice['id']}")).json()
+    entry_id = detail["entries"]["items"][0]["entry_id"]
+
+    def from_address(host: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=stack.svc.app, client=(host, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://publication")
+
+    async def file(host: str, contact: str) -> httpx.Response:
+        async with from_address(host) as client:
+            return await client.post(
+                "/public/objections",
+                json={
+                    "notice_id": notice["id"],
+                    "entry_id": entry_id,
+                    "contact": contact,
+                    "content": "该户家庭成员名下另有商铺一间。",
+                },
+            )
+
+    async def stored() -> int:
+        async with stack.svc.runtime.engine.connect() as conn:
+            return int(
+                await conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(objections)
+                    .where(objections.c.notice_id == uuid.UUID(notice["id"]))
+                )
+                or 0
+            )
+
+    # One contact, five addresses: five objections; the sixth is refused at the contact field.
+    for n in range(5):
+        assert (await file(f"10.0.1.{n}", "139 0000 1111")).status_code == 201
+    capped = await file("10.0.1.9", "13900001111")
+    assert capped.status_code == 409
+    assert (capped.json()["field"], capped.json()["detail"]) == (
+        "contact",
+        "同一联系电话对本公示提出的异议已达上限（5件）",
+    )
+    assert await stored() == 5
+
+    # One address, five contacts: the burst; the sixth filing waits a minute, stores nothing.
+    for n in range(5):
+        assert (await file("10.0.2.1", f"1370000222{n}")).status_code == 201
+    limited = await file("10.0.2.1", "13700002229")
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "60"
+    assert limited.json()["detail"] == "提交异议过于频繁，请60秒后再试"
+    assert await stored() == 10
+    # Another address is not held up by it.
+    assert (await file("10.0.2.2", "13700002229")).status_code == 201
