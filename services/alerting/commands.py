@@ -1454,7 +1454,7 @@ async def _open_yellow(
 def _ensure_unit_staff(principal: Principal) -> None:
     """A department's staff act for their department only: their token's unit (the city)
     gives them no right to act for a street, a district or the city centre."""
-    if not principal.is_admin and not principal.has_role(SUPERVISOR, *CASEWORK_ROLES):
+    if principal.is_admin or not principal.has_role(SUPERVISOR, *CASEWORK_ROLES):
         raise Forbidden("协查单位人员只能办理发给本单位的督办单")
 
 
@@ -1462,7 +1462,7 @@ def _ensure_holds(principal: Principal, t: Row[Any], holder: str) -> None:
     """The caller may act for ``holder`` on this ticket: the department's own staff
     (``department:<code>``) for a department, else staff of that unit or above."""
     if holder == "department":
-        if principal.is_admin or t.department in principal.departments:
+        if not principal.is_admin and t.department in principal.departments:
             return
         raise Forbidden(f"该督办单须由协查单位（{t.department}）办理和报告")
     _ensure_unit_staff(principal)
@@ -1471,7 +1471,7 @@ def _ensure_holds(principal: Principal, t: Row[Any], holder: str) -> None:
     elif holder == "district":
         ensure_can_act(principal, domain.level_unit("district", t.unit) or t.unit)
     else:
-        if not principal.is_admin and unit_level(principal.org) not in ("city", "province"):
+        if unit_level(principal.org) not in ("city", "province"):
             # The city centre reports to the city office, the city office to the province.
             raise Forbidden("该环节须由市级单位办理或报告")
         ensure_can_act(principal, domain.city_of(t.unit))
@@ -1700,6 +1700,21 @@ async def _confirm(
         ensure_can_act(principal, t.unit)
     if t.step != "confirmation":
         raise Conflict("督办单尚未完成办理或报告，不能确认预警消失", field="ticket_id")
+    if t.colour == "red":
+        # Separation of duties: whoever handled the ticket or filed one of its reports
+        # cannot also vouch that the light is out.
+        reporters = set(
+            (
+                await uow.conn.scalars(
+                    sa.select(ticket_events.c.actor).where(
+                        ticket_events.c.ticket_id == ticket_id,
+                        ticket_events.c.action == "reported",
+                    )
+                )
+            ).all()
+        )
+        if principal.sub == t.handled_by or principal.sub in reporters:
+            raise Forbidden("办理或报告过本红灯督办单的人员不能确认其预警消失")
     linked = (
         await uow.conn.execute(
             sa.select(alerts.c.alert_id, alerts.c.rule_id, alerts.c.cleared_at)

@@ -30,7 +30,7 @@ from shared.idempotency import IdempotencyDep
 router = APIRouter(tags=["complaints"])
 
 
-Supervisor = Annotated[Principal, Depends(require_roles(SUPERVISOR, ADMIN))]
+Supervisor = Annotated[Principal, Depends(require_roles(SUPERVISOR))]
 Reader = Annotated[Principal, Depends(require_roles(SUPERVISOR, DISCIPLINE_INSPECTOR, ADMIN))]
 ComplaintId = Annotated[uuid.UUID, Path(description="投诉举报ID")]
 ComplaintNo = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{4,40}$", description="投诉举报编号")]

@@ -71,7 +71,7 @@ async def ensure_household_account(
 ) -> None:
     """Staff pass; an applicant only for the household whose online application its account
     submitted (the same refusal whether the household exists or not)."""
-    if principal.is_admin or principal.has_role(HOUSING_OFFICER):
+    if principal.has_role(HOUSING_OFFICER) and not principal.is_admin:
         return
     if not principal.has_role("applicant"):
         return  # other staff roles the endpoint admitted

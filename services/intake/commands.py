@@ -50,7 +50,6 @@ from services.intake.tables import (
 )
 from shared import audit
 from shared.auth import (
-    ADMIN,
     APPLICANT,
     CITY_CLERK,
     DISTRICT_CLERK,
@@ -94,8 +93,6 @@ CLOSING_ROLES = (STREET_CLERK, DISTRICT_CLERK, CITY_CLERK)
 
 def ensure_may_accept(principal: Principal, row: Any, city: CityConfig) -> None:
     """全城通办: any street office of the city may accept, unless the city restricts it."""
-    if principal.is_admin:
-        return
     if city.acceptance.any_street_may_accept:
         if not city.is_street(principal.org):
             raise Forbidden("只有本市街道（镇）受理窗口可以办理受理业务")
@@ -298,7 +295,7 @@ async def upload_material(
 
     row = await _load_for_update(conn, application_id)
     if not is_owner(principal, row):
-        if not principal.has_role(STREET_CLERK, ADMIN):
+        if not principal.has_role(STREET_CLERK) or principal.is_admin:
             raise Forbidden("只能为本人提交的申请上传材料")
         ensure_may_accept(principal, row, city)
     if not domain.is_active(row.status):
@@ -681,7 +678,9 @@ async def withdraw_application(
     row = await _load_for_update(conn, application_id)
     owner = is_owner(principal, row)
     if not owner and not (
-        principal.has_role(*CLOSING_ROLES, ADMIN) and can_act(principal, row.street)
+        principal.has_role(*CLOSING_ROLES)
+        and not principal.is_admin
+        and can_act(principal, row.street)
     ):
         raise Forbidden("只有申请人本人或辖区经办人员可以撤回申请")
     if row.status not in domain.CAN_WITHDRAW:

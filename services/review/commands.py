@@ -43,7 +43,7 @@ from services.review.tables import (
 )
 from services.review.workflow import Role, Stage, Workflow, staff_role
 from shared.audit import record
-from shared.auth import Principal, ensure_can_act
+from shared.auth import Principal, ensure_can_act, unit_level
 from shared.clock import now, today_shanghai
 from shared.db import UnitOfWork
 from shared.events.catalogue import (
@@ -556,6 +556,23 @@ async def sign(
     case, run, workflow = await _active_run(ctx, uow, case_id, stage)
     ensure_can_act(principal, run.unit)
     _require_staff_role(principal, run.level, body.role)
+    # Separation of duties between the tiers: a stage is signed by staff of its own level (a
+    # city reviewer who also holds a street role does not sign the street's stage), and one
+    # person signs at one level of a case only, so no tier checks its own work.
+    if unit_level(principal.org) != run.level:
+        raise problems.signer_of_another_level(run.level, principal.org)
+    other_levels = await uow.conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(signatures)
+        .where(
+            signatures.c.case_id == case.id,
+            signatures.c.signer == principal.sub,
+            signatures.c.run_id != run.id,
+            signatures.c.stage.not_in([s.code for s in workflow.stages if s.level == run.level]),
+        )
+    )
+    if other_levels:
+        raise problems.signed_at_another_level()
     if run.status == "suspended":
         raise problems.sign_while_suspended()
     required = [Role(r) for r in run.signatures]

@@ -37,6 +37,21 @@ def role_required(role: Role, needed: str) -> Forbidden:
     )
 
 
+_LEVEL_TITLES = {"street": "街道", "district": "区级", "city": "市级"}
+
+
+def signer_of_another_level(level: str, org: str) -> Forbidden:
+    title = _LEVEL_TITLES.get(level, level)
+    return Forbidden(
+        detail=f"本环节须由{title}单位人员签字；您所在单位（{org}）不是{title}单位。",
+        extra={"stage_level": level},
+    )
+
+
+def signed_at_another_level() -> Conflict:
+    return Conflict(detail="同一人不能在本案不同层级的环节签字。", field="role")
+
+
 def sign_while_suspended() -> Conflict:
     return Conflict(detail="该环节正在补件挂起中，请先恢复办理再签字。", field="stage")
 

@@ -10,7 +10,7 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.auth.principal import Principal, can_act, can_read
+from shared.auth.principal import ADMIN, Principal, can_act, can_read
 from shared.auth.tokens import token_keys, verify_token
 from shared.problems import Forbidden, Unauthorized
 
@@ -61,7 +61,12 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
 def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that lets through principals holding one of ``roles`` (and admins).
+    """A dependency that lets through principals holding one of ``roles``.
+
+    Separation of duties: ``admin`` administers and does no business. An admin passes only
+    where ``ADMIN`` is among ``roles``, and an account that is admin is refused any business
+    action even when its token also carries the business role (one person must not both
+    configure the platform and approve what it decides).
 
     Use as ``Annotated[Principal, Depends(require_roles(STREET_CLERK))]`` or in
     ``dependencies=[Depends(...)]``.
@@ -71,7 +76,11 @@ def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     needed = "、".join(roles)
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if not (principal.is_admin or principal.has_role(*roles)):
+        if principal.is_admin and ADMIN not in roles:
+            raise Forbidden(
+                "管理员账号只做系统管理，不办理业务", extra={"required_roles": list(roles)}
+            )
+        if not principal.has_role(*roles):
             raise Forbidden(f"需要以下角色之一：{needed}", extra={"required_roles": list(roles)})
         return principal
 

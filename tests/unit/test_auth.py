@@ -331,6 +331,10 @@ def build_app() -> FastAPI:
     async def parameters() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.post("/settings", dependencies=[Depends(require_roles(ADMIN))])
+    async def configure() -> dict[str, str]:
+        return {"status": "configured"}
+
     return app
 
 
@@ -384,8 +388,18 @@ def test_require_roles(client: TestClient) -> None:
         "instance": "/parameters",
         "required_roles": ["city_reviewer"],
     }
-    admin = token(roles=[ADMIN], org="350200")
-    assert client.post("/parameters", headers=bearer(admin)).status_code == 200
+    # Separation of duties: the admin does no business, even with the business role too.
+    for roles in ([ADMIN], [ADMIN, CITY_REVIEWER]):
+        admin = token(roles=roles, org="350200")
+        refused = client.post("/parameters", headers=bearer(admin))
+        assert (refused.status_code, refused.json()["detail"]) == (
+            403,
+            "管理员账号只做系统管理，不办理业务",
+        )
+    assert client.post("/settings", headers=bearer(token(roles=[ADMIN], org="350200"))).json() == {
+        "status": "configured"
+    }
+    assert client.post("/settings", headers=bearer(token(roles=[CITY_REVIEWER]))).status_code == 403
     assert client.post("/parameters").status_code == 401
 
 

@@ -89,6 +89,14 @@ async def test_red_ticket_goes_up_the_written_reporting_chain(harness: Harness) 
     assert r3.json()["step"] == "report_province"
     r4 = await harness.client.post(f"/tickets/{tid}/report", json={"summary": "报省"}, headers=city)
     assert r4.json()["step"] == "confirmation"
+    # Whoever handled or reported it cannot confirm it, whatever roles they also hold.
+    for sub in ("clerk-hl3", "centre-1"):
+        own = token(["supervisor", "street_clerk", "city_clerk"], org="350200", sub=sub)
+        refused = await harness.client.post(f"/tickets/{tid}/confirm", json={}, headers=own)
+        assert (refused.status_code, refused.json()["detail"]) == (
+            403,
+            "办理或报告过本红灯督办单的人员不能确认其预警消失",
+        ), sub
     confirmed = await harness.client.post(
         f"/tickets/{tid}/confirm", json={"note": "红灯业务已办结归档"}, headers=SUPERVISOR_CITY
     )

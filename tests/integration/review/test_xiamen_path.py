@@ -402,3 +402,54 @@ async def test_a_repeated_acceptance_opens_no_second_case_and_a_withdrawal_close
     )
     tasks = (await review.client.get("/tasks", headers=clerk)).json()
     assert tasks["total"] == 0
+
+
+async def test_each_tier_signs_its_own_stage_and_one_person_signs_one_tier(
+    review: RunningService,
+) -> None:
+    client = review.client
+    app_id, case_id = await accepted(review, "350203006")
+    await publish_and_handle(review, verification_completed(app_id), subject=app_id)
+    street = "350203006"
+    # A city official who also holds the street roles does not sign the street's stage.
+    city_with_street_roles = token(
+        ["street_clerk", "street_reviewer", "city_reviewer"], org="350200", sub="city-wide-1"
+    )
+    refused = await client.post(
+        f"/cases/{case_id}/stages/street_initial/opinions",
+        json={"role": "handler", "decision": "approve", "opinion": OPINION},
+        headers=city_with_street_roles,
+    )
+    assert (refused.status_code, refused.json()["detail"]) == (
+        403,
+        "本环节须由街道单位人员签字；您所在单位（350200）不是街道单位。",
+    )
+
+    await sign_stage(
+        client, case_id, "street_initial", "street", ["handler", "reviewer"], street=street
+    )
+    # The street's handler, later moved to the district with its roles, signs nothing there
+    # on this case: the district would be checking the handler's own work.
+    again = await sign(
+        client,
+        case_id,
+        "district_review",
+        "district",
+        "handler",
+        street=street,
+        sub="street_clerk-350203006",
+    )
+    assert (again.status_code, again.json()["detail"]) == (
+        409,
+        "同一人不能在本案不同层级的环节签字。",
+    )
+    async with review.runtime.engine.connect() as conn:
+        district_signatures = await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(signatures)
+            .where(signatures.c.case_id == case_id, signatures.c.stage == "district_review")
+        )
+    assert district_signatures == 0
+    assert (
+        await sign(client, case_id, "district_review", "district", "handler", street=street)
+    ).status_code == 201
