@@ -141,8 +141,14 @@ async def test_ban_lookup_is_for_services_only(credit: RunningService) -> None:
     assert anonymous.status_code == 401
     bad = await credit.client.get("/bans/not-a-hash", headers=SERVICE)
     assert bad.status_code == 422
+    # Nor for the administrator, who administers and looks up no person (separation of duties).
     admin = await credit.client.get(f"/bans/{id_hash}", headers=token("admin", sub="root"))
-    assert admin.json() == {"id_hash": id_hash, "banned": False, "bans": []}
+    assert (admin.status_code, admin.json()["detail"]) == (
+        403,
+        "管理员账号只做系统管理，不办理业务",
+    )
+    service = await credit.client.get(f"/bans/{id_hash}", headers=SERVICE)
+    assert service.json() == {"id_hash": id_hash, "banned": False, "bans": []}
 
 
 async def test_a_recorded_agency_is_blacklisted_for_publication(
