@@ -35,6 +35,14 @@ DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
+def rabbitmqctl() -> list[str]:
+    """``rabbitmqctl`` aimed at the node under test: ``TEST_RABBITMQ_NODE`` names it when
+    the tests run against a node of their own (``TEST_AMQP_URL`` on another port), so a
+    forced close never hits the broker other test runs share."""
+    node = os.environ.get("TEST_RABBITMQ_NODE")
+    return ["rabbitmqctl", "-n", node] if node else ["rabbitmqctl"]
+
+
 def _docker_engine_answers() -> bool:
     if os.environ.get("TEST_DATABASE_URL") or os.environ.get("TEST_AMQP_URL"):
         return False
@@ -83,7 +91,7 @@ class Infra:
 
     def close_broker_connections(self) -> None:
         """Force-close every client connection on the broker, as an outage would."""
-        cmd = ["rabbitmqctl", "close_all_connections", "test: forced close"]
+        cmd = [*rabbitmqctl(), "close_all_connections", "test: forced close"]
         if self.container_exec is not None:
             self.container_exec(cmd)
         else:
@@ -203,7 +211,7 @@ def _cleanup_local(infra: Infra) -> None:
 
 def _list_broker_objects(kind: str, prefix: str) -> list[str]:
     done = subprocess.run(
-        ["rabbitmqctl", "-q", f"list_{kind}", "name"],
+        [*rabbitmqctl(), "-q", f"list_{kind}", "name"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,12 +5,19 @@ without sending a row twice at once; a ``LISTEN outbox`` connection only wakes t
 polling is what guarantees progress. All rows of a batch are published concurrently and their
 confirms awaited together: waiting for one confirm at a time would cap throughput at a few
 hundred messages a second. A row whose publish fails stays pending with a growing back-off.
+
+The watchdog (``shared.amqp.watchdog``) asks the relay whether it is stuck: ``last_progress``
+is when a pass last ended with nothing left due or with a broker answer (a confirm, a nack or
+a return: the link works, whatever the broker thought of the message), and ``rows_due()``
+whether anything is waiting. Rows due and no progress for long means the publishing link is
+dead in a way no exception shows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import timedelta
 
 import aiormq
@@ -66,6 +73,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
+        self.last_progress = time.monotonic()
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were claimed."""
@@ -89,6 +97,7 @@ class OutboxRelay:
                 )
             ).all()
             if not rows:
+                self.last_progress = time.monotonic()
                 return 0
             channel = await self.broker.publish_channel_underlay(PUBLISH_CONFIRM_TIMEOUT_SECONDS)
             results = await asyncio.gather(
@@ -100,6 +109,11 @@ class OutboxRelay:
                 for row, result in zip(rows, results, strict=True)
                 if result is not None
             ]
+            # A nack or a return is the broker answering: the link works. A timeout or a lost
+            # channel is not, and an unroutable row failing for ever must not look like a
+            # stuck link either.
+            if sent or any(isinstance(e, aiormq.exceptions.DeliveryError) for _, e in failed):
+                self.last_progress = time.monotonic()
             stamp = now()
             if sent:
                 await conn.execute(
@@ -151,6 +165,20 @@ class OutboxRelay:
             wait=False,
         )
 
+    async def rows_due(self) -> bool:
+        """Whether any row waits to be published now: one probe of the partial index
+        ``outbox_pending`` (never a count over the table)."""
+        async with self.engine.connect() as conn:
+            return bool(
+                await conn.scalar(
+                    sa.select(
+                        sa.exists().where(
+                            outbox.c.sent_at.is_(None), outbox.c.next_attempt_at <= sa.func.now()
+                        )
+                    )
+                )
+            )
+
     async def pending(self) -> int:
         async with self.engine.connect() as conn:
             count = await conn.scalar(
@@ -172,8 +200,8 @@ class OutboxRelay:
         await self._listen()
         try:
             while True:
-                if not self.broker.is_connected:
-                    await self.broker.wait_connected()
+                if not self.broker.can_publish:
+                    await self.broker.wait_publishing()
                 try:
                     claimed = await self.relay_once()
                 except (OSError, asyncpg.PostgresError, sa.exc.DBAPIError) as exc:
