@@ -73,6 +73,8 @@ class LinkWatchdog:
         self.stuck_seconds = stuck_seconds
         self._broken_since: float | None = None
         self._last_problem: str | None = None
+        # What each rebuild was for, oldest first (the fault tests report it).
+        self.rebuilt_for: list[str] = []
 
     async def problem(self) -> str | None:
         """What is wrong with the link right now, in words for the log; None when sound."""
@@ -162,6 +164,7 @@ class LinkWatchdog:
             log.warning("broker_link_rebuild_failed", error=f"{type(exc).__name__}: {exc}"[:300])
             return False
         REBUILDS.labels(self.service, "rebuilt").inc()
+        self.rebuilt_for.append(found)
         log.info("broker_link_rebuilt", took_seconds=round(time.monotonic() - started, 1))
         # The relay's clock starts again with the new link.
         if self.relay is not None:
