@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_CONNECT_SECONDS = 10.0
 DEFAULT_RESTORE_SECONDS = 30.0
+DROP_SECONDS = 5.0
 
 
 class BoundedRobustConnection(aio_pika.RobustConnection):
@@ -85,6 +86,12 @@ async def _connect(
     assert isinstance(connection, BoundedRobustConnection)
     connection.restore_seconds = restore_seconds
     return connection
+
+
+async def _drop(connection: BoundedRobustConnection) -> None:
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(DROP_SECONDS):
+            await connection.close()
 
 
 def _connection_problem(connection: BoundedRobustConnection | None, role: str) -> str | None:
@@ -176,15 +183,12 @@ class Broker:
     async def reopen(self, limit_seconds: float) -> None:
         """Drop both connections, whatever state they are in, and open new ones (the watchdog's
         last resort when aio-pika's own reconnect has stuck)."""
-        old = (self.publish_connection, self.consume_connection)
+        old = [c for c in (self.publish_connection, self.consume_connection) if c is not None]
         self.publish_connection = self.consume_connection = None
         self.publish_channel = None
-        for connection in old:
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(limit_seconds):
-                        await connection.close()
-        await self.connect(connect_seconds=limit_seconds)
+        # Briefly: a connection the broker no longer answers never confirms its close.
+        await asyncio.gather(*(_drop(c) for c in old))
+        await self.connect(connect_seconds=min(limit_seconds, self.connect_seconds))
 
     def exchange(self, name: str) -> AbstractExchange:
         try:
