@@ -47,7 +47,9 @@ class BoundedRobustConnection(aio_pika.RobustConnection):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.label = ""  # its connection name, for the log
         self.restoring_since: float | None = None
+        self.restore_timeouts = 0
 
     async def _on_connected(self) -> None:
         self.restoring_since = time.monotonic()
@@ -55,10 +57,9 @@ class BoundedRobustConnection(aio_pika.RobustConnection):
             async with asyncio.timeout(self.restore_seconds):
                 await super()._on_connected()
         except TimeoutError:
+            self.restore_timeouts += 1
             log.warning(
-                "broker_restore_timeout",
-                connection=str(self.kwargs.get("client_properties", {}).get("connection_name")),
-                seconds=self.restore_seconds,
+                "broker_restore_timeout", connection=self.label, seconds=self.restore_seconds
             )
             # aio-pika closes the transport only for a restore that raised, not for one that
             # was cancelled: close it here, or the half-restored connection would stay in use.
@@ -85,6 +86,7 @@ async def _connect(
     )
     assert isinstance(connection, BoundedRobustConnection)
     connection.restore_seconds = restore_seconds
+    connection.label = name
     return connection
 
 

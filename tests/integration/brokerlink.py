@@ -9,6 +9,11 @@ one until the test says otherwise.
 * ``freeze(name)``: nothing more passes either way, both halves stay open: a link that accepts
   writes and never answers (no confirm, no reply).
 * ``refuse = True``: new connections are closed at once (the broker unreachable).
+* ``stall_new_after = n``: new connections pass the broker's first ``n`` reads (3 is the AMQP
+  handshake: Start, Tune, Open-Ok), then freeze: a broker that lets the client in and never
+  answers what comes next (a restore that waits for ever).
+* ``drop(name)``: both halves closed, as ``rabbitmqctl close_connection`` would (the client
+  reconnects).
 
 Connections opened after a sever or a freeze pass normally (unless refused): a rebuilt link
 works.
@@ -32,6 +37,7 @@ class _Pair:
     head: bytearray = field(default_factory=bytearray)
     severed: bool = False
     frozen: bool = False
+    stall_after: int | None = None
 
     def named(self, part: str) -> bool:
         return part.encode() in self.head
@@ -41,6 +47,7 @@ class BrokerLink:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.refuse = False
+        self.stall_new_after: int | None = None
         self.pairs: list[_Pair] = []
         self.server: asyncio.Server | None = None
 
@@ -56,7 +63,7 @@ class BrokerLink:
             writer.transport.abort()
             return
         up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
-        pair = _Pair(client=writer, broker=up_writer)
+        pair = _Pair(client=writer, broker=up_writer, stall_after=self.stall_new_after)
         self.pairs.append(pair)
         await asyncio.gather(
             self._pipe(reader, up_writer, pair, sniff=True),
@@ -75,6 +82,10 @@ class BrokerLink:
             while data := await src.read(65536):
                 if sniff and len(pair.head) < SNIFF_BYTES:
                     pair.head += data[:SNIFF_BYTES]
+                if not sniff and pair.stall_after is not None:
+                    if pair.stall_after == 0:
+                        pair.frozen = True
+                    pair.stall_after -= 1
                 if pair.frozen or pair.severed:
                     continue  # swallowed: the other side never hears of it
                 dst.write(data)
@@ -95,6 +106,11 @@ class BrokerLink:
         for pair in self._matching(part):
             pair.severed = True
             pair.broker.transport.abort()  # a reset, as the broker sees a vanished peer
+
+    def drop(self, part: str) -> None:
+        for pair in self._matching(part):
+            pair.broker.transport.abort()
+            pair.client.transport.abort()
 
     def freeze(self, part: str) -> None:
         for pair in self._matching(part):

@@ -205,6 +205,68 @@ async def test_a_relay_with_rows_due_on_a_publishing_link_that_never_answers_is_
         await direct.close()
 
 
+async def test_a_restore_the_broker_never_answers_is_cut_off_and_tried_again(
+    infra: Infra, link: BrokerLink
+) -> None:
+    """After a reconnect the broker lets the consuming connection in and never answers its
+    restore (channel, queue, consumer). aio-pika would wait for that for ever with the
+    connection marked connected; the restore limit cuts it off, the link says so, and the next
+    attempt, once the broker answers again, restores the consumer: every event handled once."""
+    token = secrets.token_hex(3)
+    layer = Layer(
+        service=f"link{token}",
+        database_url=infra.app_database(f"link{token}"),
+        schema_url=infra.owner_database(f"link{token}"),
+        amqp_url=link.url(await link.start()),
+        prefix=f"{infra.prefix}.{token}",
+        broker_restore_seconds=2.0,
+    )
+    await layer.create_schema()
+    await layer.connect()
+    assert layer.broker is not None
+    consumer = layer.consumer()
+    await consumer.start()
+    relay = asyncio.create_task(layer.relay().run())
+    try:
+        before = await emit(layer, count=20)
+
+        async def first_handled() -> bool:
+            return (await layer.effect_counts())[1] == 20
+
+        await eventually(first_handled, timeout=30)
+        link.stall_new_after = 3  # the AMQP handshake passes, nothing after it
+        link.drop(":consume")
+
+        async def restore_cut_off() -> bool:
+            assert layer.broker is not None and layer.broker.consume_connection is not None
+            return layer.broker.consume_connection.restore_timeouts >= 1
+
+        await eventually(restore_cut_off, timeout=30, interval=0.1)
+        found = layer.broker.link_problem()
+        assert found is not None and found.startswith("consuming connection"), found
+        assert not layer.broker.is_connected
+        during = await emit(layer, count=30)  # the publishing connection is unaffected
+        await asyncio.sleep(1.0)
+        assert (await layer.effect_counts())[1] == 20
+
+        link.stall_new_after = None
+
+        async def all_handled() -> bool:
+            return (await layer.effect_counts())[1] == 50
+
+        await eventually(all_handled, timeout=60, interval=0.2)
+        await asyncio.sleep(0.5)
+        assert await layer.effect_counts() == (50, 50)
+        assert sorted(await inbox_ids(layer)) == sorted(before + during)
+        assert layer.broker.link_problem() is None
+        assert await consumer.link_problem() is None
+        assert await layer.broker.consumer_count(layer.spec.name, 5.0) == 1
+    finally:
+        relay.cancel()
+        await consumer.stop()
+        await layer.close()
+
+
 async def test_readyz_and_metrics_report_a_link_the_watchdog_cannot_rebuild(
     infra: Infra, link: BrokerLink
 ) -> None:
