@@ -193,7 +193,17 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings) -> Fast
         checks = await runtime.readiness()
         if not all(checks.values()):
             failing = ", ".join(name for name, ok in checks.items() if not ok)
-            raise ServiceUnavailable(detail=f"服务未就绪：{failing}", extra={"checks": checks})
+            detail = f"服务未就绪：{failing}"
+            extra: dict[str, object] = {"checks": checks}
+            watchdog = runtime.watchdog
+            link = runtime.broker_link_problem()
+            if watchdog is not None and link is not None and not checks.get("broker_link", True):
+                # The watchdog's own words after the Chinese summary: what it saw is what an
+                # operator searches the log for (broker_link_stuck).
+                lasted = watchdog.broken_seconds
+                detail += f"（消息代理链路异常已持续 {lasted:.0f} 秒：{link}）"
+                extra["broker_link_problem"] = link
+            raise ServiceUnavailable(detail=detail, extra=extra)
         return {"status": "ready", "checks": checks}
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")

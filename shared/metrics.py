@@ -213,6 +213,14 @@ async def scrape(runtime: Runtime) -> list[GaugeSample]:
     consumer_expected = runtime.settings.run_workers and bool(runtime.queue_spec.bindings)
     attached = runtime.consumer is not None and runtime.consumer.attached
     samples += readiness_gauges(checks, consumer_expected, attached)
+    if runtime.watchdog is not None:
+        samples.append(
+            GaugeSample(
+                "broker_link_ok",
+                "0 while the broker link watchdog sees a problem lasting past its stuck limit",
+                float(runtime.broker_link_problem() is None),
+            )
+        )
     try:
         async with runtime.engine.connect() as conn:
             platform = await platform_database_gauges(conn, runtime.settings.outbox_max_attempts)

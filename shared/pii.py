@@ -226,7 +226,11 @@ _FULL_WIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"Ｘ
 # The same numbers written in groups ("350203 19900101 1234", "3502-0319-9001-0112-34",
 # "1 3 8 1 2 3 4 5 6 7 8"): a run of digits with single spaces or hyphens between them, judged
 # by what it reads as without the separators.
-_GROUPED = re.compile(r"(?<![0-9])[0-9](?:[ \-]?[0-9]){10,16}(?:[ \-]?[0-9Xx])?(?![0-9])")
+# Not inside a longer token of letters, digits and hyphens (a UUID such as
+# "017fb40c-1681-4513-972a-..." holds "1681-4513-972", which reads as a mobile number).
+_GROUPED = re.compile(
+    r"(?<![0-9A-Za-z\-])[0-9](?:[ \-]?[0-9]){10,16}(?:[ \-]?[0-9Xx])?(?![0-9A-Za-z])"
+)
 _ID18 = re.compile(rf"[1-9][0-9]{{5}}(?:18|19|20)[0-9]{{2}}{_DATE}[0-9]{{3}}[0-9Xx]")
 _ID15 = re.compile(rf"[1-9][0-9]{{5}}[0-9]{{2}}{_DATE}[0-9]{{3}}")
 

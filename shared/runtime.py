@@ -93,7 +93,13 @@ class Runtime:
         self.accounts = ProducerAccounts(
             own=settings.broker_account, template=settings.broker_user_template, services=SERVICES
         )
-        self.broker = Broker(settings.amqp_url, self.exchange_names, name=f"{settings.service}")
+        self.broker = Broker(
+            settings.amqp_url,
+            self.exchange_names,
+            name=settings.service,
+            connect_seconds=settings.broker_connect_seconds,
+            restore_seconds=settings.broker_restore_seconds,
+        )
         self.queue_spec = QueueSpec(
             name=settings.queue_name,
             bindings=derive_bindings(
@@ -175,6 +181,7 @@ class Runtime:
             service=self.settings.service,
             check_seconds=self.settings.broker_check_seconds,
             stuck_seconds=self.settings.broker_stuck_seconds,
+            relay=self.relay,
         )
         self._spawn(self.watchdog.run(), "broker-watchdog")
         for job in self.definition.background:
@@ -208,6 +215,11 @@ class Runtime:
         await self.broker.close()
         await self.engine.dispose()
 
+    def broker_link_problem(self) -> str | None:
+        """What the watchdog has seen wrong with the broker link for longer than
+        ``broker_stuck_seconds`` (``/readyz`` says it in words), or None."""
+        return self.watchdog.stuck_problem if self.watchdog is not None else None
+
     async def readiness(self) -> dict[str, bool]:
         checks = {"database": False, "broker": self.broker.is_connected, "consumers": True}
         try:
@@ -218,6 +230,8 @@ class Runtime:
             log.warning("readiness_database_failed", error=str(exc)[:200])
         if self.settings.run_workers and self.queue_spec.bindings:
             checks["consumers"] = self.consumer is not None and self.consumer.attached
+        if self.watchdog is not None:
+            checks["broker_link"] = self.watchdog.stuck_problem is None
         for task in self._tasks:
             if task.done():
                 checks[f"task:{task.get_name()}"] = False

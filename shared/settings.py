@@ -138,6 +138,11 @@ class ServiceSettings(BaseSettings):
     # hundred quorum queues, with aio-pika's reconnect interval of 5 s, is back well within 45 s.
     broker_check_seconds: float = Field(default=5.0, gt=0)
     broker_stuck_seconds: float = Field(default=45.0, gt=0)
+    # Limits of one connection attempt (TCP and AMQP handshake) and of the restore of channels,
+    # queues and consumers after a reconnect (shared.amqp.broker); aio-pika sets none for the
+    # restore, and one the broker never answers would otherwise wait for ever.
+    broker_connect_seconds: float = Field(default=10.0, gt=0)
+    broker_restore_seconds: float = Field(default=30.0, gt=0)
     # Start the outbox relay and the consumers with the HTTP app (off for CLI tools).
     run_workers: bool = True
     # Largest request body accepted, checked before authentication (uploads included: the

@@ -46,6 +46,14 @@ DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 ACCOUNT_TEMPLATE = "housing_{service}"
 
 
+def rabbitmqctl() -> list[str]:
+    """``rabbitmqctl`` aimed at the node under test: ``TEST_RABBITMQ_NODE`` names it when
+    the tests run against a node of their own (``TEST_AMQP_URL`` on another port), so a
+    forced close never hits the broker other test runs share."""
+    node = os.environ.get("TEST_RABBITMQ_NODE")
+    return ["rabbitmqctl", "-n", node] if node else ["rabbitmqctl"]
+
+
 def _docker_engine_answers() -> bool:
     if os.environ.get("TEST_DATABASE_URL") or os.environ.get("TEST_AMQP_URL"):
         return False
@@ -94,7 +102,7 @@ class Infra:
 
     def rabbitmqctl(self, *args: str) -> str:
         """Run ``rabbitmqctl`` on the broker under test; what it printed."""
-        cmd = ["rabbitmqctl", *args]
+        cmd = [*rabbitmqctl(), *args]
         if self.container_exec is not None:
             self.container_exec(cmd)
             return ""
@@ -254,7 +262,7 @@ def _cleanup_local(infra: Infra) -> None:
 
 def _list_broker_objects(kind: str, prefix: str) -> list[str]:
     done = subprocess.run(
-        ["rabbitmqctl", "-q", f"list_{kind}", "name"],
+        [*rabbitmqctl(), "-q", f"list_{kind}", "name"],
         capture_output=True,
         text=True,
         timeout=60,

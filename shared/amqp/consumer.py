@@ -267,6 +267,11 @@ class Consumer:
         return None
 
     @property
+    def consuming(self) -> bool:
+        """Whether we believe we consume (a tag of ours on the queue)."""
+        return self._consumer_tag is not None
+
+    @property
     def attached(self) -> bool:
         return self._consumer_tag is not None and self.broker.is_connected
 

@@ -14,12 +14,19 @@ failure instead of trying every poll. Rows it published but could not mark sent 
 failed after the broker's confirm) are remembered, and the next round marks them sent without
 publishing them again, so a database that cannot write does not turn into a stream of
 duplicates.
+
+The watchdog (``shared.amqp.watchdog``) asks the relay whether it is stuck: ``last_progress``
+is when a pass last ended with nothing left due or with a broker answer (a confirm, a nack or
+a return: the link works, whatever the broker thought of the message), and ``rows_due()``
+whether anything is waiting. Rows due and no progress for long means the publishing link is
+dead in a way no exception shows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import timedelta
 
 import aiormq
@@ -87,6 +94,7 @@ class OutboxRelay:
         self._unrecorded: set[int] = set()
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
+        self.last_progress = time.monotonic()
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were claimed."""
@@ -114,6 +122,7 @@ class OutboxRelay:
                 )
             ).all()
             if not rows:
+                self.last_progress = time.monotonic()
                 return 0
             to_publish = [row for row in rows if row.seq not in self._unrecorded]
             published: list[BaseException | None] = []
@@ -134,6 +143,11 @@ class OutboxRelay:
             ]
             # Until the commit below, these are published but not recorded.
             self._unrecorded.update(sent)
+            # A nack or a return is the broker answering: the link works. A timeout or a lost
+            # channel is not, and an unroutable row failing for ever must not look like a
+            # stuck link either.
+            if sent or any(isinstance(e, aiormq.exceptions.DeliveryError) for _, e in failed):
+                self.last_progress = time.monotonic()
             stamp = now()
             if sent:
                 await conn.execute(
@@ -200,6 +214,23 @@ class OutboxRelay:
             wait=False,
         )
 
+    async def rows_due(self) -> bool:
+        """Whether any row waits to be published now: one probe of the partial index
+        ``outbox_pending`` (never a count over the table)."""
+        async with self.engine.connect() as conn:
+            return bool(
+                await conn.scalar(
+                    sa.select(
+                        sa.exists().where(
+                            outbox.c.sent_at.is_(None),
+                            outbox.c.next_attempt_at <= sa.func.now(),
+                            # A parked row waits for an operator, not for the link.
+                            outbox.c.attempts < self.max_attempts,
+                        )
+                    )
+                )
+            )
+
     async def pending(self) -> int:
         async with self.engine.connect() as conn:
             count = await conn.scalar(
@@ -222,8 +253,8 @@ class OutboxRelay:
         database_pause = self.poll_seconds
         try:
             while True:
-                if not self.broker.is_connected:
-                    await self.broker.wait_connected()
+                if not self.broker.can_publish:
+                    await self.broker.wait_publishing()
                 try:
                     claimed = await self.relay_once()
                     database_pause = self.poll_seconds

@@ -54,6 +54,8 @@ class Layer:
     poison_fixed: bool = False
     # Creates the tables (the owner role's URL); None: database_url does.
     schema_url: str | None = None
+    # The broker's restore limit (shared.amqp.broker); None: its default.
+    broker_restore_seconds: float | None = None
     engine: AsyncEngine | None = None
     broker: Broker | None = None
     started: list[object] = field(default_factory=list)
@@ -95,7 +97,10 @@ class Layer:
 
     async def connect(self) -> None:
         self.engine = create_engine(self.database_url)
-        self.broker = Broker(self.amqp_url, self.exchanges, name=f"test-{self.service}")
+        limits: dict[str, float] = {}
+        if self.broker_restore_seconds is not None:
+            limits["restore_seconds"] = self.broker_restore_seconds
+        self.broker = Broker(self.amqp_url, self.exchanges, name=f"test-{self.service}", **limits)
         await self.broker.connect()
 
     def uow(self) -> UnitOfWork:

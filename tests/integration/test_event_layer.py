@@ -257,9 +257,29 @@ async def test_poison_message_is_dead_lettered_with_its_error_and_can_be_replaye
 async def test_broker_connections_closed_mid_flow_every_event_handled_exactly_once(
     layer: Layer, infra: Infra
 ) -> None:
+    """Every connection force-closed by the broker while 1,000 events are in flight, with the
+    watchdog running as in a service (limits shortened): all handled once, nothing unsent.
+
+    Run 100 times outside CI against a RabbitMQ node of its own (BENCHMARKS.md, "Broker
+    reconnect"): ``uv run python -m bench.reconnect_loop -n 100`` starts nothing itself; it
+    runs this test with ``TEST_AMQP_URL`` / ``TEST_RABBITMQ_NODE`` pointing at that node. With
+    ``RECONNECT_LOOP_REPORT`` set, each run appends what happened there (recovery time, the
+    watchdog's rebuilds and why) as one JSON line.
+    """
     consumer = layer.consumer()
     await consumer.start()
-    relay = asyncio.create_task(layer.relay().run())
+    relay_worker = layer.relay()
+    relay = asyncio.create_task(relay_worker.run())
+    assert layer.broker is not None
+    watchdog = LinkWatchdog(
+        layer.broker,
+        [consumer],
+        service=layer.service,
+        check_seconds=0.5,
+        stuck_seconds=15.0,
+        relay=relay_worker,
+    )
+    watching = asyncio.create_task(watchdog.run())
     try:
         ids: list[uuid.UUID] = []
         for _ in range(10):
@@ -271,12 +291,23 @@ async def test_broker_connections_closed_mid_flow_every_event_handled_exactly_on
         await eventually(some_handled)
         handled_before = (await layer.effect_counts())[1]
         await asyncio.to_thread(infra.close_broker_connections)
+        closed_at = time.monotonic()
 
         async def all_handled() -> bool:
             return (await layer.effect_counts())[1] == 1000
 
         await eventually(all_handled, timeout=120, interval=0.5)
+        recovered_after = time.monotonic() - closed_at
         await asyncio.sleep(1.0)
+        report = os.environ.get("RECONNECT_LOOP_REPORT")
+        if report:
+            with open(report, "a", encoding="utf-8") as out:
+                line = {
+                    "recovered_seconds": round(recovered_after, 2),
+                    "handled_before_close": handled_before,
+                    "rebuilds": watchdog.rebuilt_for,
+                }
+                out.write(json.dumps(line) + "\n")
         assert handled_before < 1000, "the outage must hit while events are in flight"
         assert await layer.effect_counts() == (1000, 1000)
         assert sorted(await inbox_ids(layer)) == sorted(ids)
@@ -287,6 +318,7 @@ async def test_broker_connections_closed_mid_flow_every_event_handled_exactly_on
             )
         assert unsent == 0
     finally:
+        watching.cancel()
         relay.cancel()
         await consumer.stop()
 

@@ -93,10 +93,11 @@ async def test_health_readiness_and_metrics(probe: RunningService) -> None:
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ready",
-        "checks": {"database": True, "broker": True, "consumers": True},
+        "checks": {"database": True, "broker": True, "consumers": True, "broker_link": True},
     }
     metrics = await probe.client.get("/metrics")
     assert 'outbox_pending{service="probe"}' in metrics.text
+    assert 'broker_link_ok{service="probe"} 1.0' in metrics.text
 
 
 async def test_unknown_route_is_problem_json(probe: RunningService) -> None:

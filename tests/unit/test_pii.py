@@ -171,6 +171,8 @@ def test_scrub_variants() -> None:
         "unit 350203001 under 350203",
         "tracking XM2026-000123",
         "uuid 550e8400-e29b-41d4-a716-413812345678",
+        # Digits across a UUID's groups read like a grouped mobile without the token rule.
+        "uuid 017fb40c-1681-4513-972a-b798fee61eb1",
         "hash a13812345678bcdef0123456789abcdef0123456789abcdef0123456789abcd",
         "counter 138123456789 and 1381234567",
         "snowflake 175928847299117063",
