@@ -60,6 +60,7 @@ from services.publication.tables import (
     applications,
     blacklist,
     credit_notices,
+    decision_signers,
     lottery_rounds,
     notice_entries,
     notices,
@@ -88,10 +89,11 @@ from shared.events.catalogue import (
     ObjectionFiled,
     PublicityClosed,
     PublicityOpened,
+    ReviewOpinionSigned,
 )
 from shared.events.envelope import Envelope
 from shared.pii import keyed_hash, mask_mobile, mask_name, mask_resident_id, scrub
-from shared.problems import Conflict, NotFound, ValidationProblem
+from shared.problems import Conflict, Forbidden, NotFound, ValidationProblem
 
 log = structlog.get_logger(__name__)
 
@@ -657,6 +659,14 @@ def check_conclusion(body: ObjectionConclusionIn) -> None:
         )
 
 
+async def record_signer(uow: UnitOfWork, event: ReviewOpinionSigned) -> None:
+    await uow.conn.execute(
+        insert(decision_signers)
+        .values(application_id=event.application_id, signer=event.signer)
+        .on_conflict_do_nothing()
+    )
+
+
 async def conclude_objection(
     ctx: PublicationContext,
     uow: UnitOfWork,
@@ -677,6 +687,17 @@ async def conclude_objection(
     ensure_can_act(principal, row.unit)
     if row.status != "pending":
         raise Conflict("该异议已办结", field="objection_id")
+    signed = await uow.conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(decision_signers)
+        .where(
+            decision_signers.c.application_id == row.application_id,
+            decision_signers.c.signer == principal.sub,
+        )
+    )
+    if signed:
+        # Nobody judges an objection against a decision they signed.
+        raise Forbidden("参与过该申请审核签字的人员不能办结针对该决定的异议")
     at = now()
     await uow.conn.execute(
         objections.update()

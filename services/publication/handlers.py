@@ -34,6 +34,7 @@ from shared.events.catalogue import (
     CreditCaseExposed,
     CreditNoticeStep,
     ReviewDecided,
+    ReviewOpinionSigned,
     ReviewStageCompleted,
     ReviewStageOverdue,
     ReviewStageResumed,
@@ -125,6 +126,13 @@ async def on_stage_overdue(
     ctx: PublicationContext, uow: UnitOfWork, event: ReviewStageOverdue, envelope: Envelope
 ) -> None:
     await commands.log_push(ctx, uow, envelope)
+
+
+@handles(ReviewOpinionSigned)
+async def on_opinion_signed(
+    ctx: PublicationContext, uow: UnitOfWork, event: ReviewOpinionSigned, envelope: Envelope
+) -> None:
+    await commands.record_signer(uow, event)
 
 
 @handles(ReviewDecided)
@@ -293,6 +301,7 @@ HANDLERS = handler_map(
     on_stage_resumed,
     on_stage_completed,
     on_stage_overdue,
+    on_opinion_signed,
     on_decided,
     on_qualified,
     on_rejected,

@@ -289,3 +289,13 @@ housing_units = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("updated_at", _tz, nullable=False),
 )
+
+
+# Who signed a review opinion on an application (review.opinion_signed): they may not conclude
+# an objection against the decision they took part in (separation of duties).
+decision_signers = sa.Table(
+    "decision_signers",
+    metadata,
+    sa.Column("application_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("signer", sa.Text, primary_key=True),
+)

@@ -15,9 +15,11 @@ from services.publication.sweeps import notice_sweep
 from services.publication.tables import notice_entries, notices, objections, push_log
 from shared.clock import clock, now
 from shared.db import UnitOfWork
+from shared.events.catalogue import ReviewOpinionSigned
 from shared.events.envelope import Envelope
 from shared.scheduler import run_once
 from shared.tables import outbox
+from tests.harness import handled, publish
 from tests.integration.publication.conftest import Stack, accepted, publish_and_wait, qualified
 from tests.services import token
 
@@ -338,3 +340,59 @@ async def test_objection_filing_is_rate_limited_per_address_and_capped_per_conta
     assert await stored() == 10
     # Another address is not held up by it.
     assert (await file("10.0.2.2", "13700002229")).status_code == 201
+
+
+async def test_who_signed_the_decision_cannot_conclude_an_objection_against_it(
+    stack: Stack,
+) -> None:
+    [application_id] = await qualified_applications(stack, "SIG", 1, "350205001")
+    signed = ReviewOpinionSigned(
+        case_id=uuid.uuid4(),
+        application_id=application_id,
+        stage="city_confirmation",
+        level="city",
+        unit="350200",
+        role="reviewer",
+        decision="approve",
+        signer="reviewer-who-signed",
+        signed_at=now(),
+    )
+    await handled(stack.svc, *await publish(stack.svc, signed, producer="review"))
+    created = await stack.svc.client.post(
+        "/notices",
+        json={"kind": "qualification", "unit": "350205001", "batch": "2026-11-S", "days": 7},
+        headers=CLERK,
+    )
+    assert created.status_code == 201, created.text
+    notice = created.json()
+    detail = (await stack.svc.client.get(f"/public/notices/{notice['id']}")).json()
+    filed = await stack.svc.client.post(
+        "/public/objections",
+        json={
+            "notice_id": notice["id"],
+            "entry_id": detail["entries"]["items"][0]["entry_id"],
+            "contact": "13600003333",
+            "content": "该户申请时隐瞒了一辆小汽车。",
+        },
+    )
+    assert filed.status_code == 201, filed.text
+    objection_id = filed.json()["objection_id"]
+    conclusion = {"outcome": "dismissed", "conclusion": "经车管部门核查，该户名下无机动车。"}
+
+    signer = token("city_reviewer", org="350200", sub="reviewer-who-signed")
+    refused = await stack.svc.client.post(
+        f"/objections/{objection_id}/conclusion", json=conclusion, headers=signer
+    )
+    assert (refused.status_code, refused.json()["detail"]) == (
+        403,
+        "参与过该申请审核签字的人员不能办结针对该决定的异议",
+    )
+    async with stack.svc.runtime.engine.connect() as conn:
+        status = await conn.scalar(
+            sa.select(objections.c.status).where(objections.c.id == uuid.UUID(objection_id))
+        )
+    assert status == "pending"
+    other = await stack.svc.client.post(
+        f"/objections/{objection_id}/conclusion", json=conclusion, headers=INVESTIGATOR
+    )
+    assert other.status_code == 200, other.text
