@@ -52,6 +52,7 @@ from shared.auth import Principal
 from shared.clock import now
 from shared.db import UnitOfWork
 from shared.events.catalogue import (
+    AllocationCommitmentPublished,
     AllocationConfirmationRequested,
     AllocationContractIssued,
     AllocationContractSigned,
@@ -623,13 +624,25 @@ async def publish_commitment(
     ctx: AllocationContext, uow: UnitOfWork, principal: Principal, round_id: uuid.UUID
 ) -> dict[str, Any]:
     """The service draws its secret and publishes only its hash, before any public input."""
-    await _round(uow, round_id, "frozen")
+    row = await _round(uow, round_id, "frozen")
     secret = lottery.new_secret()
     commitment = lottery.commitment(secret)
+    at = now()
     await uow.conn.execute(
         sa.update(rounds)
         .where(rounds.c.id == round_id)
-        .values(status="committed", secret=secret, commitment=commitment, committed_at=now())
+        .values(status="committed", secret=secret, commitment=commitment, committed_at=at)
+    )
+    # Out of allocation's hands before any public input: publication keeps and pushes it.
+    uow.emit(
+        AllocationCommitmentPublished(
+            round_id=round_id,
+            category=row.category,
+            pool_digest=row.pool_digest,
+            commitment=commitment,
+            committed_at=at,
+        ),
+        subject=str(round_id),
     )
     await _audit_round(uow, principal, round_id, "round.committed", {"commitment": commitment})
     return {"id": str(round_id), "status": "committed", "commitment": commitment}

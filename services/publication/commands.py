@@ -61,6 +61,7 @@ from services.publication.tables import (
     blacklist,
     credit_notices,
     decision_signers,
+    lottery_commitments,
     lottery_rounds,
     notice_entries,
     notices,
@@ -75,6 +76,7 @@ from shared.clock import SHANGHAI, now
 from shared.db import UnitOfWork
 from shared.events.base import EventPayload
 from shared.events.catalogue import (
+    AllocationCommitmentPublished,
     AllocationEntrySuspended,
     AllocationPoolFrozen,
     AllocationRoundDrawn,
@@ -943,10 +945,37 @@ def _round_batch(ctx: PublicationContext, category: str, round_id: uuid.UUID) ->
     return f"{queries.category_name(ctx.city, category)} 批次{str(round_id)[:8]}"
 
 
+async def keep_commitment(
+    ctx: PublicationContext, uow: UnitOfWork, event: AllocationCommitmentPublished, env: Envelope
+) -> None:
+    """The commitment, kept before the draw and pushed to the province (first copy wins)."""
+    await uow.conn.execute(
+        insert(lottery_commitments)
+        .values(
+            round_id=event.round_id,
+            category=event.category,
+            pool_digest=event.pool_digest,
+            commitment=event.commitment,
+            committed_at=event.committed_at,
+            received_at=now(),
+        )
+        .on_conflict_do_nothing()
+    )
+    await log_push(ctx, uow, env)
+
+
 async def keep_draw(
     ctx: PublicationContext, uow: UnitOfWork, event: AllocationRoundDrawn, env: Envelope
 ) -> None:
     """The draw's public values and ranking, for the ranking page (摇号结果)."""
+    published = await uow.conn.scalar(
+        sa.select(lottery_commitments.c.commitment).where(
+            lottery_commitments.c.round_id == event.round_id
+        )
+    )
+    if published is not None and published != event.commitment:
+        # Shown on /public/lottery/{id}/commitment as matches=false; the log names it too.
+        log.error("lottery_commitment_mismatch", round_id=str(event.round_id))
     values = {
         "category": event.category,
         "pool_digest": event.pool_digest,

@@ -14,6 +14,7 @@ from shared.db import UnitOfWork
 from shared.events.catalogue import (
     AlertCleared,
     AlertRaised,
+    AllocationCommitmentPublished,
     AllocationEntrySuspended,
     AllocationPoolFrozen,
     AllocationRoundDrawn,
@@ -269,6 +270,16 @@ async def on_pool_frozen(
     await commands.shortlist_from_pool(ctx, uow, event, envelope)
 
 
+@handles(AllocationCommitmentPublished)
+async def on_commitment_published(
+    ctx: PublicationContext,
+    uow: UnitOfWork,
+    event: AllocationCommitmentPublished,
+    envelope: Envelope,
+) -> None:
+    await commands.keep_commitment(ctx, uow, event, envelope)
+
+
 @handles(AllocationRoundDrawn)
 async def on_round_drawn(
     ctx: PublicationContext, uow: UnitOfWork, event: AllocationRoundDrawn, envelope: Envelope
@@ -317,6 +328,7 @@ HANDLERS = handler_map(
     on_entry_suspended,
     on_subsidy_chosen,
     on_pool_frozen,
+    on_commitment_published,
     on_round_drawn,
     on_unit_allocated,
     on_units_changed,

@@ -16,6 +16,7 @@ from services.publication.schemas import (
     CreditNoticeEntry,
     DisclosureSection,
     DisclosureSectionInfo,
+    LotteryCommitment,
     LotteryRanking,
     LotteryRound,
     NoticeDetail,
@@ -34,6 +35,7 @@ from services.publication.tables import (
     blacklist,
     credit_notices,
     housing_units,
+    lottery_commitments,
     lottery_ranks,
     lottery_rounds,
     notice_entries,
@@ -831,3 +833,28 @@ async def latest_checkpoints(conn: AsyncConnection) -> list[PublishedCheckpoint]
         )
     ).all()
     return [_checkpoint(r) for r in rows]
+
+
+async def lottery_commitment(conn: AsyncConnection, round_id: uuid.UUID) -> LotteryCommitment:
+    c, d = lottery_commitments.c, lottery_rounds.c
+    row = (
+        await conn.execute(
+            sa.select(lottery_commitments, d.commitment.label("drawn_commitment"))
+            .outerjoin(lottery_rounds, d.round_id == c.round_id)
+            .where(c.round_id == round_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("该批次尚未公布承诺值", field="round_id")
+    drawn = row.drawn_commitment is not None
+    return LotteryCommitment(
+        round_id=row.round_id,
+        category=row.category,
+        pool_digest=row.pool_digest,
+        commitment=row.commitment,
+        committed_at=row.committed_at,
+        published_at=row.received_at,
+        drawn=drawn,
+        drawn_commitment=row.drawn_commitment,
+        matches=(row.drawn_commitment == row.commitment) if drawn else None,
+    )

@@ -257,3 +257,18 @@ class PublishedCheckpoint(BaseModel):
     key_id: str
     public_key: str = Field(description="The key the checkpoint names; trust the service's own.")
     signature: str
+
+
+class LotteryCommitment(BaseModel):
+    """A round's commitment as allocation published it before the draw, beside the one the
+    draw says it used: ``matches`` false means the secret changed after it was published."""
+
+    round_id: uuid.UUID
+    category: str
+    pool_digest: str
+    commitment: str = Field(description="承诺值：摇号前公布的秘密值摘要（SHA-256）")
+    committed_at: datetime
+    published_at: datetime = Field(description="本平台收到并公开的时间")
+    drawn: bool
+    drawn_commitment: str | None = Field(description="摇号时所用秘密值的摘要；未摇号为空")
+    matches: bool | None = Field(description="摇号所用与摇号前公布的承诺值是否一致；未摇号为空")

@@ -299,3 +299,17 @@ decision_signers = sa.Table(
     sa.Column("application_id", pg.UUID(as_uuid=True), primary_key=True),
     sa.Column("signer", sa.Text, primary_key=True),
 )
+
+
+# Lottery commitments as allocation published them before each draw
+# (allocation.commitment_published): compared with the commitment the draw says it used.
+lottery_commitments = sa.Table(
+    "lottery_commitments",
+    metadata,
+    sa.Column("round_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("pool_digest", sa.Text, nullable=False),
+    sa.Column("commitment", sa.Text, nullable=False),
+    sa.Column("committed_at", _tz, nullable=False),
+    sa.Column("received_at", _tz, nullable=False),
+)

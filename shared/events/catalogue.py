@@ -53,7 +53,7 @@ from pydantic import (
 
 from shared.events.base import EventPayload, ExchangeName, register
 
-CATALOGUE_VERSION = "1.7.0"
+CATALOGUE_VERSION = "1.8.0"
 """Version of the catalogue as a whole (the AsyncAPI ``info.version``); bump on any change."""
 
 # -- departments --------------------------------------------------------------------------------
@@ -1815,6 +1815,24 @@ class AllocationEntrySuspended(_AllocationEvent):
     household_reference: DocNo
     reason: Literal["credit_ban", "declines", "unconfirmed"]
     until: date | None = None
+
+
+@register
+class AllocationCommitmentPublished(_AllocationEvent):
+    """A round's commitment (承诺值) was published before the draw: the hash of the secret the
+    draw will use. Publication keeps it outside allocation and pushes it to the province, so
+    that a secret rewritten in allocation's database before the draw no longer matches what
+    was published (the draw's own event then shows the difference). Added in catalogue 1.8.0.
+    """
+
+    event_type: ClassVar[str] = "allocation.commitment_published"
+    summary: ClassVar[str] = "An allocation round's commitment was published before its draw."
+
+    round_id: uuid.UUID
+    category: Code
+    pool_digest: LotteryHash = Field(description="SHA-256 of the published pool.csv.")
+    commitment: LotteryHash = Field(description="SHA-256 of the secret the draw will use.")
+    committed_at: AwareDatetime
 
 
 @register

@@ -221,6 +221,7 @@ def test_registry_holds_the_catalogue_of_design_section_2() -> None:
         "allocation.unit_allocated", "allocation.contract_signed", "tenancy.unit_vacated",
         "allocation.order_overridden", "allocation.subsidy_chosen", "allocation.contract_overdue",
         "allocation.confirmation_requested", "allocation.pool_frozen",
+        "allocation.commitment_published",
         "allocation.contract_issued", "allocation.need_confirmed", "allocation.units_changed",
         "tenancy.lease_opened", "tenancy.rent_band_changed", "tenancy.arrears_step",
         "tenancy.credit_referred", "tenancy.visit_due", "tenancy.visit_recorded",

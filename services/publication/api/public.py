@@ -18,6 +18,7 @@ from services.publication.schemas import (
     CreditNoticeEntry,
     DisclosureSection,
     DisclosureSectionInfo,
+    LotteryCommitment,
     LotteryRanking,
     LotteryRound,
     NoticeDetail,
@@ -150,6 +151,12 @@ async def list_lottery_rounds(ctx: Ctx, page: PageDep) -> Page[LotteryRound]:
         return await queries.lottery_round_list(
             uow.conn, ctx.city, page, ctx.settings.allocation_public_url
         )
+
+
+@router.get("/lottery/{round_id}/commitment", summary="摇号前公布的承诺值及其与摇号所用是否一致")
+async def get_lottery_commitment(round_id: uuid.UUID, ctx: Ctx) -> LotteryCommitment:
+    async with ctx.uow() as uow:
+        return await queries.lottery_commitment(uow.conn, round_id)
 
 
 @router.get("/lottery/{round_id}", summary="摇号结果（排序已脱敏）及复核文件")

@@ -4,18 +4,32 @@ section through the real broker, without personal data, newest state per unit.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from services.allocation import lottery
 from services.allocation.domain import CSV_FIELDS
+from services.allocation.tables import rounds
+from shared.db import create_engine
 from shared.events.envelope import Envelope
 from shared.tables import outbox
 from tests.conftest import Infra
 from tests.harness import handled, publish_raw, wait_for
-from tests.integration.allocation.conftest import drawn_round, new_category, qualify, ranking
+from tests.integration.allocation.conftest import (
+    OFFICER as ALLOCATION_OFFICER,
+)
+from tests.integration.allocation.conftest import (
+    add_units,
+    draw_after_objections,
+    drawn_round,
+    frozen_round,
+    new_category,
+    qualify,
+    ranking,
+)
 from tests.services import RunningService, running_service, token
 
 OFFICER = token("housing_officer", sub="officer-stock")
@@ -170,3 +184,66 @@ async def test_imported_stock_is_disclosed_and_only_newer_states_count(
     assert section["summary"] == {"reserved": 1, "let": 1, "under_repair": 1}
     assert all(set(i) == UNIT_KEYS for i in section["page"]["items"])
     assert reference not in str(section)
+
+
+async def test_the_commitment_leaves_allocation_before_the_draw_and_a_rewrite_shows(
+    pair: tuple[RunningService, RunningService],
+) -> None:
+    allocation, publication = pair
+    units = await add_units(allocation, 2)
+
+    async def published(round_id: str) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+        async def probe() -> dict[str, Any] | None:
+            r = await publication.client.get(f"/public/lottery/{round_id}/commitment")
+            return dict(r.json()) if r.status_code == 200 else None
+
+        return probe
+
+    # An honest round: published before the draw, and the draw used it.
+    category = new_category()
+    await qualify(allocation, category, 2)
+    honest = await frozen_round(allocation, category, units[:1])
+    missing = await publication.client.get(f"/public/lottery/{honest}/commitment")
+    assert (missing.status_code, missing.json()["detail"]) == (404, "该批次尚未公布承诺值")
+    r = await allocation.client.post(f"/rounds/{honest}/commitment", headers=ALLOCATION_OFFICER)
+    assert r.status_code == 200, r.text
+    commitment = r.json()["commitment"]
+    before = await wait_for(await published(honest), what="the commitment in publication")
+    assert (before["commitment"], before["drawn"], before["matches"]) == (commitment, False, None)
+    r = await draw_after_objections(allocation, honest, f"{uuid.uuid4().hex[:8]}")
+    assert r.status_code == 200, r.text
+
+    async def drawn(round_id: str) -> dict[str, Any] | None:
+        found = await (await published(round_id))()
+        return found if found and found["drawn"] else None
+
+    after = await wait_for(lambda: drawn(honest), what="the draw in publication")
+    assert (after["drawn_commitment"], after["matches"]) == (commitment, True)
+
+    # A database administrator of allocation swaps the secret (and its hash) before the draw:
+    # allocation's own files agree with each other, the copy outside it does not.
+    category = new_category()
+    await qualify(allocation, category, 2)
+    rigged = await frozen_round(allocation, category, units[1:])
+    r = await allocation.client.post(f"/rounds/{rigged}/commitment", headers=ALLOCATION_OFFICER)
+    original = r.json()["commitment"]
+    await wait_for(await published(rigged), what="the second commitment in publication")
+    chosen = lottery.new_secret()
+    owner = create_engine(allocation.runtime.settings.migration_database_url, pool_size=1)
+    try:
+        async with owner.begin() as conn:
+            await conn.execute(
+                sa.update(rounds)
+                .where(rounds.c.id == uuid.UUID(rigged))
+                .values(secret=chosen, commitment=lottery.commitment(chosen))
+            )
+    finally:
+        await owner.dispose()
+    r = await draw_after_objections(allocation, rigged, f"{uuid.uuid4().hex[:8]}")
+    assert r.status_code == 200, r.text
+    shown = await wait_for(lambda: drawn(rigged), what="the rigged draw in publication")
+    assert (shown["commitment"], shown["drawn_commitment"], shown["matches"]) == (
+        original,
+        lottery.commitment(chosen),
+        False,
+    )

@@ -18,6 +18,7 @@ from services.publication.queries import SECTIONS
 from services.publication.tables import notice_entries
 from shared.clock import now, today_shanghai
 from shared.events.catalogue import (
+    AllocationCommitmentPublished,
     AllocationPoolFrozen,
     AllocationRoundDrawn,
     CreditAgencyBlacklisted,
@@ -122,6 +123,13 @@ async def test_every_public_response_is_masked(stack: Stack) -> None:
             household_references=["MASK-0001"],
             cut_off=at,
             objection_until=at + timedelta(days=5),
+        ),
+        AllocationCommitmentPublished(
+            round_id=round_id,
+            category="low_income_family",
+            pool_digest=digest,
+            commitment="c" * 64,
+            committed_at=at,
         ),
         AllocationRoundDrawn(
             round_id=round_id,
