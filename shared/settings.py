@@ -18,8 +18,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from shared.auth.tokens import audience_of, token_keys
+
 # The development keys: accepted only outside production (shared.auth re-exports the first).
-from shared.auth.tokens import token_keys
 from shared.dev_keys import DEV_AUDIT_CHECKPOINT_KEY, DEV_ID_HASH_KEY, DEV_SIGNING_KEY
 from shared.service_names import SERVICES
 
@@ -206,7 +207,7 @@ class ServiceSettings(BaseSettings):
                 "migrate runs as the owner (HOUSING_MIGRATION_DATABASE_URL_TEMPLATE)"
             )
         if not self.token_audience:
-            object.__setattr__(self, "token_audience", f"housing-{self.service}")
+            object.__setattr__(self, "token_audience", audience_of(self.service))
         try:
             keys = token_keys(self.token_jwks)
         except (OSError, ValueError) as exc:

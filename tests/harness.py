@@ -22,9 +22,8 @@ from typing import Any, TypeVar
 import aio_pika
 import sqlalchemy as sa
 
-from shared.amqp.producers import EVERY_SERVICE
 from shared.db import UnitOfWork
-from shared.events.base import EventPayload, payload_model
+from shared.events.base import EventPayload
 from shared.events.envelope import Envelope
 from shared.runtime import Runtime
 from shared.settings import SERVICES
@@ -63,10 +62,7 @@ async def wait_for(
 
 def account_of(runtime: Runtime, envelope: Envelope) -> str | None:
     """The broker account an event of this type comes from (None: an outside party's)."""
-    model = payload_model(envelope.type, envelope.version)
-    owner = getattr(model, "producer", None)
-    if owner == EVERY_SERVICE:
-        owner = envelope.producer
+    owner = runtime.accounts.owner(envelope)
     return runtime.accounts.of(owner) if owner in SERVICES else None
 
 

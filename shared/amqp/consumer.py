@@ -316,45 +316,12 @@ class Consumer:
                 correlation.bind(message.correlation_id)
                 await self._dead_letter(message, exc, reason="unparseable")
                 continue
-            if not self._route_admits(message, envelope):
-                # Trust follows the route: an event type may arrive only where its producer
-                # publishes it. ``application.accepted`` sent as ``response.tax`` is a forgery
-                # by whoever may write that key, however well-formed, and a handler for the
-                # type must not see it.
+            refused = self._refused(message, envelope)
+            if refused is not None:
                 correlation.clear()
                 correlation.bind(envelope.correlation_id, str(envelope.id))
-                route = delivery_of(message)
-                await self._dead_letter(
-                    message,
-                    UnexpectedType(
-                        f"type {envelope.type!r} may not arrive on "
-                        f"{route.exchange!r} with key {route.routing_key!r}"
-                    ),
-                    reason="unexpected_type",
-                )
-                continue
-            refusal = self.accounts.refusal(message, envelope) if self.accounts else None
-            if refusal is not None:
-                # Trust follows the sender too: an internal event is believed only from the
-                # account of the service that owns its type (the broker vouches for user_id).
-                correlation.clear()
-                correlation.bind(envelope.correlation_id, str(envelope.id))
-                await self._dead_letter(
-                    message, UnexpectedProducer(refusal), reason="unexpected_producer"
-                )
-                continue
-            if envelope.type not in self.handlers and self._from_outside(message):
-                # On the events exchange a service may see types it does not handle (alerting
-                # watches everything). What outside parties send (department answers on the
-                # verification exchange) must be of a type we handle: a misspelt type is
-                # parked for an operator, not acknowledged and forgotten.
-                correlation.clear()
-                correlation.bind(envelope.correlation_id, str(envelope.id))
-                await self._dead_letter(
-                    message,
-                    UnexpectedType(f"no handler for type {envelope.type!r}"),
-                    reason="unexpected_type",
-                )
+                error, reason = refused
+                await self._dead_letter(message, error, reason=reason)
                 continue
             parsed.append((message, envelope))
         if len(parsed) > 1:
@@ -369,6 +336,34 @@ class Consumer:
                 return
         for message, envelope in parsed:
             await self._process_one(message, envelope)
+
+    def _refused(
+        self, message: AbstractIncomingMessage, envelope: Envelope
+    ) -> tuple[Exception, str] | None:
+        """Why this well-formed event must be parked unseen by any handler, and the dead-letter
+        reason; None when it may be handled."""
+        if not self._route_admits(message, envelope):
+            # Trust follows the route: an event type may arrive only where its producer
+            # publishes it. ``application.accepted`` sent as ``response.tax`` is a forgery by
+            # whoever may write that key, however well-formed, and a handler for the type must
+            # not see it.
+            route = delivery_of(message)
+            return UnexpectedType(
+                f"type {envelope.type!r} may not arrive on "
+                f"{route.exchange!r} with key {route.routing_key!r}"
+            ), "unexpected_type"
+        refusal = self.accounts.refusal(message, envelope) if self.accounts else None
+        if refusal is not None:
+            # Trust follows the sender too: an internal event is believed only from the account
+            # of the service that owns its type (the broker vouches for user_id).
+            return UnexpectedProducer(refusal), "unexpected_producer"
+        if envelope.type not in self.handlers and self._from_outside(message):
+            # On the events exchange a service may see types it does not handle (alerting
+            # watches everything). What outside parties send (department answers on the
+            # verification exchange) must be of a type we handle: a misspelt type is parked
+            # for an operator, not acknowledged and forgotten.
+            return UnexpectedType(f"no handler for type {envelope.type!r}"), "unexpected_type"
+        return None
 
     async def _process_one(self, message: AbstractIncomingMessage, envelope: Envelope) -> None:
         self._bind(envelope)

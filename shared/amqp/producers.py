@@ -60,18 +60,24 @@ class ProducerAccounts:
             return str(original) if original else None
         return message.user_id
 
-    def refusal(self, message: AbstractIncomingMessage, envelope: Envelope) -> str | None:
-        """Why the publisher may not send this event; None when it may."""
+    def owner(self, envelope: Envelope) -> str | None:
+        """The producer whose account must have sent this event (for ``audit.checkpointed``
+        the service the envelope names, which may be no service at all); None when no account
+        is checked: uncatalogued types (judged by the route and the handler map alone) and
+        outside parties (department answers: the route is the proof)."""
         model = payload_model(envelope.type, envelope.version)
-        if model is None:
-            return None  # uncatalogued: judged by the route and the handler map alone
         owner = getattr(model, "producer", None)
         if owner == EVERY_SERVICE:
-            owner = envelope.producer
-            if owner not in self.services:
-                return f"type {envelope.type!r} names producer {owner!r}, which is no service"
-        elif owner not in self.services:
-            return None  # outside parties (department answers): the route is the proof
+            return envelope.producer
+        return owner if owner in self.services else None
+
+    def refusal(self, message: AbstractIncomingMessage, envelope: Envelope) -> str | None:
+        """Why the publisher may not send this event; None when it may."""
+        owner = self.owner(envelope)
+        if owner is None:
+            return None
+        if owner not in self.services:
+            return f"type {envelope.type!r} names producer {owner!r}, which is no service"
         expected = self.of(owner)
         sender = self.publisher(message)
         if sender == expected:

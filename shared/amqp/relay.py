@@ -96,6 +96,15 @@ class OutboxRelay:
         self._listener: asyncpg.Connection | None = None
         self.last_progress = time.monotonic()
 
+    def _due(self) -> sa.ColumnElement[bool]:
+        """Rows to publish now: unsent, past their back-off, and not parked (a parked row waits
+        for an operator, not for the relay or the link)."""
+        return sa.and_(
+            outbox.c.sent_at.is_(None),
+            outbox.c.next_attempt_at <= sa.func.now(),
+            outbox.c.attempts < self.max_attempts,
+        )
+
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were claimed."""
         async with self.engine.begin() as conn:
@@ -111,11 +120,7 @@ class OutboxRelay:
                         outbox.c.body,
                         outbox.c.attempts,
                     )
-                    .where(
-                        outbox.c.sent_at.is_(None),
-                        outbox.c.next_attempt_at <= sa.func.now(),
-                        outbox.c.attempts < self.max_attempts,
-                    )
+                    .where(self._due())
                     .order_by(outbox.c.seq)
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)
@@ -218,18 +223,7 @@ class OutboxRelay:
         """Whether any row waits to be published now: one probe of the partial index
         ``outbox_pending`` (never a count over the table)."""
         async with self.engine.connect() as conn:
-            return bool(
-                await conn.scalar(
-                    sa.select(
-                        sa.exists().where(
-                            outbox.c.sent_at.is_(None),
-                            outbox.c.next_attempt_at <= sa.func.now(),
-                            # A parked row waits for an operator, not for the link.
-                            outbox.c.attempts < self.max_attempts,
-                        )
-                    )
-                )
-            )
+            return bool(await conn.scalar(sa.select(sa.exists().where(self._due()))))
 
     async def pending(self) -> int:
         async with self.engine.connect() as conn:
