@@ -75,14 +75,21 @@ class AllocationSettings(BaseSettings):
 
     # Priority groups, unit-size rules, decline limit, subsidy formula (data/rules.yaml).
     rules_file: Path = DATA / "rules.yaml"
+    """Priority groups, unit-size rules, decline limit, subsidy formula (YAML)."""
     # The model contract text and its coded early-recovery clauses.
     contract_template: Path = DATA / "contract_model.md"
+    """The model lease contract text."""
     recovery_clauses_file: Path = DATA / "recovery_clauses.yaml"
+    """The contract's coded early-recovery clauses (YAML)."""
     # Days a household has to sign its contract after choosing a unit.
     contract_sign_days: int = Field(default=7, ge=1)
+    """Days a household has to sign its contract after choosing a unit."""
     # The lessor named in contracts.
     lessor: str = "厦门市住房保障中心"
+    """The lessor named in contracts."""
     # How often the contract-deadline sweep runs.
     sweep_seconds: float = Field(default=300.0, gt=0)
+    """How often contract deadlines and unconfirmed waiting-list entries are checked."""
     # How often households past their selection deadline are recorded as no-shows.
     selection_sweep_seconds: float = Field(default=60.0, gt=0)
+    """How often households past their selection deadline are recorded as no-shows."""

@@ -13,3 +13,6 @@ class ReviewSettings(BaseSettings):
 
     # Suspensions end and deadlines pass at day boundaries; a minute is early enough to notice.
     clock_sweep_seconds: float = Field(default=60.0, gt=0)
+    """How often suspensions ending by themselves and stages past their deadline are found
+    (`review.stage_overdue`).
+    """

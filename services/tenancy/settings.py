@@ -116,10 +116,15 @@ class TenancySettings(BaseSettings):
 
     # Rent bands, arrears steps, visit interval, findings, exit and subsidy rules.
     rules_file: Path = DATA / "rules.yaml"
+    """Rent bands, arrears steps, visit interval, findings, exit and subsidy rules (YAML)."""
     # Largest home-visit photo accepted (bytes) and the image types accepted.
     max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    """Largest home-visit photo accepted (bytes)."""
     photo_content_types: tuple[str, ...] = ("image/jpeg", "image/png")
+    """Image types accepted for home-visit photos (JSON list)."""
     # How often the billing, arrears, visit, rectification and subsidy sweeps run.
     sweep_seconds: float = Field(default=3600.0, gt=0)
+    """How often the billing, arrears, visit, rectification and subsidy sweeps run."""
     # How often the power company is asked for last month's use and vacancy leads are sought.
     power_sweep_seconds: float = Field(default=86400.0, gt=0)
+    """How often the power company is asked for last month's use and vacancy leads are sought."""

@@ -23,18 +23,28 @@ class VerificationSettings(BaseSettings):
     # recommendation is then needs_review for whatever they would have verified); "wait" keeps
     # the case open until every department has answered (overdue lights still go on).
     on_deadline: Literal["complete", "wait"] = "complete"
+    """When the last department deadline has passed and departments are still silent: `complete`
+    finishes the case with them listed as missing (the recommendation is then needs_review for what
+    they would have verified); `wait` keeps the case open until every department has answered.
+    """
     # "parallel" asks every department at once (the design). "serial" asks them one after
     # another, each only once the previous one answered, as paper-based verification passed a
     # file from desk to desk: it exists as the benchmark's baseline (bench/pipeline.py), so
     # the gain of the fan-out is measured rather than claimed. Never use it in production.
     dispatch: Literal["parallel", "serial"] = "parallel"
+    """`parallel` asks every department at once; `serial` asks one after another, the benchmark's
+    paper-like baseline only (bench/pipeline.py), never for production.
+    """
     # How often the deadline sweep runs. Deadlines are whole days, so a minute is plenty.
     deadline_sweep_seconds: float = Field(default=60.0, gt=0)
+    """How often department deadlines and completion at the last deadline are checked."""
     # Rows handled per sweep transaction, so one tick never holds a huge transaction.
     sweep_batch_size: int = Field(default=200, ge=1, le=10_000)
+    """Rows handled per sweep transaction."""
     # Department request queues: redeliveries before the broker parks a request in
     # "<queue>.dead" (a department system that crashes on one request must not loop forever).
     department_delivery_limit: int = Field(default=20, ge=1)
+    """Redeliveries of a department request before the broker parks it in `<queue>.dead`."""
 
     @property
     def serial(self) -> bool:
