@@ -128,8 +128,9 @@ if ((broker)); then
         curl -fsS -H 'content-type: application/json' -X POST --data-binary "@$definitions" \
             "${RABBITMQ_MANAGEMENT_URL%/}/api/definitions"
     else
-        # From stdin, for the same reason as the export (rabbitmqctl reads as its own user).
-        rabbitmqctl --quiet import_definitions --format json - <"$definitions"
+        # From stdin, for the same reason as the export (rabbitmqctl reads as its own user);
+        # no file argument: RabbitMQ 3.10 takes "-" for a file name.
+        rabbitmqctl --quiet import_definitions --format json <"$definitions"
     fi
     echo "imported broker definitions from $definitions"
 fi

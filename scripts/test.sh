@@ -18,6 +18,21 @@ fi
 
 uv sync --frozen --quiet
 
+# promtool checks deploy/prometheus (tests/integration/operations/test_monitoring.py). Without
+# one on PATH, the binary is taken out of Debian's `prometheus` package into .cache/ (fetched
+# with apt-get download, never installed: no Prometheus server is started); best effort, the
+# test's own metric-name checks run without it.
+if ! command -v promtool >/dev/null 2>&1; then
+    if [ ! -x .cache/promtool/promtool ] && command -v apt-get >/dev/null 2>&1; then
+        mkdir -p .cache/promtool
+        (cd .cache/promtool && timeout 120 apt-get download -qq prometheus >/dev/null 2>&1 &&
+            dpkg-deb --fsys-tarfile prometheus_*.deb | tar -xO ./usr/bin/promtool >promtool &&
+            chmod +x promtool && rm -f prometheus_*.deb) ||
+            { rm -f .cache/promtool/promtool; echo "[test] promtool not available: skipping its checks"; }
+    fi
+    if [ -x .cache/promtool/promtool ]; then export PATH="$ROOT/.cache/promtool:$PATH"; fi
+fi
+
 status=0
 uv run pytest "$@" || status=$?
 
