@@ -196,6 +196,18 @@ async def test_dashboard_panels_query_exported_metrics(exported: set[str]) -> No
     ):
         assert needed in titles, needed
     assert len({p["id"] for p in panels}) == len(panels)
+    # The business gauges of the operations issue each have a panel: open red lights, overdue
+    # stages, dead letters per queue, outbox backlog, push lag, pending notifications.
+    charted = {name for p in panels for t in p["targets"] for name in metrics_in(t["expr"])}
+    assert {
+        "alerts_open",
+        "stages_overdue",
+        "dead_letters",
+        "outbox_backlog",
+        "province_push_oldest_unacked_seconds",
+        "notifications_pending",
+        "http_request_duration_seconds_bucket",
+    } <= charted
     for panel in panels:
         assert panel["datasource"]["uid"] == uid, panel["title"]
         assert panel["targets"], panel["title"]
