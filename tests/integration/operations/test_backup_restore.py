@@ -126,8 +126,8 @@ async def test_backup_of_a_running_suite_restores_into_fresh_databases(
     out = tmp_path / "backup"
 
     # The whole suite runs, each service on its own database, all on one broker world, and
-    # three applications cross it: intake's events reach alerting, allocation, credit and
-    # tenancy, which keep their own rows of them.
+    # three applications cross it: intake's events reach alerting, allocation and tenancy
+    # (among others), which keep their own rows of them.
     async with contextlib.AsyncExitStack() as stack:
         suite = {
             name: await stack.enter_async_context(
