@@ -17,6 +17,11 @@ RUN pip install --no-cache-dir "uv==${UV_VERSION}" \
     && groupadd --system housing \
     && useradd --system --gid housing --home-dir /app --no-create-home housing
 
+# Printed documents as PDF (WeasyPrint): pango and CJK fonts from Debian.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 
 # Dependencies first, so that a code change does not reinstall them.

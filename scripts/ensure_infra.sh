@@ -9,12 +9,14 @@
 #   - RabbitMQ answering on 127.0.0.1:5672, with a development account per service
 #     (deploy/rabbitmq/service_users.sh --development: housing_<service>, password the same, the
 #     default HOUSING_AMQP_URL_TEMPLATE); guest/guest stays for the department simulators;
+#   - what printing documents as PDF needs (WeasyPrint): Debian's pango libraries and CJK fonts
+#     (libpango-1.0-0, libpangoft2-1.0-0, fonts-noto-cjk);
 #   - uv installed and the project environment synced from uv.lock.
 #
 # Idempotent: whatever already answers is left alone. A server that is installed but stopped is
 # started; one that is missing is installed with apt-get when running as root, otherwise the
 # script stops and says what to install. Set SKIP_ENSURE_INFRA=1 when PostgreSQL and RabbitMQ
-# live elsewhere (then only uv is checked).
+# live elsewhere (then only the print libraries and uv are checked).
 #
 # Only a PostgreSQL that this script has just installed gets its authentication changed: if the
 # postgres user then cannot connect over 127.0.0.1, the lines
@@ -244,6 +246,24 @@ ensure_broker_accounts() {
         die "could not create the services' broker users (deploy/rabbitmq/service_users.sh --development)"
 }
 
+# --- printing (WeasyPrint) ----------------------------------------------------------------------
+
+# WeasyPrint lays out the printed documents with pango; without a CJK font every Chinese
+# character of a PDF would be a missing-glyph box.
+ensure_print_libraries() {
+    local missing=()
+    ldconfig -p 2>/dev/null | grep -q 'libpango-1\.0\.so' || missing+=(libpango-1.0-0)
+    ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1\.0\.so' || missing+=(libpangoft2-1.0-0)
+    if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=zh family 2>/dev/null)" ]; then
+        missing+=(fonts-noto-cjk)
+    fi
+    if ((${#missing[@]})); then
+        apt_install "${missing[@]}"
+    else
+        log "print libraries (pango, CJK fonts) are installed"
+    fi
+}
+
 # --- uv and the project environment ------------------------------------------------------------
 
 ensure_uv() {
@@ -275,6 +295,7 @@ main() {
         ensure_broker_file_handles
         ensure_broker_accounts
     fi
+    ensure_print_libraries
     ensure_uv
 }
 

@@ -12,6 +12,8 @@ cd "$ROOT"
 
 if command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; then
     echo "[test] a Docker engine answers: the tests use testcontainers"
+    # Still the print libraries (pango, CJK fonts) the PDF tests render with, and uv.
+    SKIP_ENSURE_INFRA=1 bash scripts/ensure_infra.sh
 else
     bash scripts/ensure_infra.sh
 fi

@@ -297,6 +297,47 @@ class AcceptancePolicy(_Model):
         return value
 
 
+# -- offices printed on documents -------------------------------------------------------------
+
+
+def _phone(value: str) -> str:
+    value = value.strip()
+    # Landlines as offices print them: area code, dash, number, optional extension (0592-1234567,
+    # 0592-1234567-8001), or a national service number such as 12345.
+    if not re.fullmatch(r"(0\d{2,3}-\d{7,8}(-\d{1,6})?|1\d{4})", value):
+        raise ValueError(f"must be a telephone number such as 0592-1234567, got {value!r}")
+    return value
+
+
+Phone = Annotated[str, AfterValidator(_phone)]
+
+
+class ServiceWindow(_Model):
+    """A service window (服务窗口): where a family comes in person and which number it calls.
+
+    Printed on every document handed to a family or a unit (受理回执, 补件通知单, 告知函, 合同)."""
+
+    name: Text
+    address: Text
+    phone: Phone
+    hours: str = ""
+
+
+class StreetWindow(ServiceWindow):
+    """The acceptance window (受理窗口) of one street office or town."""
+
+    street: Code9
+
+
+class Offices(_Model):
+    """Who issues the city-level documents, and the windows printed on documents."""
+
+    # 市住房保障管理中心: issues the city-level documents (告知函, 联系函 from the centre, the
+    # lease contract) and is the window of last resort for any street without its own entry.
+    housing_centre: ServiceWindow
+    street_windows: tuple[StreetWindow, ...] = ()
+
+
 # -- catalogues --------------------------------------------------------------------------------
 
 
@@ -550,11 +591,14 @@ class CityConfig(_Model):
     # Optional: a city without priority rules qualifies every household without a group.
     priority_groups: tuple[PriorityGroupRule, ...] = ()
     time_limits: TimeLimits = TimeLimits()
+    # Required: a document handed to a family must say where to go and whom to call.
+    offices: Offices
 
     _units: dict[str, Unit] = PrivateAttr(default_factory=dict)
     _materials: dict[str, MaterialType] = PrivateAttr(default_factory=dict)
     _categories: dict[str, Category] = PrivateAttr(default_factory=dict)
     _departments: dict[str, Department] = PrivateAttr(default_factory=dict)
+    _windows: dict[str, StreetWindow] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _cross_check(self) -> Self:
@@ -566,6 +610,7 @@ class CityConfig(_Model):
             *_unique("priority_groups", (g.code for g in self.priority_groups), "priority group"),
             *self._check_departments(),
             *self._check_categories(),
+            *self._check_offices(),
         ]
         if problems:
             raise _Problems(problems)
@@ -641,6 +686,17 @@ class CityConfig(_Model):
             if not category.departments:
                 yield ConfigProblem(f"{base}.departments", "at least one department must verify")
 
+    def _check_offices(self) -> Iterator[ConfigProblem]:
+        streets = {s.code for d in self.units.districts for s in d.streets}
+        for i, window in enumerate(self.offices.street_windows):
+            if window.street not in streets:
+                yield ConfigProblem(
+                    f"offices.street_windows.{i}.street", f"unknown street {window.street!r}"
+                )
+        yield from _unique(
+            "offices.street_windows", (w.street for w in self.offices.street_windows), "street"
+        )
+
     def _index(self) -> None:
         units = {
             self.city.code: Unit(self.city.code, self.city.name, UnitLevel.CITY, None),
@@ -655,6 +711,7 @@ class CityConfig(_Model):
         self._materials = {m.code: m for m in self.materials}
         self._categories = {c.code: c for c in self.categories}
         self._departments = {d.code: d for d in self.departments}
+        self._windows = {w.street: w for w in self.offices.street_windows}
 
     # -- units -----------------------------------------------------------------------------
 
@@ -696,6 +753,27 @@ class CityConfig(_Model):
     def streets(self) -> tuple[Unit, ...]:
         """Every street/town, district by district in file order."""
         return tuple(u for u in self._units.values() if u.level is UnitLevel.STREET)
+
+    # -- offices ---------------------------------------------------------------------------
+
+    def window_for(self, code: str | None) -> ServiceWindow:
+        """The window printed on a document of unit ``code``: the street's own acceptance
+        window, else the housing centre's (which names itself, so the page stays true)."""
+        found = self._windows.get(code or "")
+        return found if found is not None else self.offices.housing_centre
+
+    def organ_name(self, code: str | None) -> str:
+        """The issuing organ (出具机关) of unit ``code`` as documents print it:
+        思明区厦港街道办事处, 集美区灌口镇人民政府, 思明区住房保障行政管理部门, or the housing
+        centre for the city."""
+        found = self._units.get(code or "")
+        if found is None or found.level is UnitLevel.CITY:
+            return self.offices.housing_centre.name
+        if found.level is UnitLevel.DISTRICT:
+            return f"{found.name}住房保障行政管理部门"
+        district = self._units[str(found.parent_code)].name
+        office = "办事处" if found.name.endswith("街道") else "人民政府"
+        return f"{district}{found.name}{office}"
 
     # -- catalogues ------------------------------------------------------------------------
 

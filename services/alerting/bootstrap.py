@@ -14,6 +14,7 @@ from services.alerting.api import router
 from services.alerting.complaints_api import router as complaints_router
 from services.alerting.context import AlertingContext, RuleConfig
 from services.alerting.handlers import HANDLERS
+from services.alerting.printing_api import router as printing_router
 from services.alerting.rules import catalogue
 from services.alerting.settings import AlertingSettings
 from services.alerting.tables import metadata
@@ -88,7 +89,7 @@ def definition(settings: AlertingSettings | None = None) -> ServiceDefinition:
         metadata=metadata,
         bindings=EXTRA_BINDINGS,
         handlers=HANDLERS,
-        routers=(router, complaints_router),
+        routers=(router, complaints_router, printing_router),
         background=(
             sweep_job("alerting-clock-sweep", settings.sweep_seconds, sweeps.clock),
             sweep_job("alerting-notify", settings.dispatch_seconds, sweeps.notify),

@@ -1,6 +1,7 @@
 """Read side of the ticket chain and of the departments' supervision: the 《电子监察工作联系函》
-(printable HTML), the filing of red-light feedback by category, the export of human-caused
-lights for the efficiency office (效能办) and the departments' timeliness report.
+and the ticket forms (rendered by ``printing.py``), the filing of red-light feedback by
+category, the export of human-caused lights for the efficiency office (效能办) and the
+departments' timeliness report.
 
 Visibility as in ``queries.py``: a caller sees the tickets of their unit and below, a
 department's staff the tickets addressed to their department; admins and discipline
@@ -10,7 +11,6 @@ inspectors everything.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import uuid
 from datetime import date, datetime, timedelta
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from fastapi.responses import HTMLResponse, Response
 
 from services.alerting import domain
+from services.alerting.printing import Light, render_letter, render_ticket_form
 from services.alerting.queries import _ticket_visible, _visible, ensure_can_read_ticket
 from services.alerting.rules import rule
 from services.alerting.tables import (
@@ -33,6 +34,7 @@ from shared.auth import Principal
 from shared.city import CityConfig
 from shared.clock import SHANGHAI, now
 from shared.pii import scrub
+from shared.printing import Document, html_response
 from shared.problems import Conflict, NotFound, ValidationProblem
 from shared.runtime import Runtime
 from shared.workdays import WorkdayCalendar, default_calendar
@@ -108,7 +110,11 @@ def feedback_deadline(opened_at: datetime, calendar: WorkdayCalendar) -> datetim
     return calendar.add_workdays(opened_at, domain.STEP_WORKING_DAYS["report_district"] or 2).at
 
 
-async def letter(runtime: Runtime, principal: Principal, ticket_id: uuid.UUID) -> HTMLResponse:
+async def _ticket_and_lights(
+    runtime: Runtime, principal: Principal, ticket_id: uuid.UUID
+) -> tuple[Any, list[Light], str | None]:
+    """A ticket the caller may read, its lights (oldest first) and its application's
+    tracking number when alerting has heard it."""
     async with runtime.engine.connect() as conn:
         t = (
             await conn.execute(sa.select(*tickets.c).where(tickets.c.ticket_id == ticket_id))
@@ -116,12 +122,7 @@ async def letter(runtime: Runtime, principal: Principal, ticket_id: uuid.UUID) -
         if t is None:
             raise NotFound("督办单不存在", field="ticket_id")
         ensure_can_read_ticket(principal, t)
-        if t.colour != "red" or domain.responsible_level(t.unit, t.department) == "city_centre":
-            raise Conflict(
-                "联系函仅用于上级单位督办下级单位（街道、区、协查单位）的红灯预警",
-                field="ticket_id",
-            )
-        lights = (
+        found = (
             await conn.execute(
                 sa.select(alerts.c.rule_id, alerts.c.raised_at)
                 .join(ticket_alerts, ticket_alerts.c.alert_id == alerts.c.alert_id)
@@ -136,6 +137,22 @@ async def letter(runtime: Runtime, principal: Principal, ticket_id: uuid.UUID) -
                     applications.c.application_id == t.application_id
                 )
             )
+    lights = [Light(r.rule_id, rule(r.rule_id).title, r.raised_at) for r in found]
+    return t, lights, tracking_no
+
+
+def _light_kind(t: Any) -> str:
+    colour = "红灯预警" if t.colour == "red" else "黄灯预警"
+    return f"{colour} {t.rule_id} {rule(t.rule_id).title}"
+
+
+async def letter_document(runtime: Runtime, principal: Principal, ticket_id: uuid.UUID) -> Document:
+    t, lights, tracking_no = await _ticket_and_lights(runtime, principal, ticket_id)
+    if t.colour != "red" or domain.responsible_level(t.unit, t.department) == "city_centre":
+        raise Conflict(
+            "联系函仅用于上级单位督办下级单位（街道、区、协查单位）的红灯预警",
+            field="ticket_id",
+        )
     city = runtime.city
     sender_level, sender_unit = letter_sender(t)
     sender = _LEVEL_NAMES[sender_level]
@@ -147,45 +164,60 @@ async def letter(runtime: Runtime, principal: Principal, ticket_id: uuid.UUID) -
         ("联系函编号", t.ticket_no),
         ("责任单位", responsible_name(city, t)),
         ("预警业务环节", stage_label(t)),
-        ("预警类型", f"红灯预警 {t.rule_id} {rule(t.rule_id).title}"),
+        ("预警类型", _light_kind(t)),
         ("预警时间", _local(raised_at)),
         ("预警数量", f"{len(lights) or 1} 项"),
         ("申请受理编号", tracking_no or "-"),
         ("督办反馈最后期限", _local(deadline)),
     ]
-    table = "\n".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
+    return render_letter(
+        city=city,
+        ticket=t,
+        rows=rows,
+        responsible=responsible_name(city, t),
+        sender=sender,
+        # The district's own window; the city levels write from the housing centre's.
+        sender_unit=sender_unit if sender_level == "district" else None,
     )
-    issued = t.opened_at.astimezone(SHANGHAI)
-    page = f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<title>电子监察工作联系函 {html.escape(t.ticket_no)}</title>
-<style>
-body {{ font-family: "SimSun", "Songti SC", serif; max-width: 42em; margin: 2em auto; }}
-h1 {{ text-align: center; font-size: 1.6em; letter-spacing: .2em; }}
-table {{ width: 100%; border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #000; padding: .4em .6em; text-align: left; }}
-th {{ width: 10em; font-weight: normal; }}
-.sign {{ text-align: right; margin-top: 3em; }}
-@media print {{ body {{ margin: 0 auto; }} }}
-</style>
-</head>
-<body>
-<h1>电子监察工作联系函</h1>
-<p>{html.escape(responsible_name(city, t))}：</p>
-<p>经督察，贵单位在保障性住房申请审核分配业务办理中出现红灯预警，现将有关情况函告如下：</p>
-<table>
-{table}
-</table>
-<p>请贵单位在接到本函当日内办结红灯预警业务事项，并于督办反馈最后期限前书面报告红灯预警出现原因及办理结果反馈。</p>
-<p>抄报：市住房保障管理中心</p>
-<p class="sign">{html.escape(sender)}<br>{issued.year}年{issued.month}月{issued.day}日</p>
-</body>
-</html>
-"""
-    return HTMLResponse(page)
+
+
+async def letter(runtime: Runtime, principal: Principal, ticket_id: uuid.UUID) -> HTMLResponse:
+    return html_response(await letter_document(runtime, principal, ticket_id))
+
+
+async def ticket_form(runtime: Runtime, principal: Principal, ticket_id: uuid.UUID) -> Document:
+    """《红灯预警督办单》 or 《黄灯预警督办单》 of one ticket, with what has been filled in so far;
+    the blanks are for the signatures the articles ask for."""
+    t, lights, tracking_no = await _ticket_and_lights(runtime, principal, ticket_id)
+    city = runtime.city
+    rows = [
+        ("督办单编号", t.ticket_no),
+        ("预警业务环节", stage_label(t)),
+        ("预警类型", _light_kind(t)),
+        ("预警时间", _local(lights[0].raised_at if lights else t.opened_at)),
+        ("预警数量", f"{len(lights) or 1} 项"),
+        ("责任单位", responsible_name(city, t)),
+        ("申请受理编号", tracking_no or "-"),
+        ("办理最后期限", _local(t.due_at) or "-"),
+    ]
+    if t.colour == "yellow":
+        rows += [
+            ("责任科室", t.responsible_section or ""),
+            ("业务科室负责人", t.section_head or ""),
+            ("业务经办人", t.handler or ""),
+            ("办结时间", _local(t.handled_at)),
+            ("预警消失确认人", t.confirmed_by or ""),
+        ]
+    else:
+        rows += [
+            ("出现红灯预警的原因", t.cause or ""),
+            ("处理意见", t.handling_opinion or ""),
+            ("办结时点", _local(t.handled_at)),
+            ("经办人", t.handled_by or ""),
+        ]
+    return render_ticket_form(
+        city=city, ticket=t, rows=rows, lights=lights, organ=responsible_name(city, t)
+    )
 
 
 # -- filing by category and the export to the efficiency office --------------------------------

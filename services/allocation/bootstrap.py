@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.allocation import api, sweeps
+from services.allocation import api, printing_api, sweeps
 from services.allocation.context import AllocationContext
 from services.allocation.handlers import HANDLERS
 from services.allocation.settings import AllocationSettings, load_clauses, load_rules
@@ -33,7 +33,7 @@ def definition(settings: AllocationSettings | None = None) -> ServiceDefinition:
         description="Housing stock, waiting list, verifiable lottery rounds, selection, contracts.",
         metadata=metadata,
         handlers=HANDLERS,
-        routers=(api.router,),
+        routers=(api.router, printing_api.router),
         background=(
             sweep_job(
                 "allocation-contract-deadlines", own.sweep_seconds, sweeps.contract_deadlines

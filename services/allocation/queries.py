@@ -10,10 +10,19 @@ from fastapi.responses import Response
 
 from services.allocation import domain, store
 from services.allocation.context import AllocationContext
+from services.allocation.printing import render_contract
 from services.allocation.schemas import ChoicesOut, EntryOut, RoundOut, SlotOut, UnitOut
-from services.allocation.tables import allocations, round_pool, rounds, units, waiting_entries
+from services.allocation.tables import (
+    allocations,
+    contracts,
+    round_pool,
+    rounds,
+    units,
+    waiting_entries,
+)
 from shared.auth import Principal
 from shared.clock import now
+from shared.printing import Document
 from shared.problems import NotFound
 
 
@@ -256,4 +265,26 @@ async def choices(
         member_count=household.member_count,
         max_area_m2=limit,
         units=[UnitOut.model_validate(dict(u._mapping)) for u in fitting],
+    )
+
+
+async def contract_document(ctx: AllocationContext, contract_id: uuid.UUID) -> Document:
+    """The lease contract as issued, laid out for printing and signing (签订)."""
+    async with ctx.uow() as uow:
+        row = (
+            await uow.conn.execute(
+                sa.select(contracts, allocations.c.household_reference, allocations.c.unit_id)
+                .join(allocations, allocations.c.id == contracts.c.allocation_id)
+                .where(contracts.c.id == contract_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("合同不存在", field="contract_id")
+        unit = await store.unit(uow.conn, row.unit_id)
+    return render_contract(
+        city=ctx.city,
+        contract=row,
+        unit=unit,
+        household_reference=row.household_reference,
+        lessor=ctx.settings.lessor,
     )

@@ -4,7 +4,7 @@ configuration."""
 
 from __future__ import annotations
 
-from services.credit import api, sweeps
+from services.credit import api, printing_api, sweeps
 from services.credit.adapters.city_credit import CityCredit
 from services.credit.context import CreditContext
 from services.credit.handlers import HANDLERS
@@ -35,7 +35,7 @@ def definition(
         metadata=metadata,
         # Bindings derive from HANDLERS: application.submitted and verification.completed.
         handlers=HANDLERS,
-        routers=(api.router,),
+        routers=(api.router, printing_api.router),
         background=(
             sweep_job("credit-ban-expiry", config.expiry_sweep_seconds, sweeps.expire_bans),
             sweep_job("credit-share-push", config.share_sweep_seconds, sweeps.push_shares),

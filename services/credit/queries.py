@@ -13,13 +13,15 @@ from sqlalchemy.engine import Row
 
 from services.credit import domain, schemas, store
 from services.credit.context import CreditContext
+from services.credit.printing import render_notice_letter
 from services.credit.tables import bans, candidates, pboc_exports, pledges, records
 from shared.audit import record as audit
 from shared.auth import ADMIN, GLOBAL_READ_ROLES, SERVICE, Principal, ensure_can_read, within
 from shared.clock import today_shanghai
 from shared.db import UnitOfWork
 from shared.pagination import Page, PageParams
-from shared.problems import NotFound
+from shared.printing import Document
+from shared.problems import Conflict, NotFound
 
 
 async def _audit_read(
@@ -129,6 +131,31 @@ async def get_record(
         await _audit_read(uow, principal, "credit_record", str(record_id))
         await uow.commit()
     return out
+
+
+async def notice_letter(ctx: CreditContext, principal: Principal, record_id: uuid.UUID) -> Document:
+    """告知函 of a record whose letter has been issued (the ``notice_issued`` step), as the
+    officer prints it for delivery; read like the record itself (audited)."""
+    async with ctx.uow() as uow:
+        row = await store.load_record(uow, record_id)
+        ensure_can_read(principal, row.unit)
+        issued = [
+            s
+            for s in await store.record_steps(uow, record_id)
+            if s.stage == domain.Stage.NOTICE_ISSUED
+        ]
+        if not issued:
+            raise Conflict("该记录尚未发出告知函", field="record_id")
+        await _audit_read(uow, principal, "credit_notice_letter", str(record_id))
+        await uow.commit()
+    return render_notice_letter(
+        city=ctx.city,
+        record=row,
+        step=issued[-1],
+        kind_title=ctx.kind_of(row.kind, row.category).title,
+        correction_days=ctx.config.correction_days,
+        ban_years=ctx.config.ban_years[row.severity],
+    )
 
 
 async def ban_status(

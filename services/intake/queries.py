@@ -15,7 +15,7 @@ from services.intake import domain, store
 from services.intake.commands import is_owner, material_out
 from services.intake.context import IntakeContext
 from services.intake.domain import Status
-from services.intake.printing import render_notice
+from services.intake.printing import notice_document, receipt_document
 from services.intake.schemas import (
     ApplicantMessageOut,
     ApplicationOut,
@@ -26,7 +26,7 @@ from services.intake.schemas import (
     PledgeIn,
     SupplementNoticeOut,
 )
-from services.intake.tables import applicant_messages, applications, members
+from services.intake.tables import applicant_messages, applications, materials, members
 from shared import audit
 from shared.auth import (
     ADMIN,
@@ -40,6 +40,7 @@ from shared.auth import (
 from shared.auth.units import is_unit_code, within
 from shared.pagination import Page, PageParams
 from shared.pii import mask_resident_id
+from shared.printing import Document
 from shared.problems import Forbidden, NotFound, ValidationProblem
 
 STAFF_READ_ROLES = (
@@ -132,16 +133,28 @@ def _notice_out(n: Any) -> SupplementNoticeOut:
     )
 
 
+async def _readable(conn: Any, principal: Principal, application_id: uuid.UUID) -> tuple[Any, bool]:
+    """The application and whether the caller reads it as staff (audited); 404 or 403."""
+    row = await store.load_application(conn, application_id)
+    if row is None:
+        raise NotFound("申请不存在", field="application_id")
+    return row, _ensure_may_read(principal, row)
+
+
 async def supplement_notice_page(
     ctx: IntakeContext, principal: Principal, application_id: uuid.UUID, n: int
 ) -> str:
     """The printable notice (补件通知单) in Chinese, as handed to the family."""
+    return (await supplement_notice_document(ctx, principal, application_id, n)).html
+
+
+async def supplement_notice_document(
+    ctx: IntakeContext, principal: Principal, application_id: uuid.UUID, n: int
+) -> Document:
+    """补件通知单 for the applicant or staff within jurisdiction (a staff read is audited)."""
     async with ctx.uow() as uow:
         conn = uow.conn
-        row = await store.load_application(conn, application_id)
-        if row is None:
-            raise NotFound("申请不存在", field="application_id")
-        staff = _ensure_may_read(principal, row)
+        row, staff = await _readable(conn, principal, application_id)
         notice = await store.load_notice(conn, application_id, n)
         if notice is None:
             raise NotFound("补件通知单不存在", field="n")
@@ -149,8 +162,46 @@ async def supplement_notice_page(
         if staff:
             await _audit_read(conn, principal, application_id, "supplement_notice.read")
             await uow.commit()
-    return render_notice(
+    return notice_document(
         city=ctx.city, application=row, applicant_name=applicant.name, notice=notice
+    )
+
+
+async def acceptance_receipt(
+    ctx: IntakeContext, principal: Principal, application_id: uuid.UUID
+) -> Document:
+    """受理回执 of an accepted application, rendered on request (never on the accept path):
+    the materials held at acceptance and those still missing then."""
+    async with ctx.uow() as uow:
+        conn = uow.conn
+        row, staff = await _readable(conn, principal, application_id)
+        if row.receipt_no is None or row.accepted_at is None:
+            raise NotFound("该申请尚未受理，没有受理回执", field="application_id")
+        applicant = (await store.load_members(conn, application_id))[0]
+        # Only the names: the scans themselves are never read for a printout.
+        held = (
+            await conn.execute(
+                sa.select(materials.c.material_type, sa.func.count())
+                .where(
+                    materials.c.application_id == application_id,
+                    materials.c.uploaded_at <= row.accepted_at,
+                )
+                .group_by(materials.c.material_type)
+            )
+        ).all()
+        if staff:
+            await _audit_read(conn, principal, application_id, "acceptance_receipt.read")
+            await uow.commit()
+    counts = {code: int(files) for code, files in held}
+    required = [m.code for m in ctx.city.required_materials(row.category)]
+    # The city's order: required materials first, then any others the family brought.
+    order = required + sorted(code for code in counts if code not in required)
+    return receipt_document(
+        city=ctx.city,
+        application=row,
+        applicant=applicant,
+        received=[(code, counts[code]) for code in order if code in counts],
+        missing=domain.missing_materials(required, counts),
     )
 
 

@@ -403,3 +403,32 @@ def test_continuation_thresholds_default_to_admission_and_are_never_stricter(
         "categories.0.continuation.max_monthly_income_per_capita: 4000 is stricter than "
         "admission's 4500: a household admitted today would fail its first re-review"
     ]
+
+
+# -- offices printed on documents ----------------------------------------------------------------
+
+
+def test_windows_of_unknown_streets_and_twice_listed_streets_are_refused(tmp_path: Path) -> None:
+    def misplace(data: dict[str, Any]) -> None:
+        windows = data["offices"]["street_windows"]
+        windows[1]["street"] = "350299001"
+        windows[2]["street"] = windows[0]["street"]
+
+    assert _problems_after(tmp_path, misplace) == [
+        "offices.street_windows.1.street: unknown street '350299001'",
+        "offices.street_windows.2: duplicate street '350203001' (first at index 0)",
+    ]
+
+
+def test_a_window_phone_must_be_a_telephone_number(tmp_path: Path) -> None:
+    def mistype(data: dict[str, Any]) -> None:
+        data["offices"]["housing_centre"]["phone"] = "5300000"
+
+    [problem] = _problems_after(tmp_path, mistype)
+    assert problem.startswith("offices.housing_centre.phone: ")
+    assert "must be a telephone number such as 0592-1234567, got '5300000'" in problem
+
+
+def test_a_city_without_offices_is_refused(tmp_path: Path) -> None:
+    [problem] = _problems_after(tmp_path, lambda data: data.pop("offices"))
+    assert problem.startswith("offices: ")

@@ -180,3 +180,23 @@ async def selection(svc: RunningService, round_id: str) -> list[tuple[str, str]]
     r = await svc.client.get(f"/public/rounds/{round_id}/files/selection.csv")
     assert r.status_code == 200, r.text
     return [(line.split(",")[1], line.split(",")[4]) for line in r.text.strip().split("\n")[1:]]
+
+
+async def drafted_contract(svc: RunningService) -> tuple[str, dict[str, Any]]:
+    """One household of a new category through the draw and selection to a drafted contract:
+    its reference and the contract as drafting answered it."""
+    category = new_category()
+    await qualify(svc, category, 1)
+    units = await add_units(svc, 1)
+    round_id = await drawn_round(svc, category, units)
+    [household] = await ranking(svc, round_id)
+    r = await post(
+        svc,
+        f"/rounds/{round_id}/selections",
+        OFFICER,
+        {"household_reference": household, "unit_id": units[0]},
+    )
+    assert r.status_code == 201, r.text
+    r = await post(svc, f"/allocations/{r.json()['id']}/contract", OFFICER)
+    assert r.status_code == 201, r.text
+    return household, r.json()

@@ -20,6 +20,7 @@ from tests.integration.allocation.conftest import (
     OFFICER,
     OFFICER_B,
     add_units,
+    drafted_contract,
     draw_after_objections,
     drawn_round,
     frozen_round,
@@ -336,19 +337,7 @@ async def test_a_household_may_take_the_rental_subsidy_instead(
 async def test_a_contract_unsigned_past_its_deadline_is_announced_once(
     allocation: RunningService,
 ) -> None:
-    category = new_category()
-    await qualify(allocation, category, 1)
-    units = await add_units(allocation, 1)
-    round_id = await drawn_round(allocation, category, units)
-    [first] = await ranking(allocation, round_id)
-    r = await post(
-        allocation,
-        f"/rounds/{round_id}/selections",
-        OFFICER,
-        {"household_reference": first, "unit_id": units[0]},
-    )
-    r = await post(allocation, f"/allocations/{r.json()['id']}/contract", OFFICER)
-    contract = r.json()
+    first, contract = await drafted_contract(allocation)
     runtime = allocation.runtime
     clock.set(
         datetime.combine(date.fromisoformat(contract["sign_by"]), time(12), UTC) + timedelta(days=1)
