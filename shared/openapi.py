@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from shared.examples import NoExample, example_of
 from shared.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_SCHEMA,
@@ -38,7 +39,7 @@ from shared.problems import (
     problem_example,
 )
 
-__all__ = ["example_of", "install_contract", "operation_id"]
+__all__ = ["install_contract", "operation_id"]
 
 _WRITE_METHODS = frozenset({"post", "put", "patch"})
 _RETRY_AFTER = {
@@ -58,93 +59,6 @@ def operation_id(service: str):
 
 
 # --------------------------------------------------------------------------- examples
-
-
-class NoExample(ValueError):
-    """A schema node for which no example can be assembled (a pattern without examples)."""
-
-
-_STRING_FORMATS: dict[str, str] = {
-    "date": "2026-12-03",
-    "date-time": "2026-12-03T09:30:00Z",
-    "time": "09:30:00",
-    "uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
-    "email": "housing@example.gov.cn",
-    "uri": "https://housing.example.gov.cn/",
-    "binary": "",
-    "duration": "P1D",
-}
-
-
-def example_of(schema: Mapping[str, Any], components: Mapping[str, Any], path: str = "") -> Any:
-    """An example value for ``schema``; raises ``NoExample`` naming the path it cannot fill."""
-    node = _resolve(schema, components)
-    for key in ("examples", "example"):
-        if key in node:
-            value = node[key]
-            if key == "examples":
-                if isinstance(value, list) and value:
-                    return copy.deepcopy(value[0])
-                continue
-            return copy.deepcopy(value)
-    if "const" in node:
-        return node["const"]
-    if node.get("enum"):
-        return node["enum"][0]
-    for key in ("anyOf", "oneOf"):
-        if key in node:
-            branches = [b for b in node[key] if _resolve(b, components).get("type") != "null"]
-            errors: list[str] = []
-            for branch in branches or node[key]:
-                try:
-                    return example_of(branch, components, path)
-                except NoExample as exc:
-                    errors.append(str(exc))
-            raise NoExample("; ".join(errors) or path)
-    if "allOf" in node:
-        merged: dict[str, Any] = {}
-        for part in node["allOf"]:
-            value = example_of(part, components, path)
-            if isinstance(value, dict):
-                merged.update(value)
-            else:
-                return value
-        return merged
-    if "default" in node and node["default"] is not None:
-        return copy.deepcopy(node["default"])
-    kind = node.get("type")
-    if kind == "object" or "properties" in node:
-        return {
-            name: example_of(prop, components, f"{path}.{name}".lstrip("."))
-            for name, prop in node.get("properties", {}).items()
-        }
-    if kind == "array":
-        item = example_of(node.get("items", {}), components, f"{path}.0".lstrip("."))
-        return [copy.deepcopy(item) for _ in range(max(1, node.get("minItems", 1)))]
-    if kind == "string":
-        if "pattern" in node:
-            raise NoExample(f"{path or '<body>'}: pattern {node['pattern']!r} without examples")
-        if "format" in node and node["format"] in _STRING_FORMATS:
-            return _STRING_FORMATS[node["format"]]
-        text = "示例"
-        return text * max(1, -(-node.get("minLength", 1) // len(text)))
-    if kind in ("integer", "number"):
-        low = node.get("minimum", node.get("exclusiveMinimum", 0) + (1 if kind == "integer" else 0))
-        return max(low, 1) if node.get("maximum", 1) >= 1 else low
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    if not node:  # any JSON value
-        return {}
-    raise NoExample(f"{path or '<body>'}: no example for {node}")
-
-
-def _resolve(schema: Mapping[str, Any], components: Mapping[str, Any]) -> Mapping[str, Any]:
-    while "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        schema = components.get("schemas", {}).get(name, {})
-    return schema
 
 
 def _with_example(media: dict[str, Any], components: Mapping[str, Any]) -> None:
