@@ -24,8 +24,8 @@ lint: ## ruff lint and format check, as CI runs them
 fmt: ## apply ruff fixes and formatting
 	uv run ruff check --fix . && uv run ruff format .
 
-asyncapi: ## regenerate docs/asyncapi.yaml from the event models
-	uv run python -m shared.events asyncapi --output docs/asyncapi.yaml
+asyncapi: ## regenerate docs/asyncapi.yaml and its HTML page docs/asyncapi.html from the event models
+	uv run python -m shared.events asyncapi --output docs/asyncapi.yaml --html docs/asyncapi.html
 
 token: ## print a development JWT: make token ROLE=district_reviewer ORG=350203
 	@uv run python -m shared.auth token --role $(ROLE) --org $(ORG)

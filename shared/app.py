@@ -18,8 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared import correlation
 from shared.clock import clock
 from shared.db import UnitOfWork
+from shared.docs import DocsPolicyMiddleware, install_problem_page
 from shared.logging import configure_logging
 from shared.metrics import exposition, observe_request, scrape
+from shared.openapi import install_contract, operation_id
 from shared.problems import (
     PROBLEM_RESPONSES,
     PayloadTooLarge,
@@ -177,11 +179,13 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings) -> Fast
         version="0.1.0",
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
+        generate_unique_id_function=operation_id(settings.service),
     )
     app.state.settings = settings
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.add_middleware(RequestLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(DocsPolicyMiddleware)
     app.add_middleware(CorrelationMiddleware, service=settings.service)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
@@ -223,8 +227,10 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings) -> Fast
     if settings.is_development:
         _install_dev_clock(app)
 
+    install_problem_page(app, settings.service)
     for router in definition.routers:
         app.include_router(router)
+    install_contract(app)
     return app
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import jwt
 import orjson
 import sqlalchemy as sa
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -159,8 +159,25 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-async def get_idempotency(request: Request) -> Idempotency:
-    key = request.headers.get(HEADER)
+async def get_idempotency(
+    request: Request,
+    # Declared so the OpenAPI document shows it on every operation that honours it; checked
+    # below rather than by FastAPI, so the refusal names the header in the clerk's words.
+    key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            description=(
+                "Optional. The same key with the same request within the retention time "
+                "answers the first answer again (header Idempotent-Replayed: true) instead of "
+                "acting twice; with a different request it is refused (409). One key per "
+                "intended action, scoped to the caller."
+            ),
+            examples=["6f1c2d9e-4b7a-4f0e-9a51-1c2b3d4e5f60"],
+            json_schema_extra={"minLength": 1, "maxLength": 200},
+        ),
+    ] = None,
+) -> Idempotency:
     if key is not None and not (1 <= len(key) <= 200 and key.isprintable()):
         raise ValidationProblem(detail="Idempotency-Key 应为1至200个可见字符。", field=HEADER)
     scope = _caller(request)

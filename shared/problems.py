@@ -28,6 +28,7 @@ __all__ = [
     "PROBLEM_BASE",
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_RESPONSES",
+    "PROBLEM_SCHEMA",
     "Conflict",
     "Forbidden",
     "Gone",
@@ -39,20 +40,31 @@ __all__ = [
     "Unauthorized",
     "ValidationProblem",
     "install_problem_handlers",
+    "known_problem_types",
+    "problem_example",
     "problem_response",
+    "problem_responses",
     "problem_type",
 ]
 
 log = structlog.get_logger(__name__)
 
-PROBLEM_BASE = "https://housing.example.gov.cn/problems/"
+# A relative reference (RFC 9457 §3.1.1 allows it): it resolves against the service that
+# answered, and every service serves ``/problems`` with one anchor per type, so the URI opens
+# its explanation on an intranet that reaches no outside host (``shared.docs``).
+PROBLEM_BASE = "/problems#"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 _RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
 
+_SLUGS: list[str] = []
+
 
 def problem_type(slug: str) -> str:
-    """The stable ``type`` URI for a slug; services use it for their own subclasses."""
+    """The stable ``type`` URI for a slug; services use it for their own subclasses. Every slug
+    named here is listed on the ``/problems`` page."""
+    if slug not in _SLUGS:
+        _SLUGS.append(slug)
     return PROBLEM_BASE + slug
 
 
@@ -231,10 +243,13 @@ _HTTP_PROBLEMS: dict[int, tuple[str, str, str]] = {
 }
 
 
+_REQUEST_FAILED = problem_type("request-failed")
+
+
 def _http_problem(exc: StarletteHTTPException) -> Problem:
     phrase = _status_phrase(exc.status_code)
     type_, title, default_detail = _HTTP_PROBLEMS.get(
-        exc.status_code, (problem_type(f"http-{exc.status_code}"), "请求未能完成", "请求未能完成")
+        exc.status_code, (_REQUEST_FAILED, "请求未能完成", "请求未能完成")
     )
     detail = exc.detail if isinstance(exc.detail, str) else None
     # Starlette's default detail is the English reason phrase; replace it with Chinese text and
@@ -410,13 +425,17 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 # Inline schema without $ref: it must resolve in every service's document whether or not a
 # route mentions a problem model.
-_PROBLEM_SCHEMA: dict[str, Any] = {
+PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "type": "object",
     "description": "RFC 9457 problem details",
     "required": ["type", "title", "status"],
     "properties": {
-        "type": {"type": "string", "format": "uri", "examples": [problem_type("validation")]},
+        "type": {
+            "type": "string",
+            "format": "uri-reference",
+            "examples": [problem_type("validation")],
+        },
         "title": {"type": "string", "examples": [ValidationProblem.title]},
         "status": {"type": "integer", "examples": [422]},
         "detail": {"type": "string", "examples": ["members.0.resident_id：身份证号码校验位错误"]},
@@ -439,7 +458,7 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
 def _documented(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_SCHEMA}},
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
     }
 
 
@@ -448,3 +467,52 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     "5XX": _documented("Server error (problem+json)"),
 }
 """``responses=`` for FastAPI apps and routers: documents problem+json for 4xx and 5xx."""
+
+
+def problem_example(problem: type[Problem]) -> dict[str, Any]:
+    """The body a ``problem`` class answers with its default detail (an OpenAPI example)."""
+    return problem().body()
+
+
+def problem_responses(*problems: type[Problem]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that answers these problems besides the ones every operation
+    documents (``shared.openapi`` derives those): one problem+json response per status, with
+    an example per type."""
+    by_status: dict[int | str, dict[str, Any]] = {}
+    for problem in problems:
+        response = by_status.setdefault(
+            problem.status,
+            {
+                "description": problem.title,
+                "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA, "examples": {}}},
+            },
+        )
+        examples = response["content"][PROBLEM_MEDIA_TYPE]["examples"]
+        if examples:
+            response["description"] += f"; {problem.title}"
+        slug = problem.type.rsplit("#", 1)[-1]
+        examples[slug] = {"summary": problem.title, "value": problem_example(problem)}
+    return by_status
+
+
+def known_problem_types() -> dict[str, list[tuple[int, str, str]]]:
+    """Every problem type this process can answer: slug -> (status, title, explanation) of the
+    classes (and framework errors) that use it, in the order the slugs were defined."""
+    found: dict[str, list[tuple[int, str, str]]] = {slug: [] for slug in _SLUGS}
+
+    def add(type_: str, status: int, title: str, doc: str) -> None:
+        slug = type_.removeprefix(PROBLEM_BASE)
+        entries = found.setdefault(slug, [])
+        if all((status, title) != (s, t) for s, t, _ in entries):
+            entries.append((status, title, doc))
+
+    pending: list[type[Problem]] = [Problem]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        doc = (cls.__doc__ or "").strip().split("\n\n")[0] if "__doc__" in vars(cls) else ""
+        add(cls.type, cls.status, cls.title, " ".join(doc.split()))
+    for status, (type_, title, detail) in sorted(_HTTP_PROBLEMS.items()):
+        add(type_, status, title, detail)
+    add(_REQUEST_FAILED, 400, "请求未能完成", "其他未能完成的请求")
+    return found

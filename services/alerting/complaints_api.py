@@ -26,6 +26,7 @@ from services.alerting.schemas_complaints import (
 )
 from shared.auth import ADMIN, DISCIPLINE_INSPECTOR, SUPERVISOR, Principal, require_roles
 from shared.idempotency import IdempotencyDep
+from shared.problems import TooManyRequests, problem_responses
 
 router = APIRouter(tags=["complaints"])
 
@@ -41,6 +42,7 @@ ComplaintNo = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{4,40}$", description="
     status_code=201,
     response_model=ComplaintFiled,
     summary="投诉举报（可匿名；每个地址限频）",
+    responses=problem_responses(TooManyRequests),
 )
 async def file_complaint(
     body: ComplaintIn, request: Request, ctx: Ctx, idem: IdempotencyDep
@@ -55,6 +57,7 @@ async def file_complaint(
     "/public/complaints/{complaint_no}",
     response_model=PublicComplaintOut,
     summary="凭编号和查询码查询投诉举报办理结果",
+    responses=problem_responses(TooManyRequests),
 )
 async def lookup(
     complaint_no: ComplaintNo,

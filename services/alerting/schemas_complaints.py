@@ -38,6 +38,24 @@ class _In(BaseModel):
 
 
 class ComplaintIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "sublet",
+                    "about": "某公租房小区3号楼1502室承租人",
+                    "content": "该房屋近三个月由陌生人居住，疑似转租。",
+                    "street": "350203001",
+                    "agency_name": None,
+                    "org_credit_code": None,
+                    "anonymous": True,
+                    "name": None,
+                    "mobile": None,
+                }
+            ]
+        }
+    )
+
     kind: ComplaintKind = Field(
         description="sublet 转租转借、agency 中介或代办、fraud 骗取资格、staff 工作人员"
     )

@@ -17,6 +17,26 @@ class _In(BaseModel):
 
 
 class UnitIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "project_code": "XM-GZF-07",
+                    "project_name": "洪茂居公租房",
+                    "district": "350206",
+                    "building_code": "3",
+                    "unit_code": "3-1502",
+                    "address": "厦门市湖里区洪茂居3号楼1502室",
+                    "area_m2": "48.50",
+                    "rooms": 2,
+                    "floor": 15,
+                    "accessible": False,
+                    "base_rent_per_m2": "12.50",
+                }
+            ]
+        }
+    )
+
     project_code: str = Field(min_length=1, max_length=40)
     project_name: str = Field(min_length=1, max_length=200)
     district: str = Field(pattern=r"^\d{6}$")
@@ -64,11 +84,26 @@ class ImportReport(BaseModel):
 
 
 class PriorityIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "priority_group": "model_worker",
+                    "reason": "申请人持有省级劳动模范证书，经核验属实。",
+                }
+            ]
+        }
+    )
+
     priority_group: str = CodeStr
     reason: str = Field(min_length=2, max_length=500)
 
 
 class ConfirmationNoticeIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"category": "newly_employed", "confirm_by": "2027-01-15"}]}
+    )
+
     category: str = CodeStr
     confirm_by: date
 
@@ -103,6 +138,26 @@ class UnitSizeIn(_In):
 
 
 class RoundIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "newly_employed",
+                    "title": "2026年第四批新就业无房职工公租房配租",
+                    "unit_ids": [
+                        "5b0e7c3a-2f4d-4e8b-9a1c-6d2e3f4a5b6c",
+                        "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+                    ],
+                    "quotas": [{"tier": 1, "percent": 20}],
+                    "unit_size_rules": [{"max_members": 2, "max_area_m2": "50.00"}],
+                    "selection_starts_at": "2026-12-20T01:00:00Z",
+                    "slot_minutes": 30,
+                    "households_per_slot": 5,
+                }
+            ]
+        }
+    )
+
     category: str = CodeStr
     title: str = Field(min_length=2, max_length=200)
     unit_ids: list[uuid.UUID] = Field(min_length=1, max_length=20000)
@@ -185,6 +240,12 @@ class OverrideIn(_In):
 
 
 class SubsidyChoiceIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"household_reference": "XM-2026-000123", "income_band": "low"}]
+        }
+    )
+
     household_reference: str = Field(min_length=1, max_length=40)
     income_band: str = CodeStr
 
@@ -221,6 +282,10 @@ class ContractOut(BaseModel):
 
 
 class SubsidyIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"member_count": 3, "income_band": "low"}]}
+    )
+
     member_count: int = Field(ge=1, le=30)
     income_band: str = CodeStr
 

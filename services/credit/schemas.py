@@ -38,6 +38,32 @@ class Evidence(_In):
 
 
 class RecordIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "family",
+                    "kind": "concealed_housing",
+                    "severity": "general",
+                    "origin": "verification",
+                    "facts": "申请时未申报名下位于湖里区的住房一套（45.60平方米）。",
+                    "evidence": [
+                        {
+                            "title": "不动产登记查询结果",
+                            "reference": "BDC-2026-000123",
+                            "sha256": None,
+                        }
+                    ],
+                    "application_id": "5b0e7c3a-2f4d-4e8b-9a1c-6d2e3f4a5b6c",
+                    "resident_id": "350203198803152013",
+                    "name": "林晓东",
+                    "org_name": None,
+                    "org_credit_code": None,
+                }
+            ]
+        }
+    )
+
     category: Category = Field(
         description="对象类别：family 家庭、employer 单位、agency 中介、tenancy 租后违规"
     )
@@ -91,6 +117,20 @@ class NoticeStepIn(_In):
 
 
 class CandidateConfirmIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "concealed_housing",
+                    "severity": "general",
+                    "facts": "协查发现申请人隐瞒住房一套，经核实属实。",
+                    "resident_id": None,
+                    "name": None,
+                }
+            ]
+        }
+    )
+
     kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")] | None = Field(
         default=None, description="失信行为种类代码；缺省为系统建议的种类"
     )

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.intake import commands, queries
+from services.intake import commands, problems, queries
 from services.intake.commands import CLOSING_ROLES
 from services.intake.context import Ctx
 from services.intake.domain import Status
@@ -44,7 +44,7 @@ from shared.auth import (
 from shared.idempotency import IdempotencyDep
 from shared.legacy import ImportFileError, ImportReport, read_rows
 from shared.pagination import Page, PageDep
-from shared.problems import ValidationProblem
+from shared.problems import ValidationProblem, problem_responses
 
 router = APIRouter(tags=["intake"])
 
@@ -58,7 +58,12 @@ PortalUser = Annotated[Principal, Depends(require_roles(PORTAL, APPLICANT))]
 Steward = Annotated[Principal, Depends(require_roles(DATA_STEWARD))]
 
 
-@router.post("/applications", status_code=201, response_model=SubmittedOut)
+@router.post(
+    "/applications",
+    status_code=201,
+    response_model=SubmittedOut,
+    responses=problem_responses(problems.DuplicateApplication, problems.MemberBanned),
+)
 async def submit_application(
     body: ApplicationIn, ctx: Ctx, idem: IdempotencyDep, principal: Submitter
 ) -> Response:
@@ -74,6 +79,7 @@ async def submit_application(
     "/applications/{application_id}/materials",
     status_code=201,
     response_model=MaterialOut,
+    responses=problem_responses(problems.PayloadTooLarge, problems.UnsupportedMediaType),
     openapi_extra={
         "requestBody": {
             "required": True,

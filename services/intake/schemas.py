@@ -61,6 +61,53 @@ class PledgeIn(_In):
 
 
 class ApplicationIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "newly_employed",
+                    "street": "350203001",
+                    "channel": "online",
+                    "mobile": "13912345678",
+                    "members": [
+                        {
+                            "name": "林晓东",
+                            "resident_id": "350203198803152013",
+                            "relationship": "applicant",
+                            "marital_status": "married",
+                            "hukou_division": "350203",
+                            "residence_permit": False,
+                            "employer": "厦门某软件有限公司",
+                            "declared_monthly_income": "5200.00",
+                            "declared_financial_assets": "32000.00",
+                            "declared_vehicle_count": 0,
+                            "declared_vehicle_value": "0.00",
+                        },
+                        {
+                            "name": "陈雅琴",
+                            "resident_id": "350203199007124024",
+                            "relationship": "spouse",
+                            "marital_status": "married",
+                            "hukou_division": "350203",
+                            "residence_permit": False,
+                            "employer": None,
+                            "declared_monthly_income": "0.00",
+                            "declared_financial_assets": "0.00",
+                            "declared_vehicle_count": 0,
+                            "declared_vehicle_value": "0.00",
+                        },
+                    ],
+                    "housing": {
+                        "address": "厦门市思明区厦港街道某路12号302室",
+                        "area_m2": "0.00",
+                        "tenure": "private_rental",
+                    },
+                    "pledge": {"version": "2026.1", "signed_at": "2026-12-03T01:20:00Z"},
+                }
+            ]
+        }
+    )
+
     category: Code = Field(description="申请类别（城市配置中的代码）")
     street: StreetCode = Field(description="受理街道（镇）代码")
     channel: Channel = Field(description="申请渠道：online 网上、window 窗口、mobile 移动端")
@@ -112,6 +159,19 @@ class NoticeItemIn(_In):
 
 
 class SupplementNoticeIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"code": "marriage_certificate", "note": "请补交结婚证复印件（原件核对）"},
+                        {"code": "labour_contract", "note": None},
+                    ]
+                }
+            ]
+        }
+    )
+
     items: list[NoticeItemIn] = Field(min_length=1, max_length=50)
 
 

@@ -23,6 +23,24 @@ class _In(BaseModel):
 
 
 class NoticeCreate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "qualification",
+                    "unit": "350203",
+                    "batch": "2026-12",
+                    "opens_at": "2026-12-07T00:00:00Z",
+                    "days": 7,
+                    "application_ids": [
+                        "5b0e7c3a-2f4d-4e8b-9a1c-6d2e3f4a5b6c",
+                        "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+                    ],
+                }
+            ]
+        }
+    )
+
     kind: NoticeKind = Field(description="公示/公告类型")
     unit: str = Field(pattern=r"^[0-9]{6}([0-9]{3})?$", description="发布单位（行政区划代码）")
     batch: str | None = Field(default=None, min_length=1, max_length=64, description="批次")
@@ -65,6 +83,19 @@ class StaffObjection(BaseModel):
 
 
 class ObjectionIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "notice_id": "5b0e7c3a-2f4d-4e8b-9a1c-6d2e3f4a5b6c",
+                    "entry_id": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+                    "contact": "13912345678",
+                    "content": "该户申请人名下在本市另有住房一套，请予核查。",
+                }
+            ]
+        }
+    )
+
     notice_id: uuid.UUID = Field(description="公示编号")
     entry_id: uuid.UUID = Field(description="被异议的公示条目")
     contact: MobileNumber = Field(description="联系电话（不公开）")

@@ -60,7 +60,7 @@ from shared.clock import today_shanghai
 from shared.db import UnitOfWork
 from shared.idempotency import IdempotencyDep
 from shared.pagination import Page, PageDep
-from shared.problems import Forbidden
+from shared.problems import Forbidden, problem_responses
 
 router = APIRouter(tags=["tenancy"])
 
@@ -217,6 +217,7 @@ async def get_visit(visit_id: uuid.UUID, ctx: Ctx, principal: Reader) -> VisitOu
     response_model=PhotoOut,
     status_code=201,
     openapi_extra=_binary("image/jpeg", "image/png"),
+    responses=problem_responses(commands.UnsupportedPhoto),
 )
 async def add_photo(
     visit_id: uuid.UUID,

@@ -41,6 +41,12 @@ class LeaseOut(BaseModel):
 
 
 class RentBandIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"rent_band": "low_income", "reason": "年度复核认定为低收入家庭"}]
+        }
+    )
+
     rent_band: str = CodeStr
     reason: str = Reason
 
@@ -70,6 +76,19 @@ class BillingOut(BaseModel):
 
 
 class PaymentIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "transaction_ref": "ICBC-20261203-0001",
+                    "lease_no": "GZF-2026-00042",
+                    "amount": "606.25",
+                    "paid_on": "2026-12-03",
+                }
+            ]
+        }
+    )
+
     transaction_ref: str = Field(pattern=r"^[A-Za-z0-9_-]{4,64}$")
     lease_no: str = Field(min_length=1, max_length=40)
     amount: Decimal = Field(gt=0, le=1_000_000, decimal_places=2)
@@ -158,6 +177,18 @@ class NoteIn(_In):
 
 
 class ExitIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "early_recovery",
+                    "clause": "sublet",
+                    "reason": "经入户核查，承租人将房屋转租他人",
+                }
+            ]
+        }
+    )
+
     kind: Literal["early_recovery", "voluntary"]
     clause: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,39}$")
     reason: str = Reason
@@ -309,6 +340,29 @@ class PowerReadingIn(_In):
 
 
 class PowerReadingsIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "readings": [
+                        {
+                            "request_id": "1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6",
+                            "unit_id": None,
+                            "month": None,
+                            "kwh": "86.4",
+                        },
+                        {
+                            "request_id": None,
+                            "unit_id": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+                            "month": "2026-11",
+                            "kwh": "0.0",
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     readings: list[PowerReadingIn] = Field(min_length=1, max_length=5000)
 
 

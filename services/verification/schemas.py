@@ -42,6 +42,27 @@ class AnswerIn(_In):
     """A department's answer (协查反馈). Say "no record" explicitly with ``no_record: true``;
     an answer with neither findings nor ``no_record`` is accepted but recorded as empty (R6)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "no_record": False,
+                    "findings": [
+                        {
+                            "member_ref": "9f2c4e1a7b3d5f60" * 4,
+                            "kind": "property",
+                            "area_m2": "45.60",
+                            "location": "厦门市湖里区某小区8号楼1202室",
+                            "division": "350206",
+                        }
+                    ],
+                    "answered_by": "bdc-system-01",
+                    "answered_at": "2026-12-03T06:15:00Z",
+                }
+            ]
+        }
+    )
+
     no_record: bool = Field(description="Searched, nothing on record for any subject (查无记录).")
     findings: list[Finding] = Field(default_factory=list, max_length=500)
     answered_by: str | None = Field(

@@ -1,7 +1,8 @@
 """Command line for the event catalogue.
 
-``python -m shared.events asyncapi [--output docs/asyncapi.yaml]`` writes the AsyncAPI document
-(to stdout without ``--output``); ``python -m shared.events list`` prints the registered events.
+``python -m shared.events asyncapi [--output docs/asyncapi.yaml] [--html docs/asyncapi.html]``
+writes the AsyncAPI document (to stdout without ``--output``) and its browsable HTML page;
+``python -m shared.events list`` prints the registered events.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shared.events import REGISTRY
-from shared.events.asyncapi import generate
+from shared.events.asyncapi import build_document, generate
+from shared.events.asyncapi_html import render_html
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,6 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     asyncapi = commands.add_parser("asyncapi", help="write the AsyncAPI 3.0 document")
     asyncapi.add_argument("--output", type=Path, help="file to write (default: stdout)")
+    asyncapi.add_argument("--html", type=Path, help="also write the document as an HTML page")
     commands.add_parser("list", help="print event type, version, exchange and summary")
     args = parser.parse_args(argv)
 
@@ -31,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.output.parent.mkdir(parents=True, exist_ok=True)
             args.output.write_text(text, encoding="utf-8")
             print(f"wrote {args.output}", file=sys.stderr)
+        if args.html is not None:
+            args.html.parent.mkdir(parents=True, exist_ok=True)
+            args.html.write_text(render_html(build_document()), encoding="utf-8")
+            print(f"wrote {args.html}", file=sys.stderr)
     else:
         for event_type, version in sorted(REGISTRY):
             cls = REGISTRY[(event_type, version)]

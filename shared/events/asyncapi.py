@@ -13,15 +13,18 @@ from __future__ import annotations
 import copy
 import inspect
 import re
+import uuid
 from typing import Any
 
 import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from shared.city import city_config
 from shared.events import catalogue
 from shared.events.base import REGISTRY, EventPayload
 from shared.events.envelope import Envelope
+from shared.examples import example_of
 
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING_VERSION = "0.3.0"
@@ -197,7 +200,57 @@ def _message(cls: type[EventPayload], schema_name: str) -> dict[str, Any]:
     )
     if producer:
         message["x-producer"] = producer
+    message["examples"] = [
+        {
+            "name": f"{_message_id(cls)}Example",
+            "summary": cls.summary,
+            "payload": message_example(cls),
+        }
+    ]
     return message
+
+
+def payload_example(cls: type[EventPayload]) -> dict[str, Any]:
+    """The ``data`` of an example message: the model's own example (``json_schema_extra``
+    ``examples``, written next to the model in the catalogue) or one assembled from the
+    examples and constraints of its fields. ``tests/unit/test_asyncapi_examples.py`` validates
+    each against the model and the document's schema."""
+    extra = cls.model_config.get("json_schema_extra")
+    own = extra.get("examples") if isinstance(extra, dict) else None
+    if own:
+        return copy.deepcopy(own[0])  # type: ignore[no-any-return]
+    schema = cls.model_json_schema(ref_template=REF_TEMPLATE)
+    example: dict[str, Any] = example_of(
+        schema, {"schemas": schema.get("$defs", {})}, by_name=catalogue.FIELD_EXAMPLES
+    )
+    return example
+
+
+def message_example(cls: type[EventPayload]) -> dict[str, Any]:
+    """A whole envelope carrying ``payload_example(cls)``; ids are derived from the type so the
+    generated document stays byte-for-byte stable."""
+    key = f"{cls.event_type}/{cls.event_version}"
+    subject = str(uuid.uuid5(uuid.NAMESPACE_URL, f"subject/{key}"))
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event/{key}")),
+        "type": cls.event_type,
+        "version": cls.event_version,
+        "occurred_at": "2026-12-03T01:30:00Z",
+        "producer": _producer_account(cls),
+        "correlation_id": subject,
+        "causation_id": None,
+        "subject": subject,
+        "data": payload_example(cls),
+    }
+
+
+def _producer_account(cls: type[EventPayload]) -> str:
+    """The envelope's ``producer``: the service, ``department:<code>`` for an answer, and
+    intake for the events every service writes."""
+    producer: str = getattr(cls, "producer", "intake")
+    if producer == "department systems":
+        return "department:real_estate"
+    return "intake" if producer == "every service" else producer
 
 
 def _channel_binding(exchange: str) -> dict[str, Any]:
@@ -312,15 +365,7 @@ def build_document() -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "messages": messages,
-            "parameters": {
-                "department": {
-                    "description": (
-                        "Department code. Defaults below; a city's configuration may add "
-                        "others. Your broker user may use only its own code."
-                    ),
-                    "examples": list(catalogue.DEPARTMENTS),
-                }
-            },
+            "parameters": {"department": _department_parameter()},
             "securitySchemes": {
                 "brokerUser": {
                     "type": "userPassword",
@@ -328,6 +373,21 @@ def build_document() -> dict[str, Any]:
                 }
             },
         },
+    }
+
+
+def _department_parameter() -> dict[str, Any]:
+    """The department codes of the demo city file (``deploy/cities/xiamen.yaml``), the one
+    source of department codes; the catalogue's own table is checked against it by a test."""
+    departments = city_config().departments
+    listing = "\n".join(f"- `{d.code}`: {d.name}（{d.checks}）" for d in departments)
+    return {
+        "description": (
+            "Department code, as configured in the city file (`departments[].code`); a city "
+            "may add or drop departments. Your broker user may use only its own code. The demo "
+            f"city's departments:\n\n{listing}"
+        ),
+        "examples": [d.code for d in departments],
     }
 
 

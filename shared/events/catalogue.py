@@ -53,27 +53,10 @@ from pydantic import (
 
 from shared.events.base import EventPayload, ExchangeName, register
 
-CATALOGUE_VERSION = "1.8.0"
+CATALOGUE_VERSION = "1.8.1"
 """Version of the catalogue as a whole (the AsyncAPI ``info.version``); bump on any change."""
 
 # -- departments --------------------------------------------------------------------------------
-
-DEPARTMENTS: tuple[str, ...] = (
-    "public_security",  # 公安: hukou, residence permit
-    "civil_affairs",  # 民政: 低保 / 特困 / low-income status, marriage
-    "real_estate",  # 不动产登记: property
-    "hr_social_security",  # 人力资源和社会保障: pension, employment
-    "market_supervision",  # 市场监管: business registration
-    "provident_fund",  # 住房公积金
-    "tax",  # 税务: income
-    "vehicle",  # 车辆管理 (公安交警): vehicles
-    "health",  # 卫健: births, deaths
-    "disabled_federation",  # 残联: disability certification
-    "veterans_affairs",  # 退役军人事务: veterans, martyrs' families
-    "power_company",  # 供电公司: electricity use (vacancy checks)
-    "bank",  # 银行业金融机构: deposits, wealth-management products, securities (Taizhou: 14 banks)
-)
-"""Default department codes; a city's configuration may add or drop departments."""
 
 SubjectExtraField = Literal["relationship", "hukou_division", "employer"]
 SUBJECT_EXTRA_FIELDS: tuple[SubjectExtraField, ...] = ("relationship", "hukou_division", "employer")
@@ -88,15 +71,70 @@ DEPARTMENT_SUBJECT_FIELDS: dict[str, frozenset[SubjectExtraField]] = {
     "tax": frozenset({"employer"}),
     "vehicle": frozenset(),
     "health": frozenset({"relationship"}),  # births are checked against declared children
-    "disabled_federation": frozenset(),
+    "disabled_persons_federation": frozenset(),  # 残联: disability certification
     "veterans_affairs": frozenset(),
-    "power_company": frozenset(),
     "bank": frozenset(),  # balances are reported; declared amounts never travel
 }
 """Which fields beyond name and resident ID a department request may carry (数据最小化).
 
-A department that is not listed (one a city added) receives name and resident ID only.
+Keyed by the department codes of the city file (``deploy/cities/*.yaml``, ``departments``),
+the one source of the codes; a unit test keeps this table equal to the demo city's list. A
+department that is not listed (one a city added) receives name and resident ID only. The power
+company is not here: it answers tenancy's vacancy checks over HTTP, not this exchange.
 """
+
+DEPARTMENTS: tuple[str, ...] = tuple(DEPARTMENT_SUBJECT_FIELDS)
+"""The department codes this catalogue knows (those of the demo city)."""
+
+FIELD_EXAMPLES: dict[str, Any] = {
+    "tracking_no": "SQ350200-20261121-000123",
+    "household_reference": "SQ350200-20261121-000123",
+    "category": "newly_employed",
+    "stage": "street_initial",
+    "id_hash": "9f2c4e1a7b3d5f60" * 4,
+    "member_ref": "9f2c4e1a7b3d5f60" * 4,
+    "member_id_hash": "9f2c4e1a7b3d5f60" * 4,
+    "ticket_no": "DB-20261203-3F2A9C1E",
+    "lease_no": "ZL-20261203-3F2A9C1E",
+    "exit_no": "TH-20261203-3F2A9C1E",
+    "referral_no": "SF-20261203-3F2A9C1E",
+    "record_no": "XY-20261203-3F2A9C1E",
+    "complaint_no": "TS-20261203-3F2A9C1E",
+    "service": "intake",
+    "notice_no": "BZ-20261203-3F2A9C1E",
+    "receipt_no": "SL350203001-20261203-0007",
+    "next_in_order": "SQ350200-20261121-000124",
+    "workflow": "xiamen",
+    "next_stage": "district_review",
+    "reason_code": "credit_ban",
+    "kind": "concealed_housing",
+    "field": "monthly_income",
+    "name": "max_monthly_income_per_capita",
+    "clause": "sublet",
+    "recovery_clauses": ["sublet", "rent_arrears_two_months"],
+    "rent_band": "low_income",
+    "from_band": "other",
+    "to_band": "low_income",
+    "income_band": "low",
+    "priority_group": "subsistence",
+    "material_type": "id_card",
+    "code": "subsistence",
+    "org_credit_code": "91350200MA2Y8K1234",
+    "head_hash": "4e07408562bedb8b" * 4,
+    "pool_digest": "b5d4045c3f466fa9" * 4,
+    "items": ["marriage_certificate"],
+    "missing": ["marriage_certificate"],
+    "missing_materials": ["marriage_certificate"],
+    "pledge_version": "2026.1",
+    "commitment": "7c9e2a4f61b3d8e0" * 4,
+    "secret": "e3b0c44298fc1c14" * 4,
+    "public_key": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+    "signature": "sX2v" * 21 + "sQ",
+    "seed": "a1b2c3d4e5f60718" * 4,
+    "key_id": "Wq3bX0c5rT8uY1iO4pA7sD2fG6hJ9kL0zX3cV5bN8mQ",
+}
+"""Examples of field names that recur across the catalogue, for the AsyncAPI examples of
+fields that carry none of their own (``shared.events.asyncapi.payload_example``)."""
 
 BAN_YEARS: dict[str, int] = {"general": 1, "serious": 3, "severe": 5}
 """Default ban length per severity (一般 1 年, 较重 3 年, 严重 5 年)."""
@@ -142,26 +180,31 @@ Code = Annotated[
 DocNo = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9-]{4,40}$"),
-    Field(description="A human-readable document number (letters, digits, hyphens)."),
+    Field(
+        description="A human-readable document number (letters, digits, hyphens).",
+        examples=["SQ350200-20261121-000123"],
+    ),
 ]
 IdHash = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9a-f]{64}$"),
     Field(
+        examples=["9f2c4e1a7b3d5f60" * 4],
         description=(
             "Hex HMAC-SHA256 of a resident ID number (upper-case X) under the platform's "
             "id-hash key; the same person always has the same hash, the number never travels."
-        )
+        ),
     ),
 ]
 ResidentId = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9]{17}[0-9X]$"),
     Field(
+        examples=["350203198803152013"],
         description=(
             "Full resident ID number (居民身份证号, GB 11643, check digit verified by intake). "
             "Only in application.accepted and department requests."
-        )
+        ),
     ),
 ]
 PersonName = Annotated[
@@ -189,7 +232,9 @@ RuleId = Annotated[
     StringConstraints(pattern=r"^[A-Z][A-Z0-9_-]{0,15}$"),
     Field(description="Supervision rule id from the rule catalogue, e.g. R8.", examples=["R8"]),
 ]
-Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Sha256 = Annotated[
+    str, StringConstraints(pattern=r"^[0-9a-f]{64}$"), Field(examples=["4e07408562bedb8b" * 4])
+]
 ChineseText = Annotated[
     str,
     StringConstraints(min_length=1, max_length=500),
@@ -577,6 +622,35 @@ class VerificationRequested(_VerificationEvent):
     exchange: ClassVar[ExchangeName] = "verification"
     routing_key_template: ClassVar[str] = "request.{department}"
     summary: ClassVar[str] = "A verification request to one department."
+    # The example a department integrator starts from: the public security bureau receives
+    # name, resident ID and the declared hukou, nothing else.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "0b6f8d3e-7a21-4c55-9e0f-2d8c1b7a4e93",
+                    "case_id": "5e2a9c71-3b4d-4f86-a0e1-7c9d2b3a4f58",
+                    "application_id": "c3d1e2f4-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                    "city": "350200",
+                    "department": "public_security",
+                    "requested_at": "2026-12-03T01:30:00Z",
+                    "deadline": "2026-12-10",
+                    "time_limit_working_days": 5,
+                    "subjects": [
+                        {
+                            "member_ref": "9f2c4e1a7b3d5f60" * 4,
+                            "name": "林晓东",
+                            "resident_id": "350203198803152013",
+                            "relationship": None,
+                            "hukou_division": "350203",
+                            "employer": None,
+                        }
+                    ],
+                    "purpose": "admission",
+                }
+            ]
+        }
+    )
 
     request_id: uuid.UUID = Field(description="Quote it in the answer.")
     case_id: uuid.UUID
@@ -782,6 +856,28 @@ class DepartmentAnswered(_DepartmentEvent):
     exchange: ClassVar[ExchangeName] = "verification"
     routing_key_template: ClassVar[str] = "response.{department}"
     summary: ClassVar[str] = "A department answered a verification request."
+    # The answer to the request example above: the hukou and residence permit on record.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "0b6f8d3e-7a21-4c55-9e0f-2d8c1b7a4e93",
+                    "department": "public_security",
+                    "answered_at": "2026-12-04T02:10:00Z",
+                    "answered_by": "gaj-hukou-system",
+                    "no_record": False,
+                    "findings": [
+                        {
+                            "member_ref": "9f2c4e1a7b3d5f60" * 4,
+                            "kind": "hukou",
+                            "division": "350203",
+                            "residence_permit": False,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     request_id: uuid.UUID = Field(description="The request being answered.")
     department: DepartmentCode
@@ -1572,10 +1668,11 @@ CreditIdHash = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9a-f]{64}$"),
     Field(
+        examples=["9f2c4e1a7b3d5f60" * 4],
         description=(
             "Hex HMAC-SHA256 id hash of the subject: of the resident ID for a family member, of "
             "the unified social credit code (统一社会信用代码) for an employer or agency."
-        )
+        ),
     ),
 ]
 
@@ -1653,6 +1750,20 @@ class CreditBanImposed(_CreditEvent):
 
     event_type: ClassVar[str] = "credit.ban_imposed"
     summary: ClassVar[str] = "A subject was banned from applying."
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "record_id": "7d3e1f2a-9b8c-4d5e-a6f7-0e1d2c3b4a59",
+                    "id_hash": "9f2c4e1a7b3d5f60" * 4,
+                    "subject_kind": "family",
+                    "severity": "general",
+                    "starts_on": "2026-12-03",
+                    "ends_on": "2027-12-03",
+                }
+            ]
+        }
+    )
 
     record_id: uuid.UUID
     id_hash: CreditIdHash

@@ -130,7 +130,7 @@ def _findings(department: str, s: Subject) -> list[object]:
                 )
             ]
         return []
-    if department in ("disabled_persons_federation", "disabled_federation"):
+    if department == "disabled_persons_federation":
         if n < 200:
             return [DisabilityFinding(member_ref=ref, kind="disability", grade=1 + n % 4)]
         return []

@@ -32,7 +32,7 @@ from services.publication.schemas import (
 )
 from shared.idempotency import IdempotencyDep
 from shared.pagination import Page, PageDep
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import PROBLEM_RESPONSES, TooManyRequests, problem_responses
 
 NoticeKindQuery = Annotated[
     domain.NoticeKind | None, Query(description="类型：qualification、acceptance…")
@@ -75,6 +75,7 @@ async def get_notice(notice_id: uuid.UUID, ctx: Ctx, page: PageDep) -> NoticeDet
     status_code=201,
     response_model=ObjectionReceipt,
     summary="对公示条目提出异议",
+    responses=problem_responses(TooManyRequests),
 )
 async def file_objection(
     body: ObjectionIn, ctx: Ctx, idem: IdempotencyDep, request: Request
@@ -95,6 +96,7 @@ async def get_objection(objection_id: uuid.UUID, ctx: Ctx) -> PublicObjection:
     "/progress",
     summary="申请进度查询（查询编号 + 身份证号后四位）",
     dependencies=[Depends(progress_limit)],
+    responses=problem_responses(TooManyRequests),
 )
 async def get_progress(ctx: Ctx, tracking_no: TrackingNoQuery, id_tail: IdTailQuery) -> Progress:
     async with ctx.uow() as uow:
