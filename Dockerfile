@@ -26,6 +26,8 @@ WORKDIR /app
 
 # Dependencies first, so that a code change does not reinstall them.
 COPY pyproject.toml uv.lock ./
+# The department SDK is a workspace member the simulators use (small, rarely changed).
+COPY sdk ./sdk
 RUN uv sync --frozen --no-dev --no-install-project
 
 # Only what the services (and the reference simulators) run; tests, docs and the local .venv stay out of the image.

@@ -22,17 +22,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from shared.auth.principal import Principal
 from shared.dev_keys import DEV_SIGNING_KEY
 from shared.jwk import b64url, ed25519_from_seed, public_jwk, public_x
 from shared.service_names import SERVICES
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+# PyJWT (and with it most of cryptography: X.509, RSA, EC) is imported where a token is
+# verified or an RSA key is used, not at import: the development token command signs with
+# Ed25519 only, and those imports were most of its start-up time.
 
 __all__ = [
     "ALL_AUDIENCES",
@@ -98,6 +102,9 @@ def _signing_key(text: str) -> _SigningKey:
     text = text.strip()
     key: Ed25519PrivateKey | RSAPrivateKey
     if text.startswith("-----BEGIN"):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
         loaded = serialization.load_pem_private_key(text.encode(), password=None)
         if isinstance(loaded, RSAPrivateKey):
             if loaded.key_size < MIN_RSA_BITS:
@@ -147,6 +154,8 @@ class TokenKeys:
         entries = document.get("keys")
         if not isinstance(entries, list) or not entries:
             raise ValueError("the token key set has no keys")
+        import jwt
+
         keys: dict[str, _VerifyingKey] = {}
         for n, jwk in enumerate(entries, start=1):
             if not isinstance(jwk, Mapping):
@@ -232,9 +241,26 @@ def issue_token(
         # Lets the audit log tell two sessions of one user apart.
         "jti": uuid.uuid4().hex,
     }
+    if isinstance(signing.key, Ed25519PrivateKey):
+        return _ed25519_compact(claims, signing.kid, signing.key)
+    import jwt
+
     return jwt.encode(
         claims, signing.key, algorithm=signing.algorithm, headers={"kid": signing.kid}
     )
+
+
+def _ed25519_compact(claims: Mapping[str, Any], kid: str, key: Ed25519PrivateKey) -> str:
+    """The JWS compact serialisation (RFC 7515) of ``claims`` signed with Ed25519, written
+    exactly as ``jwt.encode`` writes it (sorted header, compact JSON, times as integer
+    seconds; Ed25519 is deterministic, so a test compares the two byte for byte) without
+    importing PyJWT."""
+    header = {"alg": "EdDSA", "kid": kid, "typ": "JWT"}
+    payload = {k: int(v.timestamp()) if isinstance(v, datetime) else v for k, v in claims.items()}
+    signing_input = ".".join(
+        b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, payload)
+    )
+    return f"{signing_input}.{b64url(key.sign(signing_input.encode()))}"
 
 
 def verify_token(
@@ -254,6 +280,8 @@ def verify_token(
     differences between the machines that issue and verify.
     """
     # Imported here: the token command signs tokens and needs no web framework.
+    import jwt
+
     from shared.problems import Unauthorized
 
     invalid = Unauthorized("令牌无效", bearer_error="invalid_token")

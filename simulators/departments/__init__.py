@@ -1,10 +1,11 @@
-"""Reference department simulators, built on the department SDK (``simulators.sdk``).
+"""Reference department simulators, built on the department SDK package (``sdk/``, through
+``simulators.sdk`` for the platform's clock).
 
 ``python -m simulators.departments`` starts one simulated system per department of the city
-configuration (or those named with ``--departments``), each consuming its own request queue
-and answering on ``response.<department>`` with fixture data (``fixtures``). Latency, jitter,
-error rate and empty-answer rate are configurable, so tests and benchmarks can model slow,
-flaky or careless departments.
+configuration (or those chosen with ``HOUSING_SIMULATED_DEPARTMENTS`` / ``--departments``),
+each consuming its own request queue and answering on ``response.<department>`` with fixture
+data (``fixtures``). Latency, jitter, error rate and empty-answer rate are configurable, so
+tests and benchmarks can model slow, flaky or careless departments.
 """
 
 from __future__ import annotations

@@ -476,14 +476,15 @@ def test_cli_refuses_bad_input(argv: list[str], capsys: pytest.CaptureFixture[st
 
 def test_the_token_command_starts_without_the_web_framework_or_the_database_layer() -> None:
     # What keeps `make token` well under a second: it loads neither FastAPI nor SQLAlchemy nor
-    # the settings machinery (each costs a few hundred milliseconds to import).
+    # the settings machinery nor PyJWT with most of cryptography (each costs a few hundred
+    # milliseconds to import on a busy machine; BENCHMARKS.md, "The development token command").
     probe = (
         "import sys, runpy; sys.argv = ['x', 'token', '--role', 'street_clerk', "
         "'--org', '350203001']\n"
         "try:\n    runpy.run_module('shared.auth', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'pydantic_settings') "
-        "if m in sys.modules))"
+        "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'pydantic_settings', 'pydantic', "
+        "'jwt', 'cryptography.x509') if m in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
