@@ -6,6 +6,7 @@ service's queues."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from services.intake.tables import applications
+from services.intake.tables import applications, materials
 from shared.audit import audit_log, record
 from shared.db import create_engine
 from shared.migrations import upgrade
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.integration
 
 BACKUP = REPO_ROOT / "scripts" / "backup.sh"
 RESTORE = REPO_ROOT / "scripts" / "restore.sh"
+SCAN = b"%PDF-1.4 backup scan " + bytes(range(256))
 
 
 def libpq_env(infra: Infra) -> dict[str, str]:
@@ -127,6 +129,14 @@ async def test_backup_of_a_running_service_restores_into_fresh_databases(
                 "/applications", json=application_body(), headers=portal
             )
             assert response.status_code == 201, response.text
+        # An uploaded scan: a large object outside the row, which the dump must carry.
+        uploaded = await intake.client.post(
+            f"/applications/{response.json()['id']}/materials",
+            params={"material_type": "id_card", "file_name": "身份证.pdf"},
+            content=SCAN,
+            headers={**portal, "Content-Type": "application/pdf"},
+        )
+        assert uploaded.status_code == 201, uploaded.text
         async with intake.runtime.engine.begin() as conn:
             await record(
                 conn,
@@ -205,6 +215,18 @@ async def test_backup_of_a_running_service_restores_into_fresh_databases(
         ).one()
     await engine.dispose()
     assert tuple(owners) == (infra.owner_role, [infra.owner_role], False)
+    # The scan came back as a large object of the owner role, and the next migrate lets the
+    # service's role read it.
+    await upgrade("intake", infra.owner_database("rs_intake"), app_role=infra.app_role)
+    engine = create_engine(infra.app_database("rs_intake"))
+    async with engine.connect() as conn:
+        scans = (
+            await conn.execute(
+                sa.select(sa.func.lo_get(materials.c.content_oid), materials.c.sha256)
+            )
+        ).all()
+    await engine.dispose()
+    assert scans == [(SCAN, hashlib.sha256(SCAN).hexdigest())]
     engine = create_engine(infra.database("rs_credit"))
     async with engine.connect() as conn:
         actions = (await conn.scalars(sa.select(audit_log.c.subject_id).order_by("seq"))).all()

@@ -178,7 +178,10 @@ async def test_checkpoints_are_signed_published_and_pushed(chain: Published, sta
 
     page = await stack.svc.client.get("/public/pages/audit-checkpoints")
     assert page.status_code == 200
-    assert f"<tr><td>intake</td><td>5</td><td><code>{rows[4].hash}</code></td>" in page.text
+    assert (
+        f'<tr><td data-label="服务">intake</td><td data-label="序号">5</td>'
+        f'<td data-label="链头哈希"><code>{rows[4].hash}</code></td>'
+    ) in page.text
 
     pusher = Pusher(stack.config)
     pusher.city = "350200"
