@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.publication.api.rendering import render
+from shared.pii import scrub
 from shared.problems import NotFound, Problem
 
 # What the page says per status; the problem's own detail is added when it is written for
@@ -47,7 +48,7 @@ def wants_html(request: Request) -> bool:
 def error_page(request: Request, exc: Exception) -> Response:
     """The Chinese error page for ``exc`` with its status (and Retry-After of a 429)."""
     if isinstance(exc, Problem):
-        status, detail, headers = exc.status, exc.detail, exc.headers()
+        status, detail, headers = exc.status, scrub(exc.detail), exc.headers()
     elif isinstance(exc, RequestValidationError):
         status, detail, headers = 422, None, {}
     else:

@@ -29,6 +29,7 @@ from services.publication.context import Ctx, PublicationContext
 from services.publication.schemas import ObjectionIn
 from shared.idempotency import Idempotency
 from shared.pagination import PageParams
+from shared.pii import scrub
 from shared.problems import PROBLEM_RESPONSES, Problem, field_errors
 
 router = APIRouter(
@@ -135,21 +136,23 @@ async def submit_objection_form(notice_id: NoticeId, request: Request, ctx: Ctx)
     except Problem as problem:
         if problem.status >= 500:
             raise
-        field = problem.field
-        errors = {field: problem.detail} if field in _FIELD_NAMES else {}
+        field, detail = problem.field, scrub(problem.detail)
+        errors = {field: detail} if field in _FIELD_NAMES else {}
         response = await _notice_page(
             ctx,
             notice_id,
             problem.status,
             form=form,
             errors=errors,
-            message=None if errors else problem.detail,
+            message=None if errors else detail,
         )
         response.headers.update(problem.headers())
         return response
     receipt = orjson.loads(answered.body)
     return RedirectResponse(
-        f"/public/pages/objections/{receipt['objection_id']}?filed=1", status_code=303
+        # An explicit fragment: else the browser keeps the form's "#objection" across the redirect.
+        f"/public/pages/objections/{receipt['objection_id']}?filed=1#receipt",
+        status_code=303,
     )
 
 
