@@ -4,7 +4,7 @@
 #   scripts/backup.sh [--out DIR] [--prefix housing_] [--no-broker] [SERVICE ...]
 #
 # One pg_dump in custom format per service database (<prefix><service>, default housing_*;
-# uploaded materials stored in the rows and large objects are in the dump), the RabbitMQ
+# intake's uploaded scans are large objects, which the dump carries with their rows), the RabbitMQ
 # definitions (exchanges, queues with their arguments, bindings, users, permissions, policies:
 # `rabbitmqctl export_definitions`, or the management API when RABBITMQ_MANAGEMENT_URL is set),
 # each audit chain's head (SEQ:HASH, for `audit verify --anchor` after a restore), a MANIFEST

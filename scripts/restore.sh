@@ -11,7 +11,8 @@
 # each dump is restored with pg_restore --exit-on-error, without the dump's ownership and
 # grants: the database and its objects belong to the owner role (--owner, default
 # $HOUSING_DB_OWNER_ROLE or housing_owner; the connecting role when no such role exists), and
-# the application role gets its privileges from the service's next `migrate`, which the run
+# the application role gets its privileges (tables, and SELECT on intake's large objects, the
+# uploaded scans) from the service's next `migrate`, which the run
 # command and the container entry point run at every start (docs/operations.md, "Database
 # roles"). Then the audit chain of each restored database is verified against the
 # head recorded at backup time (python -m shared.audit verify --anchor, when uv or the

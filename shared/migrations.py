@@ -102,7 +102,8 @@ def grant_application_privileges(
     the tables whose ``info`` says ``append_only`` (the audit log, review's signatures: a
     trigger refuses their change anyway, now the privilege is missing too); USAGE on the
     sequences. No TRUNCATE, REFERENCES or TRIGGER, no CREATE on the schema and no access to
-    ``alembic_version``. Everything is revoked first, so the grants follow today's code (a
+    ``alembic_version``; SELECT on the large objects the owner holds (intake's files after a
+    migration or a restore). Everything is revoked first, so the grants follow today's code (a
     table that became append-only loses UPDATE at the next run). Runs as the owner of the
     tables (only an owner or a superuser may grant on them); a no-op when ``app_role`` is that
     role itself, as in a single-account development setup.
@@ -134,9 +135,23 @@ def grant_application_privileges(
         }
     )
     statements += [f"REVOKE UPDATE, DELETE ON {name} FROM {role}" for name in append_only]
+    # Large objects (intake's uploaded files) carry their own privileges, and there is no
+    # "ALL LARGE OBJECTS": those this role owns (written by a migration, or by a restore) are
+    # granted one by one, read-only. Those the running service wrote are the app role's own.
+    large_objects = connection.execute(
+        sa.text(
+            "SELECT oid FROM pg_largeobject_metadata WHERE lomowner = "
+            "(SELECT oid FROM pg_roles WHERE rolname = current_user) ORDER BY oid"
+        )
+    ).scalars()
+    oids = [str(int(oid)) for oid in large_objects]
+    for start in range(0, len(oids), 1000):
+        statements.append(
+            f"GRANT SELECT ON LARGE OBJECT {', '.join(oids[start : start + 1000])} TO {role}"
+        )
     for statement in statements:
         connection.exec_driver_sql(statement)
-    log.info("granted", app_role=app_role, append_only=append_only)
+    log.info("granted", app_role=app_role, append_only=append_only, large_objects=len(oids))
 
 
 def create_platform_tables(op: Operations) -> None:

@@ -18,10 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import domain, messages, problems, store
+from services.intake import domain, material_files, messages, problems, store
 from services.intake.context import IntakeContext
 from services.intake.domain import Status
 from services.intake.schemas import (
@@ -300,10 +299,15 @@ async def upload_material(
         ensure_may_accept(principal, row, city)
     if not domain.is_active(row.status):
         raise problems.invalid_state(row, "上传材料")
+    # The application's row lock above orders uploads to it, so looking first is safe and no
+    # large object is written for a file that is already there.
+    existing = await store.material_by_digest(conn, application_id, material_type, digest)
+    if existing is not None:
+        # The same file for the same material: answer what is stored, change nothing.
+        return Answer(material_out(existing), status_code=200)
     material_id = uuid.uuid4()
-    inserted = await conn.scalar(
-        pg_insert(materials)
-        .values(
+    await conn.execute(
+        materials.insert().values(
             id=material_id,
             application_id=application_id,
             material_type=material_type,
@@ -311,17 +315,11 @@ async def upload_material(
             content_type=content_type,
             sha256=digest,
             size_bytes=len(content),
-            content=content,
+            content_oid=material_files.write(content),
             uploaded_by=principal.sub,
             uploaded_at=at,
         )
-        .on_conflict_do_nothing()
-        .returning(materials.c.id)
     )
-    if inserted is None:
-        # The same file for the same material: answer what is stored, change nothing.
-        existing = await store.material_by_digest(conn, application_id, material_type, digest)
-        return Answer(material_out(existing), status_code=200)
     # Alerting keeps Y1 on until every required material is in, so the event says what the
     # category still lacks after this upload (the row lock above orders concurrent uploads).
     present = (m.material_type for m in await store.load_materials(conn, application_id))
@@ -1122,8 +1120,8 @@ async def _store_imported(
                 content_type=m.content_type,
                 sha256=sha,
                 size_bytes=m.size_bytes,
-                # The file stays in the old system's archive; its size and digest are the fact.
-                content=b"",
+                # The file stays in the old system's archive; its size and digest are the fact
+                # (no large object: content_oid stays NULL).
                 uploaded_by=f"import:{principal.sub}",
                 uploaded_at=m.uploaded_at,
             )

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.intake import domain, store
+from services.intake import domain, material_files, store
 from services.intake.commands import is_owner, material_out
 from services.intake.context import IntakeContext
 from services.intake.domain import Status
@@ -336,3 +336,35 @@ async def portal_messages(
         int(total or 0),
         page,
     )
+
+
+async def download_material(
+    ctx: IntakeContext, principal: Principal, application_id: uuid.UUID, material_id: uuid.UUID
+) -> tuple[Any, bytes]:
+    """One uploaded file, verified against its SHA-256, for whoever may read the application
+    (the applicant, staff in its jurisdiction); every download is on the audit chain."""
+    async with ctx.uow() as uow:
+        conn = uow.conn
+        row = await store.load_application(conn, application_id)
+        if row is None:
+            raise NotFound("申请不存在", field="application_id")
+        _ensure_may_read(principal, row)
+        material = await store.load_material(conn, application_id, material_id)
+        if material is None:
+            raise NotFound("该申请没有此材料", field="material_id")
+        content = await material_files.read(conn, material)
+        await audit.record(
+            conn,
+            **principal.audit_actor(),
+            action="material.downloaded",
+            subject_type="application",
+            subject_id=application_id,
+            details={
+                "material_id": str(material.id),
+                "material_type": material.material_type,
+                "sha256": material.sha256,
+            },
+            correlation_id=str(application_id),
+        )
+        await uow.commit()
+    return material, content

@@ -92,11 +92,23 @@ async def load_members(conn: AsyncConnection, application_id: uuid.UUID) -> list
 
 async def load_materials(conn: AsyncConnection, application_id: uuid.UUID) -> list[sa.Row[Any]]:
     rows = await conn.execute(
-        sa.select(*(c for c in materials.c if c.name != "content"))
+        sa.select(materials)
         .where(materials.c.application_id == application_id)
         .order_by(materials.c.uploaded_at, materials.c.material_type)
     )
     return list(rows)
+
+
+async def load_material(
+    conn: AsyncConnection, application_id: uuid.UUID, material_id: uuid.UUID
+) -> sa.Row[Any] | None:
+    return (
+        await conn.execute(
+            sa.select(materials).where(
+                materials.c.id == material_id, materials.c.application_id == application_id
+            )
+        )
+    ).first()
 
 
 async def load_notices(conn: AsyncConnection, application_id: uuid.UUID) -> list[sa.Row[Any]]:
@@ -110,17 +122,17 @@ async def load_notices(conn: AsyncConnection, application_id: uuid.UUID) -> list
 
 async def material_by_digest(
     conn: AsyncConnection, application_id: uuid.UUID, material_type: str, sha256: str
-) -> sa.Row[Any]:
-    """The stored material with this content (without the content itself)."""
+) -> sa.Row[Any] | None:
+    """The stored material with this content (its metadata; the file is a large object)."""
     return (
         await conn.execute(
-            sa.select(*(c for c in materials.c if c.name != "content")).where(
+            sa.select(materials).where(
                 materials.c.application_id == application_id,
                 materials.c.material_type == material_type,
                 materials.c.sha256 == sha256,
             )
         )
-    ).one()
+    ).first()
 
 
 async def last_notice_n(conn: AsyncConnection, application_id: uuid.UUID) -> int:

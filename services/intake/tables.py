@@ -103,7 +103,10 @@ materials = sa.Table(
     sa.Column("content_type", sa.Text, nullable=False),
     sa.Column("sha256", sa.Text, nullable=False),
     sa.Column("size_bytes", sa.Integer, nullable=False),
-    sa.Column("content", sa.LargeBinary, nullable=False),
+    # The file is a PostgreSQL large object (services/intake/material_files.py): outside the
+    # row, written in the upload's transaction, carried by pg_dump. NULL for a historical
+    # import whose file stayed in the old system's archive.
+    sa.Column("content_oid", pg.OID),
     sa.Column("uploaded_by", sa.Text, nullable=False),
     sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
     # Re-uploading the same file for the same material is the same upload.

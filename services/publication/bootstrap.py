@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.publication import sweeps
 from services.publication.adapters.limiter import ProgressLimiter
 from services.publication.adapters.province import Pusher
-from services.publication.api import pages, public, staff
+from services.publication.api import html_errors, objection_pages, pages, public, staff
 from services.publication.context import PublicationContext
 from services.publication.handlers import HANDLERS
 from services.publication.settings import PublicationSettings
@@ -71,7 +71,14 @@ def definition(settings: PublicationSettings | None = None) -> ServiceDefinition
         ),
         metadata=metadata,
         handlers=HANDLERS,
-        routers=(public.router, pages.router, staff.router),
+        # The fallback last: it answers every /public/pages address no page matched.
+        routers=(
+            public.router,
+            pages.router,
+            objection_pages.router,
+            staff.router,
+            html_errors.fallback_router,
+        ),
         background=(
             sweep_job("notice-sweep", settings.notice_sweep_seconds, sweeps.notice_sweep),
             pusher_job(settings.push_interval_seconds),

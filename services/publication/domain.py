@@ -13,6 +13,7 @@ import hmac
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 # -- notices (公示 / 公告) -----------------------------------------------------------------------
@@ -403,3 +404,137 @@ WAITING_STATUS_TITLES: dict[str, str] = {
 
 # A waiting household without a tier (an older producer) waits after every tier.
 NO_TIER = 100
+
+
+# -- the process as the progress page shows it (办理进度) -----------------------------------------
+
+StepState = Literal["done", "current", "todo"]
+
+# Every step an application goes through, in order; the progress page lists them all.
+PROCESS_STEPS: tuple[tuple[str, str], ...] = (
+    ("submit", "提交申请"),
+    ("accept", "街道受理"),
+    ("verify", "部门联合核查"),
+    ("street", "街道初审"),
+    ("district", "区级审核"),
+    ("city", "市级复核认定"),
+    ("publicity", "资格公示"),
+    ("waiting", "轮候"),
+    ("housed", "配租或领取租赁补贴"),
+)
+_STEP_INDEX = {key: i for i, (key, _) in enumerate(PROCESS_STEPS)}
+# Where each stage stands; review and suspended stand at their level's step.
+_STAGE_STEP: dict[str, str] = {
+    "submitted": "accept",
+    "supplement": "accept",
+    "accepted": "verify",
+    "verified": "street",
+    "qualified": "publicity",
+    "publicity": "publicity",
+    "publicity_closed": "publicity",
+    "confirmed": "waiting",
+}
+ENDED_STAGES = ("rejected", "withdrawn")
+
+
+@dataclass(frozen=True)
+class ProcessStep:
+    key: str
+    title: str
+    state: StepState
+
+
+def process_steps(
+    stage: str, level: str | None, waiting_status: str | None = None
+) -> list[ProcessStep]:
+    """Every step with its state: the ones passed ``done``, the one the application stands at
+    ``current``, the rest ``todo``. An ended application (rejected, withdrawn) has no current
+    step: the steps it passed are done and the page says how it ended."""
+    if stage in ("review", "suspended"):
+        at = level if level in _STEP_INDEX else "street"
+    elif waiting_status in ("allocated", "subsidised"):
+        at = "housed"
+    else:
+        at = _STAGE_STEP.get(stage, "accept")
+    current = _STEP_INDEX[at]
+    if stage in ENDED_STAGES:
+        reached = _STEP_INDEX[level] if level in _STEP_INDEX else 0
+        return [
+            ProcessStep(key, title, "done" if i <= reached else "todo")
+            for i, (key, title) in enumerate(PROCESS_STEPS)
+        ]
+    done_through = current if at == "housed" else current - 1
+    return [
+        ProcessStep(
+            key,
+            title,
+            "done" if i <= done_through else ("current" if i == current else "todo"),
+        )
+        for i, (key, title) in enumerate(PROCESS_STEPS)
+    ]
+
+
+# -- amounts and areas as notices write them (30万元、人均15平方米、无自有住房) --------------------
+
+
+def _plain(value: Decimal) -> str:
+    """``15.00`` → ``15``, ``12.50`` → ``12.5``; never an exponent."""
+    text = f"{value.quantize(Decimal('0.01')):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def yuan(amount: Decimal | int | float | str) -> str:
+    """Money as a notice writes it: whole ten-thousands in 万元 (``300000`` → ``30万元``,
+    ``15000`` → ``1.5万元``), smaller or odd amounts in 元 (``4500`` → ``4500元``)."""
+    value = Decimal(str(amount))
+    if value >= 10000 and (value / 100) == (value / 100).to_integral_value():
+        return f"{_plain(value / 10000)}万元"
+    return f"{_plain(value)}元"
+
+
+def square_metres(area: Decimal | int | float | str) -> str:
+    """``15.00`` → ``15平方米``."""
+    return f"{_plain(Decimal(str(area)))}平方米"
+
+
+def admission_conditions(
+    *,
+    local_hukou: bool,
+    min_local_hukou_years: int,
+    residence_permit_required: bool,
+    min_social_security_months: int,
+    max_monthly_income_per_capita: Decimal,
+    max_housing_area_per_capita: Decimal,
+    max_financial_assets: Decimal,
+    max_vehicle_value: Decimal,
+    max_business_registered_capital: Decimal,
+) -> list[str]:
+    """The admission conditions of a category in the words of a policy notice; a limit of 0
+    means "must have none" (无自有住房, 名下无机动车辆)."""
+    conditions = []
+    if local_hukou:
+        years = f"满{min_local_hukou_years}年" if min_local_hukou_years else ""
+        conditions.append(f"具有本市户籍{years}")
+    elif residence_permit_required:
+        conditions.append("持有本市居住证")
+    else:
+        conditions.append("不限户籍")
+    if min_social_security_months:
+        conditions.append(f"在本市连续缴纳社会保险满{min_social_security_months}个月")
+    conditions.append(f"家庭人均月收入不高于{yuan(max_monthly_income_per_capita)}")
+    if max_housing_area_per_capita == 0:
+        conditions.append("家庭成员在本市无自有住房")
+    else:
+        conditions.append(
+            f"住房困难，人均住房建筑面积不高于{square_metres(max_housing_area_per_capita)}"
+        )
+    conditions.append(f"家庭金融资产不高于{yuan(max_financial_assets)}")
+    if max_vehicle_value == 0:
+        conditions.append("家庭成员名下无机动车辆")
+    else:
+        conditions.append(f"家庭车辆总价值不高于{yuan(max_vehicle_value)}")
+    if max_business_registered_capital == 0:
+        conditions.append("家庭成员未登记经营工商企业")
+    else:
+        conditions.append(f"家庭经营工商企业注册资本不高于{yuan(max_business_registered_capital)}")
+    return conditions

@@ -71,7 +71,15 @@ async def on_supplement_requested(
     event: ApplicationSupplementRequested,
     envelope: Envelope,
 ) -> None:
-    await commands.project_stage(uow, event, envelope, "supplement")
+    await commands.project_stage(
+        uow,
+        event,
+        envelope,
+        "supplement",
+        # Names only: an item's note may describe the family's documents.
+        supplement_items=[item.name for item in event.items],
+        supplement_deadline=event.deadline,
+    )
     await commands.log_push(ctx, uow, envelope)
 
 

@@ -23,6 +23,7 @@ from services.publication.schemas import (
     NoticeEntry,
     NoticeSummary,
     Progress,
+    ProgressStep,
     PublicObjection,
     PublishedCheckpoint,
     RankedEntry,
@@ -257,10 +258,18 @@ async def progress(
         ).first()
         if notice is not None:
             opened, closes = notice.opened_at, notice.closed_at or notice.closes_at
+    waiting = await waiting_position(conn, city, row.tracking_no)
+    supplement = row.stage == "supplement"
     return Progress(
         tracking_no=row.tracking_no,
         stage=row.stage,
         stage_title=domain.stage_title(row.stage, row.level),
+        steps=[
+            ProgressStep(key=s.key, title=s.title, state=s.state)
+            for s in domain.process_steps(row.stage, row.level, waiting.status if waiting else None)
+        ],
+        missing_materials=list(row.supplement_items or []) if supplement else [],
+        supplement_deadline=row.supplement_deadline if supplement else None,
         submitted_at=row.submitted_at,
         accepted_at=row.accepted_at,
         stage_due_at=row.due_at if row.stage in ("review", "suspended") else None,
@@ -268,7 +277,7 @@ async def progress(
         publicity_opened_at=opened,
         publicity_closes_at=closes,
         updated_at=row.updated_at,
-        waiting=await waiting_position(conn, city, row.tracking_no),
+        waiting=waiting,
     )
 
 
@@ -647,16 +656,18 @@ async def section(
 def _policy(city: CityConfig, category: Any) -> dict[str, Any]:
     a = category.admission
     materials = "、".join(city.material(m).name for m in category.required_materials)
-    hukou = "本市户籍" if a.hukou.value == "local" else "不限户籍"
-    return {
-        "title": category.name,
-        "content": (
-            f"{hukou}；家庭人均月收入不高于{a.max_monthly_income_per_capita}元；"
-            f"人均住房建筑面积不高于{a.max_housing_area_per_capita}平方米；"
-            f"家庭金融资产不高于{a.max_financial_assets}元；"
-            f"车辆价值不高于{a.max_vehicle_value}元。申请材料：{materials}。"
-        ),
-    }
+    conditions = domain.admission_conditions(
+        local_hukou=a.hukou.value == "local",
+        min_local_hukou_years=a.min_local_hukou_years,
+        residence_permit_required=a.residence_permit_required,
+        min_social_security_months=a.min_social_security_months,
+        max_monthly_income_per_capita=a.max_monthly_income_per_capita,
+        max_housing_area_per_capita=a.max_housing_area_per_capita,
+        max_financial_assets=a.max_financial_assets,
+        max_vehicle_value=a.max_vehicle_value,
+        max_business_registered_capital=a.max_business_registered_capital,
+    )
+    return {"title": category.name, "content": f"{'；'.join(conditions)}。申请材料：{materials}。"}
 
 
 async def blacklist_page(conn: AsyncConnection, params: PageParams) -> Page[BlacklistEntry]:

@@ -177,10 +177,25 @@ class WaitingPosition(BaseModel):
     waiting_in_category: int
 
 
+class ProgressStep(BaseModel):
+    """One step of the process (办理环节) and where the application stands to it."""
+
+    key: str
+    title: str
+    state: Literal["done", "current", "todo"] = Field(
+        description="done 已完成，current 当前环节，todo 未到"
+    )
+
+
 class Progress(BaseModel):
     tracking_no: str
     stage: str
     stage_title: str
+    steps: list[ProgressStep] = Field(default_factory=list, description="全部办理环节")
+    missing_materials: list[str] = Field(
+        default_factory=list, description="待补充材料（仅待补充材料时）"
+    )
+    supplement_deadline: date | None = Field(default=None, description="补充材料截止日期")
     submitted_at: datetime | None
     accepted_at: datetime | None
     stage_due_at: datetime | None

@@ -38,6 +38,9 @@ applications = sa.Table(
     sa.Column("qualified_at", _tz),
     sa.Column("due_at", _tz),  # deadline of the current review stage
     sa.Column("updated_at", _tz, nullable=False),
+    # The latest supplementary-materials notice: the material names it lists and its deadline.
+    sa.Column("supplement_items", pg.JSONB),
+    sa.Column("supplement_deadline", sa.Date),
 )
 
 notices = sa.Table(

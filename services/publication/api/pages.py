@@ -9,54 +9,26 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.publication import queries
-from services.publication.context import Ctx, PublicationContext
-from shared.clock import SHANGHAI
+from services.publication.api.html_errors import HtmlErrorRoute
+from services.publication.api.rendering import render
+from services.publication.context import Ctx
 from shared.pagination import PageDep, PageParams
 from shared.problems import PROBLEM_RESPONSES, TooManyRequests
-
-TEMPLATES = Path(__file__).parent.parent / "data" / "templates"
 
 _TRACKING_NO = re.compile(r"[A-Za-z0-9-]{4,40}")
 _ID_TAIL = re.compile(r"[0-9]{3}[0-9Xx]")
 
-
-def _day(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-
-
-def environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["day"] = _day
-    return env
-
-
 router = APIRouter(
-    prefix="/public/pages", tags=["public pages 公开网页"], responses=PROBLEM_RESPONSES
+    prefix="/public/pages",
+    tags=["public pages 公开网页"],
+    responses=PROBLEM_RESPONSES,
+    route_class=HtmlErrorRoute,
 )
-_env = environment()
-
-
-def render(
-    ctx: PublicationContext, name: str, title: str, status: int = 200, **context: Any
-) -> HTMLResponse:
-    html = _env.get_template(name).render(title=title, city_name=ctx.city.city.name, **context)
-    return HTMLResponse(html, status_code=status)
 
 
 @router.get("", response_class=HTMLResponse, summary="信息公开首页")
@@ -79,10 +51,16 @@ async def notices_page(ctx: Ctx, page: PageDep) -> HTMLResponse:
 
 
 @router.get("/notices/{notice_id}", response_class=HTMLResponse, summary="公示详情")
-async def notice_page(notice_id: uuid.UUID, ctx: Ctx, page: PageDep) -> HTMLResponse:
+async def notice_page(
+    notice_id: uuid.UUID, ctx: Ctx, page: PageDep, entry_id: uuid.UUID | None = None
+) -> HTMLResponse:
     async with ctx.uow() as uow:
         detail = await queries.notice_detail(uow.conn, ctx.city, notice_id, page)
-    return render(ctx, "notice.html", detail.title, n=detail)
+    # The objection form (api/objection_pages.py) with a fresh key: a double submit files once.
+    form = {"entry_id": str(entry_id) if entry_id else ""}
+    return render(
+        ctx, "notice.html", detail.title, n=detail, form=form, errors={}, form_key=uuid.uuid4()
+    )
 
 
 @router.get("/disclosures", response_class=HTMLResponse, summary="六公开")

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.publication import commands, domain, queries
+from services.publication.api.html_errors import HtmlErrorRoute
 from services.publication.context import Ctx
 from services.publication.schemas import (
     BlacklistEntry,
@@ -53,7 +54,13 @@ async def progress_limit(request: Request, ctx: Ctx) -> None:
     ctx.limiter.check(request)
 
 
-router = APIRouter(prefix="/public", tags=["public 公开"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/public",
+    tags=["public 公开"],
+    responses=PROBLEM_RESPONSES,
+    # A browser that opens an API address gets a Chinese error page, not problem+json.
+    route_class=HtmlErrorRoute,
+)
 
 
 @router.get("/notices", summary="公示与公告列表")

@@ -23,10 +23,11 @@ from sqlalchemy.engine import make_url
 
 from services.alerting.tables import applications as alerting_applications
 from services.allocation.tables import household_links
-from services.intake.tables import applications
+from services.intake.tables import applications, materials
 from services.tenancy.tables import households
 from shared.audit import audit_log, record
 from shared.db import create_engine
+from shared.migrations import upgrade
 from shared.settings import REPO_ROOT, SERVICES
 from shared.tables import outbox
 from tests.conftest import Infra
@@ -40,6 +41,7 @@ BACKUP = REPO_ROOT / "scripts" / "backup.sh"
 RESTORE = REPO_ROOT / "scripts" / "restore.sh"
 APPLICANT = token("applicant", org="350200", sub="resident-bk")
 CLERK = token("street_clerk", org="350203001", sub="clerk-bk", name="王经办")
+SCAN = b"%PDF-1.4 backup scan " + bytes(range(256))
 
 
 def libpq_env(infra: Infra) -> dict[str, str]:
@@ -251,6 +253,18 @@ async def test_backup_of_a_running_suite_restores_into_fresh_databases(
         ).one()
     await engine.dispose()
     assert tuple(owners) == (infra.owner_role, [infra.owner_role], False)
+    # The scan came back as a large object of the owner role, and the next migrate lets the
+    # service's role read it.
+    await upgrade("intake", infra.owner_database("rs_intake"), app_role=infra.app_role)
+    engine = create_engine(infra.app_database("rs_intake"))
+    async with engine.connect() as conn:
+        scans = (
+            await conn.execute(
+                sa.select(sa.func.lo_get(materials.c.content_oid), materials.c.sha256)
+            )
+        ).all()
+    await engine.dispose()
+    assert scans == [(SCAN, hashlib.sha256(SCAN).hexdigest())]
     engine = create_engine(infra.database("rs_credit"))
     async with engine.connect() as conn:
         drafted = (

@@ -5,11 +5,8 @@ verify command, reading what publication published over HTTP, then names a rewri
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +14,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -39,29 +34,10 @@ from tests.audit_support import (
 )
 from tests.conftest import Infra
 from tests.harness import handled, publish, wait_for
-from tests.integration.publication.conftest import Stack
+from tests.integration.publication.conftest import Stack, serving
 from tests.services import RunningService, running_service
 
 pytestmark = pytest.mark.integration
-
-
-@asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """The running app (its lifespan already started) on a real port, for the CLI to reach."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @dataclass
@@ -178,7 +154,10 @@ async def test_checkpoints_are_signed_published_and_pushed(chain: Published, sta
 
     page = await stack.svc.client.get("/public/pages/audit-checkpoints")
     assert page.status_code == 200
-    assert f"<tr><td>intake</td><td>5</td><td><code>{rows[4].hash}</code></td>" in page.text
+    assert (
+        f'<tr><td data-label="服务">intake</td><td data-label="序号">5</td>'
+        f'<td data-label="链头哈希"><code>{rows[4].hash}</code></td>'
+    ) in page.text
 
     pusher = Pusher(stack.config)
     pusher.city = "350200"

@@ -178,6 +178,8 @@ async def test_every_public_response_is_masked(stack: Stack) -> None:
                 scanned.append(path)
     # The progress answers really found the application (not a masked 404).
     assert "/public/progress" in scanned and "/public/pages/progress" in scanned
+    # The objection's own page (the form's receipt) is public too, and scanned above.
+    assert f"/public/pages/objections/{objection_id}" in scanned
     html_pages = [p for p in scanned if p.startswith("/public/pages")]
     assert len(html_pages) >= 6 + len(SECTIONS)
     detail = (await stack.svc.client.get(f"/public/pages/notices/{notice_id}")).text
