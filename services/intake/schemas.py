@@ -119,6 +119,19 @@ class ApplicationIn(_In):
 
 
 class SubmittedOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "c3d1e2f4-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                    "tracking_no": "SQ350200-20261203-000123",
+                    "status": "submitted",
+                    "submitted_at": "2026-12-03T01:20:05Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     tracking_no: str
     status: str

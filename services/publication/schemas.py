@@ -103,6 +103,19 @@ class ObjectionIn(_In):
 
 
 class ObjectionReceipt(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "objection_id": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+                    "status": "pending",
+                    "filed_at": "2026-12-08T02:00:00Z",
+                    "conclude_by": "2026-12-22",
+                }
+            ]
+        }
+    )
+
     objection_id: uuid.UUID
     status: str
     filed_at: datetime

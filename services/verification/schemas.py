@@ -80,6 +80,22 @@ class AnswerIn(_In):
 
 
 class AnswerReceipt(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "0b6f8d3e-7a21-4c55-9e0f-2d8c1b7a4e93",
+                    "case_id": "5e2a9c71-3b4d-4f86-a0e1-7c9d2b3a4f58",
+                    "department": "public_security",
+                    "duplicate": False,
+                    "empty": False,
+                    "late": False,
+                    "case_completed": False,
+                }
+            ]
+        }
+    )
+
     request_id: uuid.UUID
     case_id: uuid.UUID
     department: str

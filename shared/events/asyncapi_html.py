@@ -12,10 +12,12 @@ outside asset, so it opens on an intranet and prints.
 from __future__ import annotations
 
 import json
+from html import escape
 from typing import Any
 
 import jinja2
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 __all__ = ["render_html"]
 
@@ -33,8 +35,8 @@ padding:1rem;box-sizing:border-box;font-size:.9rem;border-right:1px solid #d0d7d
 nav a{display:block;color:#0550ae;text-decoration:none;padding:.1rem 0}
 main{margin-left:18rem;padding:1rem 2rem;max-width:60rem}
 @media (max-width:800px){nav{position:static;width:auto}main{margin-left:0;padding:1rem}}
-section.message,section.operation{border-top:1px solid #d0d7de;margin-top:1.5rem}
-section.message:target,section.operation:target{background:#fff8c5}
+section.message,section.operation,section.schema{border-top:1px solid #d0d7de;margin-top:1.5rem}
+section.message:target,section.operation:target,section.schema:target{background:#fff8c5}
 pre{background:#f6f8fa;padding:.75rem;overflow:auto;font-size:.85rem}
 code{background:#f6f8fa;padding:0 .2rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
@@ -46,6 +48,7 @@ th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-ali
 {% for id in operations %}<a href="#operation-{{ id }}">· {{ id }}</a>{% endfor %}</p>
 <p><a href="#messages">Messages ({{ messages|length }})</a>
 {% for id, m in messages.items() %}<a href="#message-{{ id }}">{{ m.name }}</a>{% endfor %}</p>
+<p><a href="#schemas">Schemas ({{ schemas|length }})</a></p>
 </nav>
 <main>
 <h1>{{ info.title }} <span class="tag">AsyncAPI {{ asyncapi }}</span>
@@ -83,25 +86,36 @@ th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-ali
 <pre>{{ m.example }}</pre>
 </section>
 {% endfor %}
+<h2 id="schemas">Schemas</h2>
+{% for name, sch in schemas.items() %}
+<section class="schema" id="schema-{{ name }}"><h3>{{ name }}</h3>
+{{ (sch.description or "")|md }}
+{% if sch.fields %}<table><tr><th>Field</th><th>Type</th><th>Required</th><th>Description</th></tr>
+{% for f in sch.fields %}<tr><td><code>{{ f.name }}</code></td><td>{{ f.type }}</td>
+<td>{{ "yes" if f.required else "" }}</td><td>{{ f.description|md }}</td></tr>{% endfor %}
+</table>{% endif %}</section>
+{% endfor %}
 </main></body></html>
 """
 
 
 def _type_of(schema: dict[str, Any]) -> str:
+    """The field's type as HTML: a referenced schema links to its section."""
     if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[-1]
+        name = escape(schema["$ref"].rsplit("/", 1)[-1])
+        return f'<a href="#schema-{name}">{name}</a>'
     if "const" in schema:
-        return json.dumps(schema["const"], ensure_ascii=False)
+        return escape(json.dumps(schema["const"], ensure_ascii=False))
     if "enum" in schema:
-        return " | ".join(json.dumps(v, ensure_ascii=False) for v in schema["enum"])
+        return " | ".join(escape(json.dumps(v, ensure_ascii=False)) for v in schema["enum"])
     for key in ("anyOf", "oneOf"):
         if key in schema:
             return " | ".join(_type_of(s) for s in schema[key])
     if schema.get("type") == "array":
         return f"list of {_type_of(schema.get('items', {}))}"
-    kind = str(schema.get("type", "any"))
-    details = [schema[k] for k in ("format", "pattern") if k in schema]
-    return kind + (f" ({', '.join(map(str, details))})" if details else "")
+    kind = escape(str(schema.get("type", "any")))
+    details = [escape(str(schema[k])) for k in ("format", "pattern") if k in schema]
+    return kind + (f" ({', '.join(details)})" if details else "")
 
 
 def _fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -109,7 +123,7 @@ def _fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {
             "name": name,
-            "type": _type_of(prop),
+            "type": Markup(_type_of(prop)),  # noqa: S704 - _type_of escapes every part
             "required": name in required,
             "description": prop.get("description", ""),
         }
@@ -120,7 +134,8 @@ def _fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
 def render_html(document: dict[str, Any]) -> str:
     """The page for an AsyncAPI document built by ``shared.events.asyncapi.build_document``."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["md"] = lambda text: jinja2.filters.Markup(_MARKDOWN.render(text or ""))
+    # CommonMark with raw HTML off: markdown-it escapes whatever the docstrings contain.
+    env.filters["md"] = lambda text: Markup(_MARKDOWN.render(text or ""))  # noqa: S704
     components = document["components"]
     addresses = {
         message_ref["$ref"].rsplit("/", 1)[-1]: channel["address"]
@@ -153,4 +168,8 @@ def render_html(document: dict[str, Any]) -> str:
         parameters=components["parameters"],
         operations=operations,
         messages=messages,
+        schemas={
+            name: {"description": schema.get("description", ""), "fields": _fields(schema)}
+            for name, schema in components["schemas"].items()
+        },
     )
