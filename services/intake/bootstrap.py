@@ -3,7 +3,7 @@ what it handles, serves and runs periodically. The only module that reads config
 
 from __future__ import annotations
 
-from services.intake import api, api_reference, materials_api, printing_api, sweeps
+from services.intake import api, materials_api, printing_api, reference_api, sweeps
 from services.intake.adapters.notifier import HttpSmsNotifier, LogNotifier, Notifier
 from services.intake.context import IntakeContext
 from services.intake.handlers import HANDLERS
@@ -47,7 +47,7 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
         # projection), application.rejected (review's rejections free the members), and what
         # the applicant is told of: verification.completed, application.qualified, allocation.*.
         handlers=HANDLERS,
-        routers=(printing_api.router, api.router, materials_api.router, api_reference.router),
+        routers=(printing_api.router, api.router, materials_api.router, reference_api.router),
         background=(
             sweep_job(
                 "intake.supplement_overdue",

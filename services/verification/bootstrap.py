@@ -10,7 +10,7 @@ import aio_pika
 import sqlalchemy as sa
 import structlog
 
-from services.verification import api, api_asyncapi, api_reference, store, sweeps
+from services.verification import api, asyncapi_api, reference_api, store, sweeps
 from services.verification.adapters.department_queues import (
     declare_department_queues,
     department_queue_name,
@@ -98,7 +98,7 @@ def definition(
         ),
         metadata=metadata,
         handlers=HANDLERS,
-        routers=(api.router, api_asyncapi.router, api_reference.router),
+        routers=(api.router, asyncapi_api.router, reference_api.router),
         background=(
             prepare(settings),
             sweep_job("verification-deadlines", settings.deadline_sweep_seconds, sweeps.deadlines),
