@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The run command (README: `make run`): local PostgreSQL and RabbitMQ, every service's database
-# migrated, then the eight services as local processes under honcho (see Procfile).
+# migrated, the workbench's web app built, then the eight services and the workbench as local
+# processes under honcho (see Procfile).
 # Ctrl-C stops them all: honcho forwards the signal to every service and waits for them.
 set -euo pipefail
 
@@ -43,11 +44,16 @@ if ((${#failed[@]})); then
     exit 1
 fi
 
+# The workbench's web app: Node.js installed and the app built when missing or out of date.
+bash scripts/build_web.sh
+
 # The address a browser should use: a service bound to every interface is reached on loopback.
 host=${HOUSING_HOST:-127.0.0.1}
 [ "$host" = 0.0.0.0 ] && host=127.0.0.1
 echo
-echo "[run] starting the seven services (Ctrl-C stops them all):"
+echo "[run] starting the services and the workbench (Ctrl-C stops them all):"
+printf '  %-13s http://%s:%s   (sign in as a demo user)\n' \
+    workbench "$host" "${HOUSING_WORKBENCH_PORT:-8000}"
 for service in "${SERVICES[@]}"; do
     # HOUSING_<SERVICE>_PORT, as the service itself reads it.
     port_var="HOUSING_${service^^}_PORT"

@@ -18,6 +18,33 @@ fi
 
 uv sync --frozen --quiet
 
+# The browser tests (tests/browser, part of the default selection) drive Debian's Chromium
+# with CJK fonts (Playwright never downloads a browser) against the built workbench: set up
+# when the selection may include them (no path given, tests/, or tests/browser...).
+browser_tests=1
+paths=0
+for arg in "$@"; do
+    case "$arg" in
+        -*) ;;
+        tests | tests/ | tests/browser*) paths=1 ;;
+        tests/* | */*) [ "$paths" = 1 ] || paths=2 ;;
+    esac
+done
+[ "$paths" = 2 ] && browser_tests=0
+if [ "$browser_tests" = 1 ] && [ "${HOUSING_SKIP_BROWSER_SETUP:-0}" != 1 ]; then
+    missing=()
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    [[ "$(dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null)" == *"ok installed"* ]] ||
+        missing+=(fonts-noto-cjk)
+    if ((${#missing[@]})); then
+        echo "[test] installing ${missing[*]} for the browser tests"
+        if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
+        "${SUDO[@]}" apt-get update -q
+        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -q "${missing[@]}"
+    fi
+    bash scripts/build_web.sh
+fi
+
 status=0
 uv run pytest "$@" || status=$?
 

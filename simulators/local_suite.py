@@ -82,6 +82,9 @@ class LocalSuite:
                 env[f"HOUSING_{name.upper()}_MIGRATION_DATABASE_URL"] = self.migration_database_url(
                     name
                 )
+        if "workbench" in self.ports:
+            # The workbench finds the services by the HOUSING_<SERVICE>_PORT set above.
+            env["HOUSING_WORKBENCH_PORT"] = str(self.ports["workbench"])
         env.update(self.env)
         return env
 
@@ -90,8 +93,9 @@ class LocalSuite:
 
     # -- processes ---------------------------------------------------------------------------
 
-    def migrate(self, services: Iterable[str] = SERVICES) -> None:
-        """Migrate the services' databases side by side, as the run command does."""
+    def migrate(self, services: Iterable[str] = SERVICES, timeout: float = 180.0) -> None:
+        """Migrate the services' databases side by side, as the run command does; each may
+        take ``timeout`` seconds (eight at once on a busy two-core machine need more)."""
         running = {
             name: subprocess.Popen(  # noqa: S603 (our own interpreter and module)
                 [sys.executable, "-m", f"services.{name}", "migrate"],
@@ -103,7 +107,7 @@ class LocalSuite:
             for name in services
         }
         for name, proc in running.items():
-            _, err = proc.communicate(timeout=180)
+            _, err = proc.communicate(timeout=timeout)
             if proc.returncode != 0:
                 raise RuntimeError(f"{name} migrate failed: {err.decode()[-2000:]}")
 
@@ -121,6 +125,13 @@ class LocalSuite:
     def start(self, services: Iterable[str] = SERVICES) -> None:
         for name in services:
             self._spawn(name, [sys.executable, "-m", f"services.{name}"])
+
+    def start_workbench(self) -> str:
+        """The workbench (backend-for-frontend and built web app) on a free port, forwarding to
+        this suite's services; answers its URL. Not one of SERVICES: no database, no broker."""
+        self.ports["workbench"] = free_port()
+        self._spawn("workbench", [sys.executable, "-m", "services.workbench"])
+        return self.url("workbench")
 
     def start_departments(
         self, *, latency_ms: float, jitter_ms: float = 0.0, extra: Iterable[str] = ()

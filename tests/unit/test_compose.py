@@ -32,6 +32,10 @@ EXPECTED_PORTS = {
     "tenancy": 8008,
 }
 
+# The workbench (backend-for-frontend): not one of SERVICES (no database, no broker), but run
+# by compose and the Procfile beside them.
+WORKBENCH_PORT = 8000
+
 # Reference simulators beside the six services: compose service -> (port, module), and the
 # Procfile process name -> (port, module).
 SIMULATORS = {"provincial-receiver": (8090, "simulators.province")}
@@ -94,7 +98,20 @@ def test_the_six_services_publish_their_ports(compose: dict[str, Any]) -> None:
         | ONE_SHOT_JOBS
         | set(SIMULATORS)
         | set(AMQP_SIMULATORS)
+        | {"workbench"}
     )
+
+
+def test_compose_runs_the_workbench_beside_the_services(compose: dict[str, Any]) -> None:
+    workbench = compose["services"]["workbench"]
+    assert workbench["command"] == ["python", "-m", "services.workbench"]
+    assert workbench["ports"] == [f"{WORKBENCH_PORT}:{WORKBENCH_PORT}"]
+    assert workbench["environment"]["HOUSING_WORKBENCH_SERVICE_URL_TEMPLATE"] == (
+        "http://{service}:{port}"
+    )
+    # It reaches the services by compose name and needs neither PostgreSQL nor RabbitMQ.
+    assert set(workbench["depends_on"]) <= set(EXPECTED_PORTS)
+    assert "/readyz" in " ".join(workbench["healthcheck"]["test"])
 
 
 def test_services_wait_for_healthy_infrastructure(compose: dict[str, Any]) -> None:
@@ -161,8 +178,13 @@ def test_procfile_runs_exactly_the_six_services() -> None:
     entries = re.findall(
         r"^([A-Za-z0-9_-]+):\s*(.+)$", PROCFILE.read_text(encoding="utf-8"), flags=re.MULTILINE
     )
-    services = [(name, command) for name, command in entries if "services." in command]
+    services = [
+        (name, command)
+        for name, command in entries
+        if "services." in command and name != "workbench"
+    ]
     assert services == [(name, f"python -m services.{name}") for name in EXPECTED_PORTS]
+    assert ("workbench", "python -m services.workbench") in entries
     simulators = {name: command for name, command in entries if "simulators." in command}
     assert simulators == {
         name: f"python -m {module}" for name, (_, module) in PROCFILE_SIMULATORS.items()
@@ -170,7 +192,7 @@ def test_procfile_runs_exactly_the_six_services() -> None:
         name: f"python -m {module}"
         for name, module in (AMQP_SIMULATORS | DEVELOPMENT_SIMULATORS).items()
     }
-    assert len(entries) == len(services) + len(simulators)
+    assert len(entries) == len(services) + len(simulators) + 1  # + the workbench
 
 
 def test_simulators_run_in_compose(compose: dict[str, Any]) -> None:
