@@ -64,10 +64,15 @@ done
 echo "[run] readiness: scripts/wait_ready.sh (in another terminal)"
 if [ "$HOUSING_ENVIRONMENT" = development ] && [ "${HOUSING_DEMO:-1}" != 0 ]; then
     # Demo data (development only): the demo city's housing stock, through allocation's API
-    # once it is ready. Walk one family to a contract: uv run python -m tools.walkthrough_allocation
+    # once it is ready, then (on an empty installation only) a few hundred households at every
+    # stage with lights, tickets and bans (tools/demo_seed.py; HOUSING_DEMO_HOUSEHOLDS sets how
+    # many). Walk one family to a contract: uv run python -m tools.walkthrough_allocation
     # (and on through a year of tenancy to the next household: tools.walkthrough_tenancy)
     echo "[run] demo: importing deploy/demo/allocation_stock.csv once allocation is ready"
-    (uv run python -m tools.demo_allocation || true) &
+    echo "[run] demo: seeding ${HOUSING_DEMO_HOUSEHOLDS:-300} households on an empty installation"
+    ( (uv run python -m tools.demo_allocation &&
+        uv run python -m tools.demo_seed --households "${HOUSING_DEMO_HOUSEHOLDS:-300}") ||
+        true) &
 fi
 echo
 

@@ -95,14 +95,16 @@ STREET_CLERK = dev_token("street_clerk", STREET, "walkthrough-street-clerk", "�
 CITY_CLERK = dev_token("city_clerk", CITY, "walkthrough-city-clerk", "市级经办")
 
 
-def _signer(level: str, role: str) -> dict[str, str]:
-    org = {"street": STREET, "district": STREET[:6], "city": CITY}[level]
+def signer(level: str, role: str, street: str = STREET, who: str = "walkthrough") -> dict[str, str]:
+    """A signer of ``street``'s stage, its district's or the city's: one person per level and
+    role (review refuses a person signing at two levels of one case)."""
+    org = {"street": street, "district": street[:6], "city": CITY}[level]
     staff = (
         "city_leader"
         if role == "leader"
         else f"{level}_{'clerk' if role == 'handler' else 'reviewer'}"
     )
-    return dev_token(staff, org, f"walkthrough-{staff}-{org}", "王*明")
+    return dev_token(staff, org, f"{who}-{staff}-{org}", "王*明")
 
 
 class WalkthroughError(RuntimeError):
@@ -253,7 +255,7 @@ class Walkthrough:
                     await review.post(
                         f"/cases/{case_id}/stages/{stage}/opinions",
                         json={"role": role, "decision": "approve", "opinion": OPINION},
-                        headers=_signer(level, role),
+                        headers=signer(level, role),
                     ),
                     201,
                 )

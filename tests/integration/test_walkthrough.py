@@ -8,18 +8,14 @@ next household on the waiting list, through the HTTP APIs alone (issue 16, "Done
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import date
 
 import pytest
 
-from shared.city import city_config
-from shared.settings import SERVICES
-from simulators.departments import Behaviour, answering
 from tests.conftest import Infra
-from tests.e2e.journey_support import environment
-from tests.services import RunningService, running_service
-from tools import demo_allocation, walkthrough_allocation
+from tests.integration.walk_support import walk_suite
+from tests.services import RunningService
+from tools import demo_allocation
 from tools.walkthrough_allocation import OFFICER
 from tools.walkthrough_tenancy import CONTINUING, REREVIEW_MONTH, TenancyWalkthrough, month_start
 
@@ -28,26 +24,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 async def suite(infra: Infra) -> AsyncIterator[dict[str, RunningService]]:
-    async with AsyncExitStack() as stack:
-        # The notice sweep closes the publicity soon after the walkthrough moves the clock.
-        stack.enter_context(environment({"HOUSING_PUBLICATION_NOTICE_SWEEP_SECONDS": "0.5"}))
-        services = {
-            name: await stack.enter_async_context(running_service(infra, name, system="walk"))
-            for name in SERVICES
-        }
-        settings = services["verification"].runtime.settings
-        await stack.enter_async_context(
-            answering(
-                [
-                    d.code
-                    for d in city_config().verifying_departments(walkthrough_allocation.CATEGORY)
-                ],
-                amqp_url=settings.amqp_url,
-                exchange=settings.verification_exchange,
-                queue_prefix=settings.queue_prefix,
-                behaviour=Behaviour(latency_ms=0),
-            )
-        )
+    async with walk_suite(infra, "walk") as services:
         yield services
 
 
