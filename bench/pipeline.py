@@ -1,22 +1,32 @@
 """Benchmark: the pipeline from submission to a review task ready, under sustained load.
 
     make bench                       # = uv run python -m bench.pipeline
-    uv run python -m bench.pipeline -n 3000 --rate 200 --latency-ms 50 --dispatch both
+    uv run python -m bench.pipeline -n 1000 --rate 20 200 --latency-ms 50 --dispatch both
 
 For each dispatch mode (``parallel``, the design; ``serial``, the baseline in which
 verification asks one department after another) it starts the whole platform as local
 processes (``simulators.local_suite``: the six services and the eight reference department
 simulators, each answering after ``--latency-ms``) on databases and queues of its own, and
-drives households through intake's public API at ``--rate`` per second, open loop
-(``simulators.applicants``): submission, then acceptance with a receipt. The pipeline is
-done for an application when review has its case with the verification result attached: the
-street clerk's task is ready.
+drives ``-n`` households through intake's public API at each ``--rate`` per second in turn
+(one phase per rate on the same suite), open loop (``simulators.applicants``): submission,
+then acceptance with a receipt. The pipeline is done for an application when review has its
+case with the verification result attached: the street clerk's task is ready.
 
 It prints, per mode: applications per second sustained (accepted applications over the time
 from the first submission to the last task ready), end-to-end latency percentiles (submission
 to task ready), the fan-out ratio (verification time p50 / department latency: 1 when the
 departments work in parallel, 8 or more when they take turns), and the checks that nothing was
-lost or doubled (applications, cases, answered requests, dead letters).
+lost or doubled (applications, cases, answered requests, dead letters, cumulative per suite).
+
+And per application, for the phase (first submission to last task ready): CPU milliseconds of
+the platform (the services' processes, the RabbitMQ node net of its idle rate, and the
+PostgreSQL backends of the run's databases) apart from the department simulators and the load
+driver (this process); messages published (the services' ``outbox_published_total`` plus the
+departments' answers) and delivered (``events_handled_total`` plus the requests the
+departments took); commits and rollbacks (``pg_stat_database`` of the run's databases, read
+once PostgreSQL has published its counters). The RabbitMQ node and the PostgreSQL server's
+shared processes also serve everyone else on the machine: the load average is printed with
+each phase, and CPU time, unlike wall-clock throughput, stays comparable under such load.
 
 Times are read afterwards from the services' own databases (review's ``verifications.
 received_at`` and ``cases.opened_at``, verification's case ``started_at``/``completed_at``),

@@ -103,7 +103,8 @@ class LocalSuite:
             for name in services
         }
         for name, proc in running.items():
-            _, err = proc.communicate(timeout=180)
+            # Generous: on a shared machine CREATE and DROP DATABASE wait for checkpoints.
+            _, err = proc.communicate(timeout=600)
             if proc.returncode != 0:
                 raise RuntimeError(f"{name} migrate failed: {err.decode()[-2000:]}")
 
