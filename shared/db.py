@@ -42,17 +42,33 @@ def create_engine(
         "idle_in_transaction_session_timeout": idle_in_transaction_timeout_ms,
     }
     server_settings = {name: str(ms) for name, ms in limits.items() if ms}
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         connect_args={"server_settings": server_settings} if server_settings else {},
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it cost a BEGIN/SELECT 1/ROLLBACK round trip before every transaction.
+        # ``_refuse_closed`` below drops, without a round trip, a pooled connection the server
+        # has closed (a terminated backend, a restart). One that died silently fails its
+        # first statement instead; SQLAlchemy then discards it and every connection pooled
+        # before it, the consumer holds the message as "database unavailable" and tries again
+        # on a fresh one, the relay retries its round, and an HTTP request answers 503.
         pool_recycle=1800,
         # A failed statement's message would carry its bound values (names, addresses) into
         # the error log; the SQL text alone is enough to find the fault.
         hide_parameters=True,
     )
+    sa.event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """At checkout: asyncpg already knows when the server hung up on an idle connection (it
+    read the termination message and the end of the stream), so asking costs no round trip;
+    DisconnectionError makes the pool discard it and check out another."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise sa.exc.DisconnectionError("the server closed this pooled connection")
 
 
 class UnitOfWork:

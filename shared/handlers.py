@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from shared.amqp.consumer import BatchHandler, Delivery, Handler, current_delivery
-from shared.amqp.topology import Binding
+from shared.amqp.topology import Binding, topic_matches
 from shared.db import UnitOfWork
 from shared.events.base import EventPayload, payload_model
 from shared.events.envelope import Envelope
@@ -40,6 +40,9 @@ class TypedHandler(Generic[P]):
     model: type[P]
     fn: TypedFn
     batch: BatchFn | None = None
+    # The routing keys to bind when only some of the type's keys are wanted (the red lights of
+    # ``alert.raised.{colour}``); empty: every key the type is published under.
+    routing_keys: tuple[str, ...] = ()
 
     @property
     def event_type(self) -> str:
@@ -62,11 +65,17 @@ class TypedHandler(Generic[P]):
         return one
 
 
-def handles(model: type[P]) -> Callable[[TypedFn], TypedHandler[P]]:
-    """Declare ``fn(ctx, uow, payload, envelope)`` the entrypoint of ``model``'s event type."""
+def handles(
+    model: type[P], *, routing_keys: tuple[str, ...] = ()
+) -> Callable[[TypedFn], TypedHandler[P]]:
+    """Declare ``fn(ctx, uow, payload, envelope)`` the entrypoint of ``model``'s event type;
+    ``routing_keys`` narrows the binding to some of the keys of its template."""
+    for key in routing_keys:
+        if not topic_matches(model.routing_pattern(), key):
+            raise ValueError(f"{model.event_type!r} is never published with key {key!r}")
 
     def wrap(fn: TypedFn) -> TypedHandler[P]:
-        return TypedHandler(model, fn)
+        return TypedHandler(model, fn, routing_keys=routing_keys)
 
     return wrap
 
@@ -110,18 +119,20 @@ def derive_bindings(
     the ``extra`` bindings a service declares for a real reason (a catch-all, say).
 
     On ``housing.events`` the routing key is the event type; an event published under a
-    template (``response.{department}``) is bound with ``*`` for each placeholder.
+    template (``response.{department}``, ``alert.raised.{colour}``) is bound with ``*`` for
+    each placeholder, or with the keys its handler names (``handles(..., routing_keys=...)``).
     """
     derived: list[Binding] = []
     for event_type in sorted(handlers):
         handler = handlers[event_type]
         model = handler.model if isinstance(handler, TypedHandler) else payload_model(event_type)
         if model is None:
-            binding = Binding(event_type)
+            bindings = [Binding(event_type)]
+        elif isinstance(handler, TypedHandler) and handler.routing_keys:
+            bindings = [Binding(key, exchange=model.exchange) for key in handler.routing_keys]
         else:
-            binding = Binding(model.routing_pattern(), exchange=model.exchange)
-        if binding not in derived:
-            derived.append(binding)
+            bindings = [Binding(model.routing_pattern(), exchange=model.exchange)]
+        derived += [b for b in bindings if b not in derived]
     for binding in extra:
         if binding not in derived:
             derived.append(binding)

@@ -54,7 +54,7 @@ class ServiceDefinition:
     description: str
     metadata: sa.MetaData
     # Bindings beyond the handled event types (those are derived from ``handlers``): only for
-    # a real reason, such as alerting's catch-all.
+    # a real reason (no catch-all: unrouted events have a queue of their own).
     bindings: tuple[Binding, ...] = ()
     # Event type -> typed handler (``shared.handlers``) or a plain ``(uow, envelope)`` one.
     handlers: Mapping[str, TypedHandler[Any] | Handler | BatchHandler] = field(default_factory=dict)
@@ -99,6 +99,8 @@ class Runtime:
             name=settings.service,
             connect_seconds=settings.broker_connect_seconds,
             restore_seconds=settings.broker_restore_seconds,
+            # Events no service binds go to the unrouted queue (no catch-all binding needed).
+            unrouted=True,
         )
         self.queue_spec = QueueSpec(
             name=settings.queue_name,

@@ -93,7 +93,7 @@ class LocalSuite:
 
     # -- processes ---------------------------------------------------------------------------
 
-    def migrate(self, services: Iterable[str] = SERVICES, timeout: float = 180.0) -> None:
+    def migrate(self, services: Iterable[str] = SERVICES, timeout: float = 600.0) -> None:
         """Migrate the services' databases side by side, as the run command does; each may
         take ``timeout`` seconds (eight at once on a busy two-core machine need more)."""
         running = {

@@ -8,8 +8,9 @@
 # Without service names: all eight services. For each service <s> it creates user
 # "housing_<s>" (USER_PREFIX) and sets, in $VHOST:
 #
-#   configure  ^(<prefix>\.<s>(\..+)?|<events>|<verification>)$       its queue family, the
-#                                                                       two exchanges
+#   configure  ^(<prefix>\.<s>(\..+)?|<events>|<events>\.unrouted|<verification>)$
+#                                          its queue family, the two exchanges, and the events
+#                                          exchange's alternate exchange and unrouted queue
 #   write      the same, plus amq\.default (its own retries and dead letters)
 #   read       the same
 #
@@ -75,7 +76,9 @@ for service in "$@"; do
   ensure_user "$user" "SVC_PASSWORD_$(printf '%s' "$service" | tr '[:lower:]' '[:upper:]')"
 
   own="$(escape "$QUEUE_PREFIX")\\.$(escape "$service")(\\..+)?"
-  exchanges="$(escape "$EVENTS_EXCHANGE")|$(escape "$VERIFICATION_EXCHANGE")"
+  # <events>.unrouted: the events exchange's alternate exchange and its queue, which every
+  # service declares with the events exchange (shared.amqp.topology.declare_exchanges).
+  exchanges="$(escape "$EVENTS_EXCHANGE")|$(escape "$EVENTS_EXCHANGE")\\.unrouted|$(escape "$VERIFICATION_EXCHANGE")"
   if [ "$service" = verification ]; then
     own="$own|$(escape "$QUEUE_PREFIX")\\.dept\\..+"
   fi

@@ -1,6 +1,7 @@
 """Composition root of the alerting service: what it listens to, handles and serves.
 
-It hears every event on ``housing.events`` (binding ``#``), keeps its own timelines, and runs
+It hears the events it has a handler for (bindings derived from the handler map), keeps its
+own timelines, and runs
 three periodic jobs: the clock sweep (clock rules, ticket escalation, reminders), the
 notification dispatcher and the report sweep (定期通报). The only module that reads configuration.
 """
@@ -18,19 +19,12 @@ from services.alerting.printing_api import router as printing_router
 from services.alerting.rules import catalogue
 from services.alerting.settings import AlertingSettings
 from services.alerting.tables import metadata
-from shared.amqp.topology import Binding
 from shared.city import city_config
 from shared.context import base_fields
 from shared.runtime import Runtime, ServiceDefinition
 from shared.scheduler import sweep_job
 from shared.settings import settings_for
 from shared.workdays import default_calendar
-
-# The one binding declared by hand (the handled types' bindings are derived from the handler
-# map): supervision watches the whole stream, and this catch-all gives every event type a
-# route, so the relay's mandatory publish never meets an event nobody receives (it would be
-# retried as unroutable).
-EXTRA_BINDINGS = (Binding("#"),)
 
 
 def rule_config(settings: AlertingSettings | None = None, city: str | None = None) -> RuleConfig:
@@ -87,7 +81,6 @@ def definition(settings: AlertingSettings | None = None) -> ServiceDefinition:
         title="Alerting 预警督办",
         description="Supervision rules, red and yellow lights, tickets and the cockpit.",
         metadata=metadata,
-        bindings=EXTRA_BINDINGS,
         handlers=HANDLERS,
         routers=(router, complaints_router, printing_router),
         background=(

@@ -746,6 +746,44 @@ async def review_case_opened(
     )
 
 
+def _stage_started() -> sa.Insert:
+    """The upsert of a started stage, built once (it runs for every stage of every case)."""
+    columns = (
+        "case_id",
+        "stage",
+        "application_id",
+        "level",
+        "unit",
+        "status",
+        "started_at",
+        "due_at",
+        "warn_at",
+        "time_limit_working_days",
+        "calendar_fallback",
+        "completed_at",
+        "working_days_used",
+        "overdue",
+    )
+    # Parameter names other than the columns' own, which the VALUES and SET clauses reserve.
+    stmt = insert(stages).values(
+        {c: sa.bindparam(f"p_{c}", type_=stages.c[c].type) for c in columns}
+    )
+    # A stage restarted after a return reopens; a start older than the recorded completion
+    # (events out of order) only fills in the deadline and leaves the stage completed.
+    reopen = sa.or_(
+        stages.c.completed_at.is_(None), stages.c.completed_at < stmt.excluded.started_at
+    )
+    reopened = ("status", "completed_at", "working_days_used", "overdue")
+    update = {
+        **{c: stmt.excluded[c] for c in columns if c not in ("case_id", "stage", *reopened)},
+        **{c: sa.case((reopen, stmt.excluded[c]), else_=stages.c[c]) for c in reopened},
+    }
+    return stmt.on_conflict_do_update(index_elements=["case_id", "stage"], set_=update)
+
+
+_STAGE_STARTED = _stage_started()
+
+
 async def review_stage_started(
     ctx: AlertingContext, uow: UnitOfWork, e: ev.ReviewStageStarted, envelope: Envelope
 ) -> None:
@@ -765,21 +803,9 @@ async def review_stage_started(
         "working_days_used": None,
         "overdue": False,
     }
-    stmt = insert(stages).values(case_id=e.case_id, stage=e.stage, **values)
-    # A stage restarted after a return reopens; a start older than the recorded completion
-    # (events out of order) only fills in the deadline and leaves the stage completed.
-    reopen = sa.or_(
-        stages.c.completed_at.is_(None), stages.c.completed_at < stmt.excluded.started_at
-    )
-    update = {
-        **values,
-        **{
-            col: sa.case((reopen, stmt.excluded[col]), else_=stages.c[col])
-            for col in ("status", "completed_at", "working_days_used", "overdue")
-        },
-    }
     await uow.conn.execute(
-        stmt.on_conflict_do_update(index_elements=["case_id", "stage"], set_=update)
+        _STAGE_STARTED,
+        {f"p_{k}": v for k, v in {**values, "case_id": e.case_id, "stage": e.stage}.items()},
     )
 
 

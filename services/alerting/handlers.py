@@ -2,7 +2,7 @@
 serialises events about one application, and calls its reaction in ``commands.py``.
 
 A malformed event fails and goes the retry / dead-letter way instead of half-applying. The
-bindings are derived from ``HANDLERS``; alerting's catch-all ``#`` is declared in bootstrap.
+bindings are derived from ``HANDLERS``: alerting receives exactly the types it handles.
 """
 
 from __future__ import annotations

@@ -81,7 +81,9 @@ def definition(settings: PublicationSettings | None = None) -> ServiceDefinition
         ),
         background=(
             sweep_job("notice-sweep", settings.notice_sweep_seconds, sweeps.notice_sweep),
-            pusher_job(settings.push_interval_seconds),
+            # No provincial endpoint configured: nothing is ever logged for a push, so no job
+            # (it would open a transaction every interval to find nothing).
+            *([pusher_job(settings.push_interval_seconds)] if settings.province_endpoints else []),
         ),
         outbound_urls=lambda ctx: [
             (f"HOUSING_PUBLICATION_PROVINCE_ENDPOINTS ({e.name})", e.url)

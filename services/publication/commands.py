@@ -49,6 +49,7 @@ from services.publication.schemas import (
     ObjectionReceipt,
 )
 from services.publication.store import (
+    QUALIFIED_STAGE,
     application_ids,
     entry_of,
     gather_entries,
@@ -200,11 +201,10 @@ async def project_qualified(uow: UnitOfWork, payload: EventPayload, env: Envelop
     that publishes later), it marks the application ready for a qualification notice.
     """
     d = payload.model_dump()
-    after_publicity = applications.c.stage.in_(("publicity", "publicity_closed"))
     touched = await set_stage(
         uow.conn,
         d["application_id"],
-        sa.case((after_publicity, "confirmed"), else_="qualified"),
+        QUALIFIED_STAGE,
         env.occurred_at,
         qualified_at=d["qualified_at"],
         outcome="qualified",

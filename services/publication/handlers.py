@@ -220,14 +220,15 @@ async def on_case_exposed(
     await commands.project_case_exposed(uow, event)
 
 
-@handles(AlertRaised)
+# Only red lights go to the province (domain.is_pushed): yellow ones are not even delivered.
+@handles(AlertRaised, routing_keys=("alert.raised.red",))
 async def on_alert_raised(
     ctx: PublicationContext, uow: UnitOfWork, event: AlertRaised, envelope: Envelope
 ) -> None:
     await commands.log_push(ctx, uow, envelope)
 
 
-@handles(AlertCleared)
+@handles(AlertCleared, routing_keys=("alert.cleared.red",))
 async def on_alert_cleared(
     ctx: PublicationContext, uow: UnitOfWork, event: AlertCleared, envelope: Envelope
 ) -> None:

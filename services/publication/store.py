@@ -3,16 +3,62 @@ progress read model's stage moves and the gathering of a new notice's entries.""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.publication.tables import applications, notice_entries, notices, objections
+
+# The read model's two writes run for almost every event publication consumes. Their
+# statements are built once per shape (which columns an event fills in) and then only executed
+# with new parameters: building the ``CASE`` expressions and the upsert on every call cost more
+# Python time than the database spent on them.
+
+QUALIFIED_STAGE = sa.case(
+    (applications.c.stage.in_(("publicity", "publicity_closed")), "confirmed"),
+    else_="qualified",
+)
+"""Review's qualification: the final ``confirmed`` after the family's notice, ``qualified``
+(ready for a qualification notice) before any."""
+
+
+def _param(column: str) -> sa.BindParameter[Any]:
+    # Not the column's own name: that one is reserved for the VALUES and SET clauses.
+    return sa.bindparam(f"p_{column}", type_=applications.c[column].type)
+
+
+@functools.cache
+def _stage_update(
+    many: bool, stage: sa.ColumnElement[str] | None, columns: tuple[str, ...]
+) -> sa.Update:
+    at = _param("stage_at")
+    newer = applications.c.stage_at <= at
+    which = (
+        applications.c.application_id
+        == sa.any_(sa.bindparam("p_ids", type_=pg.ARRAY(applications.c.application_id.type)))
+        if many
+        else applications.c.application_id == _param("application_id")
+    )
+    return (
+        applications.update()
+        .where(which)
+        .values(
+            stage=sa.case(
+                (newer, _param("stage") if stage is None else stage), else_=applications.c.stage
+            ),
+            level=sa.case((newer, _param("level")), else_=applications.c.level),
+            stage_at=sa.func.greatest(applications.c.stage_at, at),
+            updated_at=sa.func.greatest(applications.c.updated_at, at),
+            **{c: _param(c) for c in columns},
+        )
+    )
 
 
 async def set_stage(
@@ -24,41 +70,47 @@ async def set_stage(
     level: str | None = None,
     **columns: Any,
 ) -> int:
-    """Move one application (or a list, in one statement) to ``stage`` unless a newer event
-    already moved it; ``columns`` (dates, outcome) are written in any case. Returns the rows
-    touched."""
-    newer = applications.c.stage_at <= at
-    which = (
-        applications.c.application_id.in_(list(application_id))
-        if isinstance(application_id, list | tuple)
-        else applications.c.application_id == application_id
+    """Move one application (or a list, in one statement) to ``stage`` (a stage name or
+    :data:`QUALIFIED_STAGE`) unless a newer event already moved it; ``columns`` (dates,
+    outcome) are written in any case. Returns the rows touched."""
+    many = isinstance(application_id, list | tuple)
+    statement = _stage_update(
+        many, None if isinstance(stage, str) else stage, tuple(sorted(columns))
     )
-    result = await conn.execute(
-        applications.update()
-        .where(which)
-        .values(
-            stage=sa.case((newer, stage), else_=applications.c.stage),
-            level=sa.case((newer, level), else_=applications.c.level),
-            stage_at=sa.func.greatest(applications.c.stage_at, at),
-            updated_at=sa.func.greatest(applications.c.updated_at, at),
-            **columns,
-        )
-    )
+    params = {"p_stage_at": at, "p_level": level, **{f"p_{k}": v for k, v in columns.items()}}
+    if many:
+        params["p_ids"] = list(application_id)
+    else:
+        params["p_application_id"] = application_id
+    if isinstance(stage, str):
+        params["p_stage"] = stage
+    result = await conn.execute(statement, params)
     return result.rowcount
+
+
+@functools.cache
+def _upsert(columns: tuple[str, ...]) -> sa.Insert:
+    at = _param("stage_at")
+    statement = insert(applications).values(
+        **{c: _param(c) for c in columns}, stage=_param("stage"), stage_at=at, updated_at=at
+    )
+    fill: dict[str, Any] = {k: statement.excluded[k] for k in columns if k != "application_id"}
+    newer = applications.c.stage_at <= at
+    fill["stage"] = sa.case((newer, statement.excluded.stage), else_=applications.c.stage)
+    fill["stage_at"] = sa.func.greatest(applications.c.stage_at, at)
+    fill["updated_at"] = sa.func.greatest(applications.c.updated_at, at)
+    return statement.on_conflict_do_update(
+        index_elements=[applications.c.application_id], set_=fill
+    )
 
 
 async def upsert_application(
     conn: AsyncConnection, values: dict[str, Any], stage: str, at: datetime
 ) -> None:
     """Insert the read-model row or fill in what this event knows (masked data, dates)."""
-    statement = insert(applications).values(**values, stage=stage, stage_at=at, updated_at=at)
-    fill = {k: statement.excluded[k] for k in values if k != "application_id"}
-    newer = applications.c.stage_at <= at
-    fill["stage"] = sa.case((newer, statement.excluded.stage), else_=applications.c.stage)
-    fill["stage_at"] = sa.func.greatest(applications.c.stage_at, at)
-    fill["updated_at"] = sa.func.greatest(applications.c.updated_at, at)
+    params = {f"p_{k}": v for k, v in values.items()}
     await conn.execute(
-        statement.on_conflict_do_update(index_elements=[applications.c.application_id], set_=fill)
+        _upsert(tuple(sorted(values))), {**params, "p_stage": stage, "p_stage_at": at}
     )
 
 

@@ -117,8 +117,12 @@ class Broker:
         name: str,
         connect_seconds: float = DEFAULT_CONNECT_SECONDS,
         restore_seconds: float = DEFAULT_RESTORE_SECONDS,
+        unrouted: bool = False,
     ) -> None:
         self.url = url
+        # Whether the events exchange has the alternate exchange that keeps unrouted events
+        # (shared.amqp.topology.declare_exchanges); every declaration of it must agree.
+        self.unrouted = unrouted
         # The ``user_id`` stamped on every message we publish: our login, the one value
         # RabbitMQ accepts there (shared.amqp.producers).
         self.user = login_of(url)
@@ -150,7 +154,9 @@ class Broker:
             self.publish_channel = await self.publish_connection.channel(
                 publisher_confirms=True, on_return_raises=True
             )
-            self.logical = await declare_exchanges(self.publish_channel, self.exchange_names)
+            self.logical = await declare_exchanges(
+                self.publish_channel, self.exchange_names, unrouted=self.unrouted
+            )
             self._exchanges = {ex.name: ex for ex in self.logical.values()}
             self._exchanges[""] = self.publish_channel.default_exchange
             self.consume_connection = await _connect(

@@ -153,7 +153,15 @@ def database_unavailable(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, asyncpg.exceptions.ConnectionDoesNotExistError):
+        if isinstance(
+            current,
+            asyncpg.exceptions.ConnectionDoesNotExistError
+            | asyncpg.exceptions.InterfaceError
+            | asyncpg.exceptions.InternalClientError,
+        ):
+            # The client's connection, not the statement: closed under us, or a connection
+            # the server has just terminated whose end asyncpg has not read yet ("another
+            # operation is in progress"); a fresh connection from the pool will do.
             return True
         if isinstance(current, OSError) and not isinstance(current, TimeoutError):
             return True  # connection refused or reset (a timeout may be the handler's own)
@@ -212,7 +220,9 @@ class Consumer:
     async def start(self) -> None:
         channel = await self.broker.consuming_channel(self.prefetch)
         self._channel = channel
-        exchanges = await declare_exchanges(channel, dict(self.broker.exchange_names))
+        exchanges = await declare_exchanges(
+            channel, dict(self.broker.exchange_names), unrouted=self.broker.unrouted
+        )
         # Keep the reference: the robust channel restores only what is still referenced.
         self.queue = await declare_queue(channel, self.spec, exchanges)
         self._worker_tasks = [

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
+from shared.events.base import payload_model
+
 
 @dataclass(frozen=True)
 class Binding:
@@ -42,6 +44,13 @@ def topic_matches(pattern: str, key: str) -> bool:
     return match(pattern.split("."), key.split("."))
 
 
+def _pattern_of(event_type: str) -> str:
+    """The routing keys ``event_type`` travels under on the events exchange: the type itself,
+    or its key template (``alert.raised.{colour}``) with ``*`` for each placeholder."""
+    model = payload_model(event_type)
+    return model.routing_pattern() if model is not None else event_type
+
+
 def narrow_to_handled(bindings: Iterable[Binding], handled: Collection[str]) -> tuple[Binding, ...]:
     """Replace each wildcard binding on the events exchange by one binding per handled event
     type it admits (there the routing key is the event type).
@@ -50,9 +59,9 @@ def narrow_to_handled(bindings: Iterable[Binding], handled: Collection[str]) -> 
     every review event only to claim it in its inbox and drop it: each such delivery costs the
     broker a quorum-log write and the service a transaction's worth of work. Kept as declared:
     exact keys, bindings on the verification exchange (``response.*``: there the routing key is
-    not the type) and the catch-all ``#``. Alerting binds ``#`` on purpose: supervision watches
-    the whole stream, and its catch-all gives every event type a route, so the relay's
-    mandatory publish never meets an event nobody receives (it would be retried as unroutable).
+    not the type) and the catch-all ``#``. No service binds ``#`` since the events exchange has
+    an alternate exchange (:func:`declare_exchanges`): an event nobody binds is kept in the
+    unrouted queue, not returned to the relay.
     """
     narrowed: list[Binding] = []
     for binding in bindings:
@@ -60,9 +69,7 @@ def narrow_to_handled(bindings: Iterable[Binding], handled: Collection[str]) -> 
         if binding.exchange != "events" or key == "#" or not ({"*", "#"} & set(key.split("."))):
             candidates = [binding]
         else:
-            candidates = [
-                Binding(t) for t in sorted(handled) if topic_matches(binding.routing_key, t)
-            ]
+            candidates = [Binding(_pattern_of(t)) for t in sorted(handled) if topic_matches(key, t)]
         narrowed += [b for b in candidates if b not in narrowed]
     return tuple(narrowed)
 
@@ -91,13 +98,51 @@ QUORUM = {"x-queue-type": "quorum"}
 AT_LEAST_ONCE = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
 
 
+def unrouted_name(events_exchange: str) -> str:
+    """The alternate exchange of ``events_exchange``, and the queue that keeps what it gets."""
+    return f"{events_exchange}.unrouted"
+
+
+# The unrouted queue keeps the newest events of types no service binds (catalogued for the
+# province or for consumers to come); every one of them is also in its producer's outbox table
+# for the retention period, so dropping the oldest beyond this bound loses no record.
+UNROUTED_MAX_LENGTH = 100_000
+
+
 async def declare_exchanges(
-    channel: AbstractChannel, names: dict[str, str]
+    channel: AbstractChannel, names: dict[str, str], *, unrouted: bool = False
 ) -> dict[str, AbstractExchange]:
+    """The topic exchanges, by logical name. With ``unrouted`` the events exchange gets an
+    alternate exchange (:func:`unrouted_name`, fanout) bound to a durable queue of the same
+    name: an event no queue is bound for is kept there instead of coming back to its publisher
+    as unroutable, so no service needs a catch-all binding to give every type a route.
+
+    A mandatory publish that reaches the alternate exchange's queue counts as routed (no
+    return); one that reaches no queue at all, the alternate's included, still returns. Every
+    process that declares the events exchange must say the same about ``unrouted``: RabbitMQ
+    refuses a redeclaration with another alternate exchange (PRECONDITION_FAILED).
+    """
     exchanges = {}
     for logical, name in names.items():
+        arguments: dict[str, object] = {}
+        if unrouted and logical == "events":
+            alternate = unrouted_name(name)
+            ae = await channel.declare_exchange(
+                alternate, aio_pika.ExchangeType.FANOUT, durable=True
+            )
+            kept = await channel.declare_queue(
+                alternate,
+                durable=True,
+                arguments={
+                    **QUORUM,
+                    "x-max-length": UNROUTED_MAX_LENGTH,
+                    "x-overflow": "drop-head",
+                },
+            )
+            await kept.bind(ae)
+            arguments["alternate-exchange"] = alternate
         exchanges[logical] = await channel.declare_exchange(
-            name, aio_pika.ExchangeType.TOPIC, durable=True
+            name, aio_pika.ExchangeType.TOPIC, durable=True, arguments=arguments or None
         )
     return exchanges
 

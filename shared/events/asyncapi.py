@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import inspect
 import re
+import typing
 import uuid
 from typing import Any
 
@@ -288,8 +289,19 @@ def build_document() -> dict[str, Any]:
                 producer = getattr(cls, "producer", "the platform")
                 channel["description"] = (
                     f"{cls.summary} Published by {producer} on `housing.events` with routing "
-                    f"key `{cls.event_type}`. Internal: department users cannot read it."
+                    f"key `{address}`. Internal: department users cannot read it."
                 )
+                placeholders = re.findall(r"\{([^}]+)\}", address)
+                if placeholders:
+                    # A key that names a field's value (``alert.raised.{colour}``): consumers
+                    # bind only the values they handle.
+                    channel["parameters"] = {
+                        name: {
+                            "enum": list(typing.get_args(cls.model_fields[name].annotation)),
+                            "description": f"The event's `{name}`.",
+                        }
+                        for name in placeholders
+                    }
             else:
                 channel["description"] = (
                     f"{cls.summary} Exchange `housing.verification`, routing key `{address}`."

@@ -18,7 +18,8 @@ class EventPayload(BaseModel):
 
     event_type: ClassVar[str]
     event_version: ClassVar[int] = 1
-    # "events" -> housing.events (routing key = type); "verification" -> housing.verification.
+    # "events" -> housing.events (routing key = type, or its ``routing_key_template`` filled
+    # in); "verification" -> housing.verification.
     exchange: ClassVar[ExchangeName] = "events"
     summary: ClassVar[str] = ""
 

@@ -53,7 +53,7 @@ from pydantic import (
 
 from shared.events.base import EventPayload, ExchangeName, register
 
-CATALOGUE_VERSION = "1.8.1"
+CATALOGUE_VERSION = "1.9.0"
 """Version of the catalogue as a whole (the AsyncAPI ``info.version``); bump on any change."""
 
 # -- departments --------------------------------------------------------------------------------
@@ -1519,6 +1519,8 @@ class AlertRaised(_AlertingEvent):
     """A rule breach lit a yellow or red light (亮灯)."""
 
     event_type: ClassVar[str] = "alert.raised"
+    # The colour in the key: publication binds only the red lights it pushes to the province.
+    routing_key_template: ClassVar[str] = "alert.raised.{colour}"
     summary: ClassVar[str] = "A supervision rule raised a yellow or red light."
 
     alert_id: uuid.UUID
@@ -1533,12 +1535,16 @@ class AlertRaised(_AlertingEvent):
     unit: UnitCode = Field(description="The unit responsible.")
     raised_at: AwareDatetime
 
+    def routing_key(self) -> str:
+        return self.routing_key_template.format(colour=self.colour)
+
 
 @register
 class AlertCleared(_AlertingEvent):
     """A light went out (灭灯), automatically or confirmed by a supervisor."""
 
     event_type: ClassVar[str] = "alert.cleared"
+    routing_key_template: ClassVar[str] = "alert.cleared.{colour}"
     summary: ClassVar[str] = "A yellow or red light went out."
 
     alert_id: uuid.UUID
@@ -1553,6 +1559,9 @@ class AlertCleared(_AlertingEvent):
     cleared_by: StaffRef | None = Field(
         default=None, description="Who confirmed it; null when its condition ended by itself."
     )
+
+    def routing_key(self) -> str:
+        return self.routing_key_template.format(colour=self.colour)
 
 
 @register

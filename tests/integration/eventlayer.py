@@ -56,6 +56,8 @@ class Layer:
     schema_url: str | None = None
     # The broker's restore limit (shared.amqp.broker); None: its default.
     broker_restore_seconds: float | None = None
+    # The events exchange with the alternate exchange the platform's services declare.
+    unrouted: bool = False
     engine: AsyncEngine | None = None
     broker: Broker | None = None
     started: list[object] = field(default_factory=list)
@@ -100,7 +102,13 @@ class Layer:
         limits: dict[str, float] = {}
         if self.broker_restore_seconds is not None:
             limits["restore_seconds"] = self.broker_restore_seconds
-        self.broker = Broker(self.amqp_url, self.exchanges, name=f"test-{self.service}", **limits)
+        self.broker = Broker(
+            self.amqp_url,
+            self.exchanges,
+            name=f"test-{self.service}",
+            unrouted=self.unrouted,
+            **limits,
+        )
         await self.broker.connect()
 
     def uow(self) -> UnitOfWork:
@@ -162,7 +170,9 @@ def new_event(event_type: str = EVENT, subject: str | None = None) -> dict[str, 
 
 
 @asynccontextmanager
-async def new_layer(infra: Infra, name: str = "layer") -> AsyncIterator[Layer]:
+async def new_layer(
+    infra: Infra, name: str = "layer", *, unrouted: bool = False
+) -> AsyncIterator[Layer]:
     """A layer on a database of its own (tables made by the owner role, used as the
     application role) and exchanges and queues of its own, connected; closed afterwards."""
     token = f"{name}{secrets.token_hex(3)}"
@@ -172,6 +182,7 @@ async def new_layer(infra: Infra, name: str = "layer") -> AsyncIterator[Layer]:
         schema_url=infra.owner_database(token),
         amqp_url=infra.amqp_url,
         prefix=f"{infra.prefix}.{token}",
+        unrouted=unrouted,
     )
     await layer.create_schema()
     await layer.connect()

@@ -9,6 +9,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 
 import aio_pika
@@ -17,7 +18,9 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.engine import make_url
 
+from shared.clock import now
 from shared.db import create_engine
+from shared.events.envelope import Envelope
 from shared.metrics import platform_database_gauges
 from shared.tables import outbox
 from tests.conftest import Infra
@@ -77,9 +80,8 @@ class Tap:
     async def __aenter__(self) -> Tap:
         self._connection = await aio_pika.connect(self.layer.amqp_url, timeout=30)
         channel = await self._connection.channel()
-        exchange = await channel.declare_exchange(
-            self.layer.exchanges["events"], aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        # Passive: the layer declared it (with or without its alternate exchange).
+        exchange = await channel.get_exchange(self.layer.exchanges["events"])
         queue = await channel.declare_queue(exclusive=True)
         await queue.bind(exchange, self.pattern)
 
@@ -274,3 +276,104 @@ async def test_an_outbox_row_that_keeps_failing_is_parked_listed_and_released(
         assert cli("list").returncode == 1  # nothing parked any more
     finally:
         relay.cancel()
+
+
+async def test_a_connection_that_died_in_the_pool_holds_the_message_and_applies_it_once(
+    infra: Infra, layer: Layer
+) -> None:
+    """No pre-ping: the consumer's pooled connections are killed between two events. The pool
+    drops a connection the server closed when it is checked out (no round trip), and one that
+    still fails is "database unavailable": either way the second event is handled on a fresh
+    connection, once, with no retry spent and nothing dead-lettered."""
+    consumer = layer.consumer()
+    await consumer.start()
+    assert layer.broker is not None and layer.engine is not None
+    exchange = layer.broker.exchange(layer.exchanges["events"])
+
+    async def publish(subject: str) -> None:
+        envelope = Envelope(
+            id=uuid.uuid4(),
+            type=EVENT,
+            version=1,
+            occurred_at=now(),
+            producer="test",
+            correlation_id=f"c-{subject}",
+            subject=subject,
+            data={"n": 1},
+        )
+        await exchange.publish(
+            aio_pika.Message(envelope.to_bytes(), message_id=str(envelope.id)),
+            routing_key=EVENT,
+            mandatory=True,
+        )
+
+    try:
+        await publish("app-before")
+
+        async def first() -> bool:
+            return await layer.effect_counts() == (1, 1)
+
+        await wait_for(first, timeout=30, what="the first event applied")
+        pooled = layer.engine.pool.checkedin()
+        assert pooled >= 1  # the consumer's connection waits in the pool
+        database = make_url(layer.database_url).database
+        await _superuser(
+            infra,
+            None,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{database}' AND pid <> pg_backend_pid()",
+        )
+        # The test's own reads share the pool: let asyncpg see the ends of the connections
+        # before effect_counts checks one out (the consumer needs no such pause).
+        await asyncio.sleep(1.0)
+        await publish("app-after")
+
+        async def second() -> bool:
+            return await layer.effect_counts() == (2, 2)
+
+        await wait_for(second, timeout=30, what="the second event applied")
+        await asyncio.sleep(0.5)
+        assert await layer.effect_counts() == (2, 2)
+        retried = [layer.spec.retry_queue(i) for i in range(len(layer.retry_delays_ms))]
+        depths = [await layer.queue_depth(q) for q in (*retried, layer.spec.dead_letter_queue)]
+        assert depths == [0] * (len(retried) + 1)
+        failed = REGISTRY.get_sample_value(
+            "events_handled_total", {"service": layer.service, "type": EVENT, "outcome": "failed"}
+        )
+        assert failed is None
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+async def unrouted_layer(infra: Infra) -> AsyncIterator[Layer]:
+    async with new_layer(infra, "unrouted", unrouted=True) as layer:
+        yield layer
+
+
+async def test_an_event_no_queue_is_bound_for_is_kept_in_the_unrouted_queue(
+    unrouted_layer: Layer,
+) -> None:
+    """With the platform's alternate exchange, an event nobody binds is routed (the mandatory
+    publish is confirmed, not returned): the relay marks it sent at once and the broker keeps
+    it in ``<events>.unrouted``; a bound event does not go there."""
+    layer = unrouted_layer
+    await _emit(layer, 1, event_type="nobody.listens")
+    async with Tap(layer, "test.#") as tap:
+        await _emit(layer, 1)
+        relay = asyncio.create_task(layer.relay().run())
+        try:
+
+            async def relayed() -> bool:
+                return await _unsent(layer) == 0
+
+            await wait_for(relayed, timeout=30, what="both rows relayed")
+            assert layer.engine is not None
+            async with layer.engine.connect() as conn:
+                attempts = (await conn.scalars(sa.select(outbox.c.attempts))).all()
+            assert list(attempts) == [0, 0]  # neither was returned nor retried
+            await asyncio.sleep(0.5)
+            assert len(tap.ids) == 1
+            assert await layer.queue_depth(f"{layer.exchanges['events']}.unrouted") == 1
+        finally:
+            relay.cancel()

@@ -173,6 +173,10 @@ class Pusher:
         Several rounds per tick, so a stream whose head was just acknowledged sends its next
         event without waiting a whole interval.
         """
+        if not self.endpoints:
+            # Nothing configured: no HTTP client (its SSL context is costly to build) and no
+            # query; the gauges have no endpoint to report either.
+            return 0
         delivered = 0
         client = self.client()
         for _ in range(max_rounds):
