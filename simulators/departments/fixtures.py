@@ -140,7 +140,7 @@ def _findings(department: str, s: Subject) -> list[object]:
         return []
     if department == "bank":
         return _bank_findings(ref, n)
-    # health, power_company and departments a city added: nothing on record.
+    # health and departments a city added: nothing on record.
     return []
 
 

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK = ROOT / "sdk"
-VERSION = "1.0.0"
+VERSION = "2.0.0"
 # What the platform has and a department must not need.
 PLATFORM_ONLY = {"fastapi", "sqlalchemy", "asyncpg", "structlog", "orjson", "pyjwt", "alembic"}
 

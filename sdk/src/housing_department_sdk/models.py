@@ -67,13 +67,14 @@ DEPARTMENT_SUBJECT_FIELDS: dict[str, frozenset[SubjectExtraField]] = {
     "tax": frozenset({"employer"}),
     "vehicle": frozenset(),
     "health": frozenset({"relationship"}),
-    "disabled_federation": frozenset(),
+    "disabled_persons_federation": frozenset(),
     "veterans_affairs": frozenset(),
-    "power_company": frozenset(),
     "bank": frozenset(),
 }
 """Which fields beyond name and resident ID a request to a department may carry (数据最小化);
-a department not listed receives name and resident ID only."""
+a department not listed (one a city added) receives name and resident ID only. The codes are
+the platform's department codes (its city file). The power company is not here: it answers the
+platform's vacancy checks over HTTP, not over this exchange."""
 
 # -- field types --------------------------------------------------------------------------------
 
@@ -105,10 +106,11 @@ IdHash = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9a-f]{64}$"),
     Field(
+        examples=["9f2c4e1a7b3d5f60" * 4],
         description=(
             "Hex HMAC-SHA256 of a resident ID number (upper-case X) under the platform's "
             "id-hash key; the same person always has the same hash, the number never travels."
-        )
+        ),
     ),
 ]
 
@@ -116,10 +118,11 @@ ResidentId = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9]{17}[0-9X]$"),
     Field(
+        examples=["350203198803152013"],
         description=(
             "Full resident ID number (居民身份证号, GB 11643, check digit verified by intake). "
             "Only in application.accepted and department requests."
-        )
+        ),
     ),
 ]
 
@@ -196,6 +199,35 @@ class VerificationRequested(_Payload):
 
     event_type: ClassVar[str] = "verification.requested"
     routing_key_template: ClassVar[str] = "request.{department}"
+    # The example a department integrator starts from: the public security bureau receives
+    # name, resident ID and the declared hukou, nothing else.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "0b6f8d3e-7a21-4c55-9e0f-2d8c1b7a4e93",
+                    "case_id": "5e2a9c71-3b4d-4f86-a0e1-7c9d2b3a4f58",
+                    "application_id": "c3d1e2f4-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                    "city": "350200",
+                    "department": "public_security",
+                    "requested_at": "2026-12-03T01:30:00Z",
+                    "deadline": "2026-12-10",
+                    "time_limit_working_days": 5,
+                    "subjects": [
+                        {
+                            "member_ref": "9f2c4e1a7b3d5f60" * 4,
+                            "name": "林晓东",
+                            "resident_id": "350203198803152013",
+                            "relationship": None,
+                            "hukou_division": "350203",
+                            "employer": None,
+                        }
+                    ],
+                    "purpose": "admission",
+                }
+            ]
+        }
+    )
 
     request_id: uuid.UUID = Field(description="Quote it in the answer.")
     case_id: uuid.UUID
@@ -398,6 +430,28 @@ class DepartmentAnswered(_Payload):
 
     event_type: ClassVar[str] = "department.answered"
     routing_key_template: ClassVar[str] = "response.{department}"
+    # The answer to the request example above: the hukou and residence permit on record.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "0b6f8d3e-7a21-4c55-9e0f-2d8c1b7a4e93",
+                    "department": "public_security",
+                    "answered_at": "2026-12-04T02:10:00Z",
+                    "answered_by": "gaj-hukou-system",
+                    "no_record": False,
+                    "findings": [
+                        {
+                            "member_ref": "9f2c4e1a7b3d5f60" * 4,
+                            "kind": "hukou",
+                            "division": "350203",
+                            "residence_permit": False,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     request_id: uuid.UUID = Field(description="The request being answered.")
     department: DepartmentCode
