@@ -270,7 +270,7 @@ class DemoSeed(TenancyWalkthrough):
 
     async def post(self, service: str, url: str, body: Any, headers: dict[str, str]) -> Any:
         """POST with an idempotency key, sent again with the same key while the service answers
-        5xx or 409 "still in progress" (a busy database), as a portal would."""
+        5xx or not at all (a busy database), as a portal would."""
         headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
         deadline = time.monotonic() + self.timeout
         for attempt in itertools.count(1):
@@ -278,11 +278,7 @@ class DemoSeed(TenancyWalkthrough):
                 response = await self.c[service].post(url, json=body, headers=headers)
             except httpx.TransportError:
                 response = None
-            retry = (
-                response is None
-                or response.status_code >= 500
-                or (response.status_code == 409 and "Idempotency" in response.text)
-            )
+            retry = response is None or response.status_code >= 500
             if not retry or time.monotonic() > deadline:
                 if response is None:
                     raise WalkthroughError(f"POST {url}: no answer")
