@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import secrets
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -25,6 +25,13 @@ from joserfc.jwk import KeySet
 from services.workbench.sessions import User
 from shared.auth import is_known_role
 from shared.auth.units import is_unit_code
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+# Signature algorithms accepted on ID tokens (never "none" or HMAC with a shared secret):
+# what identity providers sign with in practice.
+ID_TOKEN_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
 
 
 class SignInError(Exception):
@@ -123,6 +130,7 @@ class OidcClient:
         scope: str,
         mapping: ClaimMapping,
         timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
@@ -131,10 +139,17 @@ class OidcClient:
         self.scope = scope
         self.mapping = mapping
         self.timeout = timeout
+        # Tests talk to an identity provider served in-process; production: the network.
+        self.transport = transport
         self._metadata: dict[str, Any] | None = None
         self._keys: KeySet | None = None
 
     def _client(self) -> AsyncOAuth2Client:
+        with warnings.catch_warnings():
+            # Authlib prefers the httpx2 package and warns when it falls back to httpx, which
+            # is the platform's HTTP client; imported here, so only an OIDC sign-in loads it.
+            warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+            from authlib.integrations.httpx_client import AsyncOAuth2Client
         return AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self.client_secret or None,
@@ -142,11 +157,15 @@ class OidcClient:
             redirect_uri=self.redirect_uri,
             code_challenge_method="S256",
             timeout=self.timeout,
+            transport=self.transport,
         )
+
+    def _http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.timeout, transport=self.transport)
 
     async def metadata(self) -> dict[str, Any]:
         if self._metadata is None:
-            async with httpx.AsyncClient(timeout=self.timeout) as http:
+            async with self._http() as http:
                 answer = await http.get(f"{self.issuer}/.well-known/openid-configuration")
                 answer.raise_for_status()
                 self._metadata = answer.json()
@@ -155,7 +174,7 @@ class OidcClient:
     async def keys(self, *, refresh: bool = False) -> KeySet:
         if self._keys is None or refresh:
             meta = await self.metadata()
-            async with httpx.AsyncClient(timeout=self.timeout) as http:
+            async with self._http() as http:
                 answer = await http.get(meta["jwks_uri"])
                 answer.raise_for_status()
                 self._keys = KeySet.import_key_set(answer.json())
@@ -199,10 +218,12 @@ class OidcClient:
             raise SignInError("统一身份认证平台未返回身份令牌（ID Token）。")
         try:
             try:
-                decoded = jwt.decode(id_token, await self.keys())
+                decoded = jwt.decode(id_token, await self.keys(), algorithms=ID_TOKEN_ALGORITHMS)
             except (JoseError, ValueError):
                 # A key rotated since the set was cached: fetch it once more.
-                decoded = jwt.decode(id_token, await self.keys(refresh=True))
+                decoded = jwt.decode(
+                    id_token, await self.keys(refresh=True), algorithms=ID_TOKEN_ALGORITHMS
+                )
             jwt.JWTClaimsRegistry(
                 iss={
                     "essential": True,

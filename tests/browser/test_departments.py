@@ -22,7 +22,8 @@ def test_a_department_answers_in_the_workbench_and_the_reviewer_sees_all_answers
     task = review_case(workbench.suite, application["id"])
 
     workbench.sign_in("demo-dept-health", then="/departments/requests")
-    expect(page.get_by_label("部门")).to_have_value("市卫生健康委员会")
+    expect(page.get_by_test_id("current-user")).to_have_text("市卫生健康委员会协查员")
+    expect(page.get_by_role("combobox", name="部门")).to_be_visible()
     requests = page.get_by_test_id("request-table")
 
     def listed() -> Locator | None:

@@ -58,7 +58,9 @@ async def test_a_refusal_comes_back_exactly_as_intake_gave_it_and_nothing_is_sto
 ) -> None:
     csrf = await _sign_in(bench.browser, "demo-street-clerk")
     before = await _count(bench.intake)
-    body = application_body(new_resident_id(), "350203197001010000", channel="window")
+    valid = new_resident_id()
+    wrong = valid[:-1] + ("1" if valid[-1] != "1" else "2")  # the check character changed
+    body = application_body(new_resident_id(), wrong, channel="window")
     via_workbench = await bench.browser.post(
         "/api/intake/applications", json=body, headers={"X-CSRF-Token": csrf}
     )
