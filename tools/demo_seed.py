@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import random
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -244,7 +246,7 @@ class DemoSeed(TenancyWalkthrough):
         *,
         households: int,
         seed: int,
-        concurrency: int = 24,
+        concurrency: int = 8,
         **kwargs: Any,
     ) -> None:
         super().__init__(clients, **kwargs)
@@ -267,7 +269,22 @@ class DemoSeed(TenancyWalkthrough):
         return list(await asyncio.gather(*(one(i) for i in items)))
 
     async def post(self, service: str, url: str, body: Any, headers: dict[str, str]) -> Any:
-        return _check(await self.c[service].post(url, json=body, headers=headers), 200, 201)
+        """POST with an idempotency key, sent again with the same key while the service answers
+        5xx or not at all (a busy database), as a portal would."""
+        headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
+        deadline = time.monotonic() + self.timeout
+        for attempt in itertools.count(1):
+            try:
+                response = await self.c[service].post(url, json=body, headers=headers)
+            except httpx.TransportError:
+                response = None
+            retry = response is None or response.status_code >= 500
+            if not retry or time.monotonic() > deadline:
+                if response is None:
+                    raise WalkthroughError(f"POST {url}: no answer")
+                return _check(response, 200, 201)
+            await asyncio.sleep(min(0.2 * attempt, 2.0))
+        raise AssertionError("unreachable")
 
     async def get(self, service: str, url: str, headers: dict[str, str], **params: Any) -> Any:
         return _check(await self.c[service].get(url, params=params, headers=headers), 200)

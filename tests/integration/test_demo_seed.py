@@ -27,7 +27,7 @@ SEED = 7
 
 @pytest.fixture(scope="module")
 async def suite(infra: Infra) -> AsyncIterator[dict[str, RunningService]]:
-    async with walk_suite(infra, "seed", db_pool_size=5) as services:
+    async with walk_suite(infra, "seed") as services:
         yield services
 
 
