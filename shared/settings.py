@@ -188,7 +188,8 @@ class ServiceSettings(BaseSettings):
     in which a rewrite is protected by the chain alone.
     """
     city_config: Path = REPO_ROOT / "deploy" / "cities" / "xiamen.yaml"
-    """City configuration: units, categories, departments, workflow, limits, windows."""
+    """City configuration: units, categories, departments, workflow, limits, windows, and the
+    offices and windows printed on documents (`offices`, docs/printing.md)."""
     log_level: str = "INFO"
     """Log level."""
     log_json: bool = True

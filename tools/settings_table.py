@@ -60,6 +60,24 @@ OTHER_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "Private key the development token command (`python -m shared.auth token`) signs "
         "with; `python -m shared.auth keygen` prints a new one. No service reads it.",
     ),
+    (
+        "HOUSING_SIMULATED_DEPARTMENTS",
+        "`all`",
+        "Departments the reference simulators (`python -m simulators.departments`) answer: "
+        "`all`, `none` or codes such as `tax,civil_affairs`; the other queues are left to real "
+        "department systems or testers (docs/departments.md).",
+    ),
+    (
+        "HOUSING_DEMO",
+        "`1`",
+        "`0`: the run command loads no demo data (the housing stock and the demo households).",
+    ),
+    (
+        "HOUSING_DEMO_HOUSEHOLDS",
+        "`300`",
+        "How many households the run command's demo seed (`python -m tools.demo_seed`) creates "
+        "on an empty installation, at every stage of the process.",
+    ),
 )
 
 
