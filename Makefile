@@ -1,6 +1,6 @@
 # Shortcuts for the commands in the README. `make run` and `make test` are the two that matter.
 .DEFAULT_GOAL := help
-.PHONY: help run test bench lint fmt asyncapi token wait-ready
+.PHONY: help run test test-seed bench lint fmt asyncapi token wait-ready
 
 ROLE ?= street_clerk
 ORG ?= 350203001
@@ -13,6 +13,9 @@ run: ## local PostgreSQL + RabbitMQ, migrations, all seven services (Ctrl-C stop
 
 test: ## all test tiers against real PostgreSQL and RabbitMQ; pytest options in ARGS="..."
 	bash scripts/test.sh $(ARGS)
+
+test-seed: ## the demo seed against the real suite (not part of make test)
+	bash scripts/test.sh -m demo_seed tests/integration/test_demo_seed.py $(ARGS)
 
 bench: ## pipeline CPU per application, messages, commits, latency at 20/s and 200/s, parallel vs serial; ARGS="..."
 	bash scripts/ensure_infra.sh

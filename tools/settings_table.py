@@ -164,8 +164,9 @@ def rows_of(settings: type[BaseSettings]) -> Iterator[Row]:
 
 
 def service_settings_classes() -> Iterator[type[BaseSettings]]:
-    """Each service's own settings classes, in the order of SERVICES."""
-    for service in SERVICES:
+    """Each service's own settings classes, in the order of SERVICES, then the workbench's
+    (a backend-for-frontend outside SERVICES: no database, no broker)."""
+    for service in (*SERVICES, "workbench"):
         try:
             module = importlib.import_module(f"services.{service}.settings")
         except ModuleNotFoundError:

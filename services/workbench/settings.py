@@ -29,55 +29,73 @@ class WorkbenchSettings(BaseSettings):
     # populate_by_name: tests and tools pass WorkbenchSettings(environment=...) directly.
     model_config = SettingsConfigDict(**service_settings_config("workbench"), populate_by_name=True)
 
-    # The platform-wide HOUSING_ENVIRONMENT counts too (the run command sets that one).
     environment: Literal["development", "test", "production"] = Field(
         default="production",
         validation_alias=AliasChoices("HOUSING_WORKBENCH_ENVIRONMENT", "HOUSING_ENVIRONMENT"),
     )
+    """`development`, `test` or `production`; the platform-wide `HOUSING_ENVIRONMENT` counts
+    too. Production refuses the development session key and needs OpenID Connect sign-in."""
     host: str = Field(
         default="127.0.0.1", validation_alias=AliasChoices("HOUSING_WORKBENCH_HOST", "HOUSING_HOST")
     )
+    """Interface the workbench binds (or the common `HOUSING_HOST`)."""
     port: int = DEFAULT_PORT
+    """HTTP port of the workbench."""
     log_level: str = Field(
         default="INFO",
         validation_alias=AliasChoices("HOUSING_WORKBENCH_LOG_LEVEL", "HOUSING_LOG_LEVEL"),
     )
-    # Where each service answers: {service} and {port} filled in; the port is the service's
-    # own HOUSING_<SERVICE>_PORT when set (the run command and the test suite set them), else
-    # its default. Compose: http://{service}:{port}. service_urls overrides single services.
+    """Log level (or the common `HOUSING_LOG_LEVEL`)."""
     service_url_template: str = "http://127.0.0.1:{port}"
+    """Where each service answers, `{service}` and `{port}` filled in; the port is the
+    service's own `HOUSING_<SERVICE>_PORT` when set, else its default (compose:
+    `http://{service}:{port}`)."""
     service_urls: dict[str, str] = Field(default_factory=dict)
-    # Forwarding limits: connect, and the whole answer (uploads of 20 MiB included).
+    """JSON object: the URL of single services, overriding the template."""
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    """Limit of connecting to a service when forwarding."""
     request_timeout_seconds: float = Field(default=60.0, gt=0)
-    # Fernet keys (base64url of 32 bytes), newest first: the first encrypts, all decrypt, so a
-    # key is rotated by putting the new one in front and dropping the old after session_hours.
+    """Limit of a whole forwarded answer (uploads of 20 MiB included)."""
     session_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_SESSION_KEY)])
+    """JSON list of Fernet keys (base64url of 32 bytes), newest first: the first encrypts, all
+    decrypt, so a key is rotated by putting the new one in front and dropping the old after
+    `session_hours` (`python -m services.workbench keygen`); the default is the development
+    key, which production refuses."""
     session_hours: float = Field(default=8.0, gt=0, le=12)
-    # Secure cookies need HTTPS; development on http://127.0.0.1 would never send them back.
+    """How long a sign-in lasts (at most the tokens' 12 hours)."""
     cookie_secure: bool | None = None
-    # Development sign-in: the token signing key of the development identity provider.
+    """Secure cookies (HTTPS only); empty: on outside development, where http://127.0.0.1
+    would never send them back."""
     dev_signing_key: SecretStr | None = None
-    # Production sign-in, OpenID Connect (docs in services/workbench/README.md).
+    """Development sign-in: the key the development identity provider signs tokens with
+    (empty: the development key)."""
     oidc_issuer: str = ""
+    """Production sign-in: the OpenID Connect issuer of the city's identity provider."""
     oidc_client_id: str = ""
+    """The workbench's OpenID Connect client id."""
     oidc_client_secret: SecretStr = SecretStr("")
+    """The workbench's OpenID Connect client secret."""
     oidc_scope: str = "openid profile"
-    # The public address of the workbench, for the redirect URI (…/auth/oidc/callback).
+    """Scopes asked of the identity provider."""
     public_url: str = ""
-    # Claims of the ID token (or userinfo) the roles and the unit are read from; dotted paths
-    # reach into objects (Keycloak: realm_access.roles).
+    """The public address of the workbench, for the redirect URI (`…/auth/oidc/callback`)."""
     oidc_roles_claim: str = "roles"
+    """Claim of the ID token (or userinfo) holding the roles; dotted paths reach into objects
+    (Keycloak: `realm_access.roles`)."""
     oidc_unit_claim: str = "org"
+    """Claim holding the user's unit code."""
     oidc_name_claim: str = "name"
-    # Identity-provider role name -> platform role; unmapped names are kept when they are
-    # platform roles already and dropped otherwise.
+    """Claim holding the user's display name."""
     oidc_role_map: dict[str, str] = Field(default_factory=dict)
+    """JSON object: identity-provider role name to platform role; unmapped names are kept when
+    they are platform roles already and dropped otherwise."""
     web_dist: Path = WEB_DIST
+    """The built single-page app the workbench serves."""
     city_config: Path = Field(
         default=REPO_ROOT / "deploy" / "cities" / "xiamen.yaml",
         validation_alias=AliasChoices("HOUSING_WORKBENCH_CITY_CONFIG", "HOUSING_CITY_CONFIG"),
     )
+    """City configuration, for the names of units shown (or the common `HOUSING_CITY_CONFIG`)."""
 
     @model_validator(mode="after")
     def _guard(self) -> WorkbenchSettings:

@@ -19,7 +19,7 @@ from tools import demo_allocation, demo_seed
 from tools.walkthrough_allocation import OFFICER
 from tools.walkthrough_tenancy import SUPERVISOR
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.demo_seed]
 
 HOUSEHOLDS = 40
 SEED = 7

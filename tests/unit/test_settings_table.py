@@ -45,6 +45,7 @@ def test_every_setting_of_every_class_has_a_row() -> None:
         "CreditSettings",
         "AllocationSettings",
         "TenancySettings",
+        "WorkbenchSettings",
     }
     assert len(variables) == len(set(variables))
 
