@@ -42,7 +42,10 @@ def built_web() -> None:
     subprocess.run(["bash", str(ROOT / "scripts" / "build_web.sh")], check=True, cwd=ROOT)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop of its own running in
+# this thread while it is open, and pytest-asyncio cannot run the session's loop beside it, so
+# everything async after the browser tests would fail. Closed when tests/browser is done.
+@pytest.fixture(scope="package")
 def platform(infra: Infra, built_web: None) -> Iterator[LocalSuite]:
     suite = LocalSuite(
         prefix=f"{infra.prefix}.browser",
@@ -78,13 +81,13 @@ def suite_departments() -> list[str]:
     return [d.code for d in city_config().departments if d.code not in DEPARTMENTS_BY_HAND]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     # Debian's Chromium, never a browser Playwright downloads (no internet on the intranet).
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
