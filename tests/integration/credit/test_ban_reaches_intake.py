@@ -117,7 +117,7 @@ async def test_a_banned_member_is_refused_by_intake_until_the_ban_is_lifted(
     )
     assert refused.status_code == 403, refused.json()
     problem = refused.json()
-    assert problem["type"].endswith("/integrity-ban")
+    assert problem["type"].endswith("/problems#integrity-ban")
     assert problem["field"] == "members.1.resident_id"
     assert problem["ban_ends_on"] == recorded["ban"]["ends_on"]
     assert banned not in refused.text
