@@ -158,13 +158,54 @@ ensure_database_roles() {
 
 # --- RabbitMQ ----------------------------------------------------------------------------------
 
+# RabbitMQ 3.x sizes its file handle cache from the node's open-files limit at boot, and each
+# quorum queue holds a few of its handles. Once they are all taken the node still accepts TCP
+# connections but never completes an AMQP handshake, so every new client hangs without an
+# error. Debian's default limit (1024) is used up by about 300 queues, fewer than a full test
+# run declares, so a node this script starts gets a higher limit from the start, and a running
+# node below BROKER_MIN_FILE_HANDLES is restarted with one (development and CI machines only:
+# this needs root).
+BROKER_MIN_FILE_HANDLES=${BROKER_MIN_FILE_HANDLES:-4000}
+
+# The open-files limit to give the node: the hard limit, at most 65536, or BROKER_OPEN_FILES.
+broker_open_files() {
+    local want
+    want=$(ulimit -Hn)
+    if [ "$want" = unlimited ] || [ "$want" -gt 65536 ]; then want=65536; fi
+    echo "${BROKER_OPEN_FILES:-$want}"
+}
+
+# launch_rabbitmq OPEN_FILES: start a node detached with that open-files limit. Debian's
+# rabbitmq-server wrapper switches to the rabbitmq user with su, whose PAM session resets the
+# soft limit, so as root the limit is raised in the shell that starts the node itself.
+launch_rabbitmq() {
+    local open_files=$1
+    if is_root && [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && id rabbitmq >/dev/null 2>&1; then
+        su rabbitmq -s /bin/sh -c \
+            "ulimit -n $open_files; cd /var/lib/rabbitmq && exec /usr/lib/rabbitmq/bin/rabbitmq-server -detached"
+    elif is_root; then
+        (ulimit -n "$open_files" && rabbitmq-server -detached)
+    else
+        rabbitmq-server -detached
+    fi
+}
+
 start_rabbitmq() {
-    log "starting RabbitMQ (rabbitmq-server -detached)"
-    if ! rabbitmq-server -detached; then
+    local open_files
+    open_files=$(broker_open_files)
+    log "starting RabbitMQ (rabbitmq-server -detached, ulimit -n $open_files)"
+    if ! launch_rabbitmq "$open_files"; then
         is_root || die "could not start RabbitMQ as $(id -un); start it as root: rabbitmq-server -detached"
         # As root this fails for a node that is already running but not yet listening.
         log "rabbitmq-server returned non-zero; waiting for the node anyway"
     fi
+}
+
+# A node that has just opened its port may still be booting; rabbitmqctl's answers (the file
+# handle limit, stop) are only reliable once await_startup confirms the boot.
+await_rabbitmq_boot() {
+    timeout 90 rabbitmqctl -q await_startup >/dev/null 2>&1 ||
+        log "rabbitmqctl await_startup did not confirm the boot; the port answers, going on"
 }
 
 ensure_rabbitmq() {
@@ -177,23 +218,41 @@ ensure_rabbitmq() {
     fi
     start_rabbitmq
     wait_for "RabbitMQ ($AMQP_HOST:$AMQP_PORT)" amqp_ready
-    # The AMQP port opens late in the boot; await_startup confirms the remaining boot steps.
-    # (Called earlier it fails at once: it needs a node that is already registered.)
-    timeout 30 rabbitmqctl -q await_startup >/dev/null 2>&1 ||
-        log "rabbitmqctl await_startup did not confirm the boot; the port answers, going on"
+    await_rabbitmq_boot
 }
-
-# RabbitMQ 3.x sizes its file handle cache from the node's open-files limit at boot, and each
-# quorum queue holds a few of its handles. Once they are all taken the node still accepts TCP
-# connections but never completes an AMQP handshake, so every new client hangs without an
-# error. Debian's default limit (1024) is used up by about 300 queues, fewer than a full test
-# run declares; a local node with a smaller cache is restarted with a higher limit
-# (BROKER_OPEN_FILES, default the shell's hard limit, at most 65536). Queues are durable, so
-# nothing is lost but the few seconds of the restart.
-BROKER_MIN_FILE_HANDLES=${BROKER_MIN_FILE_HANDLES:-4000}
 
 broker_file_handles() {
     timeout 15 rabbitmqctl -q eval 'file_handle_cache:get_limit().' 2>/dev/null
+}
+
+rabbitmq_node_pids() { pgrep -u rabbitmq -f 'beam.smp.*rabbit' 2>/dev/null || true; }
+
+amqp_closed() { ! amqp_ready; }
+
+# Stop the local node: rabbitmqctl stop, and when the node does not obey (a node still booting
+# has refused it in CI), SIGTERM and then SIGKILL to its Erlang VM. Quorum queues are written
+# to their logs before they confirm, so a killed development node loses nothing it confirmed.
+stop_rabbitmq_node() {
+    local attempt pids
+    for attempt in 1 2; do
+        if timeout 60 rabbitmqctl -q stop >/dev/null 2>&1; then
+            return 0
+        fi
+        log "rabbitmqctl stop did not stop the node (attempt $attempt)"
+        sleep 5
+    done
+    for signal in TERM KILL; do
+        pids=$(rabbitmq_node_pids)
+        [ -n "$pids" ] || break
+        log "sending SIG$signal to the RabbitMQ node (pid $pids)"
+        # shellcheck disable=SC2086 # one pid per word
+        kill -s "$signal" $pids 2>/dev/null || true
+        for _ in $(seq 30); do
+            [ -z "$(rabbitmq_node_pids)" ] && break
+            sleep 1
+        done
+    done
+    [ -z "$(rabbitmq_node_pids)" ] && amqp_closed
 }
 
 ensure_broker_file_handles() {
@@ -209,29 +268,16 @@ ensure_broker_file_handles() {
         log "RabbitMQ file handle limit $limit"
         return 0
     fi
-    want=$(ulimit -Hn)
-    if [ "$want" = unlimited ] || [ "$want" -gt 65536 ]; then want=65536; fi
-    want=${BROKER_OPEN_FILES:-$want}
+    want=$(broker_open_files)
     if [ "$want" -le "$((limit + 200))" ]; then
         log "RabbitMQ file handle limit $limit and no higher open-files limit to give it; a long test run may hang at the AMQP handshake"
         return 0
     fi
     log "RabbitMQ file handle limit $limit is below $BROKER_MIN_FILE_HANDLES: restarting the node with ulimit -n $want"
-    timeout 60 rabbitmqctl -q stop >/dev/null 2>&1 || die "could not stop RabbitMQ to raise its open-files limit"
-    # rabbitmqctl stop returns once the node has gone; the port closes with it. Debian's
-    # rabbitmq-server wrapper switches to the rabbitmq user with su, whose PAM session resets
-    # the soft limit, so the limit is raised in the shell that starts the node itself.
-    if [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && id rabbitmq >/dev/null 2>&1; then
-        su rabbitmq -s /bin/sh -c \
-            "ulimit -n $want && cd /var/lib/rabbitmq && exec /usr/lib/rabbitmq/bin/rabbitmq-server -detached" ||
-            log "rabbitmq-server returned non-zero; waiting for the node anyway"
-    else
-        (ulimit -n "$want" && rabbitmq-server -detached) ||
-            log "rabbitmq-server returned non-zero; waiting for the node anyway"
-    fi
+    stop_rabbitmq_node || die "could not stop RabbitMQ to raise its open-files limit"
+    launch_rabbitmq "$want" || log "rabbitmq-server returned non-zero; waiting for the node anyway"
     wait_for "RabbitMQ ($AMQP_HOST:$AMQP_PORT)" amqp_ready
-    timeout 60 rabbitmqctl -q await_startup >/dev/null 2>&1 ||
-        log "rabbitmqctl await_startup did not confirm the boot; the port answers, going on"
+    await_rabbitmq_boot
     log "RabbitMQ file handle limit now $(broker_file_handles || echo unknown)"
 }
 
