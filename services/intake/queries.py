@@ -110,6 +110,7 @@ async def get_application(
         materials=[material_out(m) for m in material_rows],
         receipt_no=row.receipt_no,
         accepted_by=row.accepted_by,
+        accepted_by_name=row.accepted_by_name,
         accepted_at=row.accepted_at,
         materials_complete=row.materials_complete,
         incomplete_reason=row.incomplete_reason,

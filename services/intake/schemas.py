@@ -253,6 +253,8 @@ class ApplicationOut(BaseModel):
     materials: list[MaterialOut]
     receipt_no: str | None
     accepted_by: str | None
+    # The clerk's name as the receipt printed it: a reprinted receipt shows the same 受理人.
+    accepted_by_name: str | None
     accepted_at: datetime | None
     materials_complete: bool | None
     incomplete_reason: str | None

@@ -147,7 +147,10 @@ async def test_a_relay_with_rows_due_on_a_publishing_link_that_never_answers_is_
         [],
         service=layer.service,
         check_seconds=0.2,
-        stuck_seconds=2.0,
+        # Long enough that the rebuilt link's first batch (a new channel, 50 confirms) counts
+        # as progress before the next look even on a loaded machine: with 2 s, a CI node under
+        # load saw a second, legitimate, rebuild.
+        stuck_seconds=5.0,
         relay=relay_worker,
     )
     try:

@@ -172,6 +172,9 @@ async def test_any_street_in_the_city_accepts_with_a_receipt_and_the_full_househ
         headers={**OTHER_STREET_CLERK, "Idempotency-Key": "accept-1"},
     )
     assert replay.json() == receipt
+    # A receipt reprinted later shows the same 受理人 as the one printed at the window.
+    stored = (await intake.client.get(f"/applications/{app['id']}", headers=CLERK)).json()
+    assert (stored["accepted_by"], stored["accepted_by_name"]) == ("clerk-hl", "林经办")
 
     envelope = await tap.wait_for("application.accepted", app["id"])
     data = envelope.data
