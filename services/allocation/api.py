@@ -26,8 +26,10 @@ from services.allocation.schemas import (
     OnlineSelectIn,
     OverrideIn,
     PriorityIn,
+    RoundAllocationOut,
     RoundIn,
     RoundOut,
+    RoundSummaryOut,
     SelectIn,
     SubsidyChoiceIn,
     SubsidyIn,
@@ -46,6 +48,7 @@ from shared.auth import (
 )
 from shared.db import UnitOfWork
 from shared.idempotency import IdempotencyDep
+from shared.pagination import Page, PageDep
 
 router = APIRouter(tags=["allocation"])
 
@@ -177,6 +180,20 @@ async def open_round(body: RoundIn, ctx: Ctx, idem: IdempotencyDep, principal: O
     return await idem.run(
         ctx.uow, _work(lambda uow: commands.open_round(ctx, uow, principal, body)), status_code=201
     )
+
+
+@router.get("/rounds", response_model=Page[RoundSummaryOut])
+async def list_rounds(ctx: Ctx, principal: Staff, page: PageDep) -> Page[RoundSummaryOut]:
+    """The rounds, newest first (the staff's list; the public one is publication's)."""
+    return await queries.list_rounds(ctx, page)
+
+
+@router.get("/rounds/{round_id}/allocations", response_model=list[RoundAllocationOut])
+async def round_allocations(
+    round_id: uuid.UUID, ctx: Ctx, principal: Staff
+) -> list[RoundAllocationOut]:
+    """The round's allocations in rank order, with the contract of each once drafted."""
+    return await queries.round_allocations(ctx, round_id)
 
 
 @router.post("/rounds/{round_id}/approve")

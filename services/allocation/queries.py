@@ -11,7 +11,15 @@ from fastapi.responses import Response
 from services.allocation import domain, store
 from services.allocation.context import AllocationContext
 from services.allocation.printing import render_contract
-from services.allocation.schemas import ChoicesOut, EntryOut, RoundOut, SlotOut, UnitOut
+from services.allocation.schemas import (
+    ChoicesOut,
+    EntryOut,
+    RoundAllocationOut,
+    RoundOut,
+    RoundSummaryOut,
+    SlotOut,
+    UnitOut,
+)
 from services.allocation.tables import (
     allocations,
     contracts,
@@ -22,6 +30,7 @@ from services.allocation.tables import (
 )
 from shared.auth import Principal
 from shared.clock import now
+from shared.pagination import Page, PageParams
 from shared.printing import Document
 from shared.problems import NotFound
 
@@ -163,6 +172,68 @@ async def round_out(ctx: AllocationContext, round_id: uuid.UUID) -> RoundOut:
     if row.status != "drawn":
         data["secret"] = None  # the secret stays hidden until the draw
     return RoundOut.model_validate({**data, "households": households})
+
+
+async def list_rounds(ctx: AllocationContext, page: PageParams) -> Page[RoundSummaryOut]:
+    """The rounds, newest first, with their units and pooled households counted."""
+    households = (
+        sa.select(sa.func.count())
+        .where(round_pool.c.round_id == rounds.c.id)
+        .scalar_subquery()
+        .label("households")
+    )
+    query = (
+        sa.select(
+            rounds.c.id,
+            rounds.c.category,
+            rounds.c.title,
+            rounds.c.status,
+            sa.func.cardinality(rounds.c.unit_ids).label("units"),
+            households,
+            rounds.c.opened_by,
+            rounds.c.approved_by,
+            rounds.c.created_at,
+            rounds.c.objection_until,
+            rounds.c.drawn_at,
+        )
+        .order_by(rounds.c.created_at.desc(), rounds.c.id)
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    async with ctx.uow() as uow:
+        rows = (await uow.conn.execute(query)).all()
+        total = await uow.conn.scalar(sa.select(sa.func.count()).select_from(rounds))
+    items = [RoundSummaryOut.model_validate(dict(r._mapping)) for r in rows]
+    return Page.of(items, total or 0, page)
+
+
+async def round_allocations(
+    ctx: AllocationContext, round_id: uuid.UUID
+) -> list[RoundAllocationOut]:
+    """The round's allocations in rank order, each with its unit and its contract if drafted."""
+    async with ctx.uow() as uow:
+        if await store.round_row(uow.conn, round_id) is None:
+            raise NotFound("批次不存在")
+        rows = (
+            await uow.conn.execute(
+                sa.select(
+                    allocations.c.id,
+                    allocations.c.round_id,
+                    allocations.c.household_reference,
+                    allocations.c.unit_id,
+                    allocations.c.rank,
+                    allocations.c.allocated_at,
+                    units.c.code.label("unit_code"),
+                    contracts.c.id.label("contract_id"),
+                    contracts.c.signed_at,
+                )
+                .join(units, units.c.id == allocations.c.unit_id)
+                .outerjoin(contracts, contracts.c.allocation_id == allocations.c.id)
+                .where(allocations.c.round_id == round_id)
+                .order_by(allocations.c.rank, allocations.c.allocated_at)
+            )
+        ).all()
+    return [RoundAllocationOut.model_validate(dict(r._mapping)) for r in rows]
 
 
 FILES = {

@@ -205,6 +205,22 @@ class RoundOut(BaseModel):
     households_per_slot: int | None = None
 
 
+class RoundSummaryOut(BaseModel):
+    """One line of the staff's round list (the workbench's 配租批次)."""
+
+    id: uuid.UUID
+    category: str
+    title: str
+    status: str
+    units: int
+    households: int
+    opened_by: str
+    approved_by: str | None
+    created_at: datetime
+    objection_until: datetime | None
+    drawn_at: datetime | None
+
+
 class OnlineSelectIn(_In):
     unit_id: uuid.UUID
 
@@ -268,6 +284,14 @@ class AllocationOut(BaseModel):
     unit_id: uuid.UUID
     rank: int
     allocated_at: datetime
+
+
+class RoundAllocationOut(AllocationOut):
+    """An allocation of a round with its contract, when one was drafted."""
+
+    unit_code: str
+    contract_id: uuid.UUID | None
+    signed_at: datetime | None
 
 
 class ContractOut(BaseModel):
