@@ -90,13 +90,14 @@ async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> list[asyncpg.Rec
     """Run a hot-path statement on the asyncpg connection under ``conn``, in its transaction.
 
     The event layer's statements run once or more per event in every service; through
-    SQLAlchemy's execution machinery each costs several times the client CPU of the driver
-    call itself (``bench.unit_of_work``). ``sql`` must be fixed text with ``$n`` parameters
-    (arrays and ``unnest`` for sets, never a text that grows with the batch), so asyncpg
-    prepares it once per connection and reuses it from its statement cache. The connection's
-    server settings (``statement_timeout`` ...) apply as to every statement; a failure is
-    raised as SQLAlchemy would raise it (a ``DBAPIError`` naming the SQL, never the values),
-    so callers and their error handling cannot tell the difference.
+    SQLAlchemy's execution machinery each costs about twice the client CPU of the driver call
+    itself (``bench.unit_of_work``). ``conn`` has begun its transaction (``begin()``, as a unit
+    of work has); without one the statement runs on its own. ``sql`` must be fixed text with
+    ``$n`` parameters (arrays and ``unnest`` for sets, never a text that grows with the batch),
+    so asyncpg prepares it once per connection and reuses it from its statement cache. The
+    connection's server settings (``statement_timeout`` ...) apply as to every statement; a
+    failure is raised as SQLAlchemy would raise it (a ``DBAPIError`` naming the SQL, never the
+    values), so callers and their error handling cannot tell the difference.
     """
     fairy = await conn.get_raw_connection()
     adapted = fairy.dbapi_connection
