@@ -6,10 +6,10 @@ import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.clock import now
+from shared.db import fetch
 from shared.tables import inbox, outbox
 
 
@@ -23,18 +23,25 @@ async def claim(conn: AsyncConnection, event_id: uuid.UUID, event_type: str) -> 
     return event_id in await claim_many(conn, [(event_id, event_type)])
 
 
+# One statement of fixed text whatever the batch size (arrays, not a VALUES list that grows),
+# so it is prepared once per connection. An id twice in one batch is inserted once: the second
+# row conflicts with the first and is skipped.
+_CLAIM = """
+INSERT INTO inbox (event_id, type, handled_at)
+SELECT claimed.event_id, claimed.type, $3::timestamptz
+FROM unnest($1::uuid[], $2::text[]) AS claimed(event_id, type)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
+
+
 async def claim_many(conn: AsyncConnection, events: list[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
     """Claim several events with one statement; returns the ids that were not handled before."""
     if not events:
         return set()
-    stamp = now()
-    stmt = (
-        insert(inbox)
-        .values([{"event_id": i, "type": t, "handled_at": stamp} for i, t in events])
-        .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
-        .returning(inbox.c.event_id)
-    )
-    return set((await conn.scalars(stmt)).all())
+    ids, types = zip(*events, strict=True)
+    rows = await fetch(conn, _CLAIM, list(ids), list(types), now())
+    return {row[0] for row in rows}
 
 
 async def purge_retained(conn: AsyncConnection, older_than: timedelta) -> tuple[int, int]:

@@ -27,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from datetime import timedelta
+from typing import NamedTuple
 
 import aiormq
 import asyncpg
@@ -38,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.amqp.broker import Broker
 from shared.clock import now
-from shared.db import OUTBOX_CHANNEL
+from shared.db import OUTBOX_CHANNEL, fetch
 from shared.tables import outbox
 
 log = structlog.get_logger(__name__)
@@ -58,6 +60,36 @@ PARKED = Counter(
 )
 
 MAX_BACKOFF_SECONDS = 30.0
+
+# The relay's statements run every round of every service: fixed text (arrays, not IN lists
+# or one UPDATE per row) run on the driver and prepared once per connection (shared.db.fetch).
+# Due: unsent, past its back-off, not parked (``_due``; the partial index outbox_pending).
+_CLAIM_DUE = """
+SELECT seq, id, type, exchange, routing_key, correlation_id, body, attempts FROM outbox
+WHERE sent_at IS NULL AND next_attempt_at <= now() AND attempts < $1
+ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED
+"""
+
+
+class _Due(NamedTuple):
+    seq: int
+    id: uuid.UUID
+    type: str
+    exchange: str
+    routing_key: str
+    correlation_id: str
+    body: bytes
+    attempts: int
+
+
+_MARK_SENT = "UPDATE outbox SET sent_at = $2 WHERE seq = ANY($1::bigint[])"
+# The rows are locked by _CLAIM_DUE, so attempts + 1 is the count the parking check below uses.
+_MARK_FAILED = """
+UPDATE outbox SET attempts = outbox.attempts + 1, next_attempt_at = failed.next_attempt_at,
+    last_error = failed.last_error
+FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS failed(seq, next_attempt_at, last_error)
+WHERE outbox.seq = failed.seq
+"""
 
 
 PUBLISH_CONFIRM_TIMEOUT_SECONDS = 10.0
@@ -108,24 +140,8 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were claimed."""
         async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(
-                        outbox.c.seq,
-                        outbox.c.id,
-                        outbox.c.type,
-                        outbox.c.exchange,
-                        outbox.c.routing_key,
-                        outbox.c.correlation_id,
-                        outbox.c.body,
-                        outbox.c.attempts,
-                    )
-                    .where(self._due())
-                    .order_by(outbox.c.seq)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            due = await fetch(conn, _CLAIM_DUE, self.max_attempts, self.batch_size)
+            rows = [_Due(*row) for row in due]
             if not rows:
                 self.last_progress = time.monotonic()
                 return 0
@@ -155,19 +171,17 @@ class OutboxRelay:
                 self.last_progress = time.monotonic()
             stamp = now()
             if sent:
-                await conn.execute(
-                    outbox.update().where(outbox.c.seq.in_(sent)).values(sent_at=stamp)
+                await fetch(conn, _MARK_SENT, sent, stamp)
+            if failed:
+                errors = [f"{type(error).__name__}: {error}"[:500] for _, error in failed]
+                await fetch(
+                    conn,
+                    _MARK_FAILED,
+                    [row.seq for row, _ in failed],
+                    [stamp + backoff(row.attempts) for row, _ in failed],
+                    errors,
                 )
             for row, error in failed:
-                await conn.execute(
-                    outbox.update()
-                    .where(outbox.c.seq == row.seq)
-                    .values(
-                        attempts=row.attempts + 1,
-                        next_attempt_at=stamp + backoff(row.attempts),
-                        last_error=f"{type(error).__name__}: {error}"[:500],
-                    )
-                )
                 if row.attempts + 1 >= self.max_attempts:
                     PARKED.labels(self.service).inc()
                     log.error(
@@ -192,7 +206,7 @@ class OutboxRelay:
             )
         return len(rows)
 
-    async def _publish(self, channel: aiormq.abc.AbstractChannel, row: sa.Row) -> None:
+    async def _publish(self, channel: aiormq.abc.AbstractChannel, row: _Due) -> None:
         # aiormq directly rather than aio-pika's Exchange.publish: that one waits for the socket
         # write of each message while holding the channel lock, which serialises a batch into
         # one write per event loop turn. wait=False only queues the frames; the broker's
