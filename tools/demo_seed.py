@@ -399,6 +399,8 @@ class DemoSeed(TenancyWalkthrough):
             places = Counter(open_places)
             for h in group:
                 if h.stage not in SIGNED:
+                    # Stays at the street whatever the departments showed: its place is taken.
+                    places[h.stage] -= 1
                     continue
                 if h.recommendation != "eligible":
                     h.stage = "rejected"

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from shared.amqp.topology import topic_matches
 from shared.events.catalogue import VerificationRequested
 from shared.tables import inbox, outbox
 from simulators.sdk import Answer
@@ -119,20 +120,24 @@ async def alerting_caught_up(
     services: dict[str, RunningService], application_id: uuid.UUID
 ) -> None:
     """Wait until alerting has handled every event any service has published so far about the
-    application (its inbox holds each of their ids): only then does "no other alert" mean
-    something. A barrier that reads the outboxes and alerting's inbox, nothing else."""
+    application that its queue is bound to receive (since issue 20 it binds only the types it
+    handles; the rest go elsewhere or to the unrouted queue): only then does "no other alert"
+    mean something. A barrier that reads the outboxes and alerting's inbox, nothing else."""
+    alerting = services["alerting"].runtime
+    bound = [b.routing_key for b in alerting.queue_spec.bindings if b.exchange == "events"]
     ids: set[uuid.UUID] = set()
     for svc in services.values():
         exchange = svc.runtime.settings.events_exchange
         async with svc.runtime.engine.connect() as conn:
-            rows = await conn.scalars(
-                sa.select(outbox.c.id).where(
+            rows = await conn.execute(
+                sa.select(outbox.c.id, outbox.c.routing_key).where(
                     outbox.c.subject == str(application_id), outbox.c.exchange == exchange
                 )
             )
-            ids.update(rows)
-    assert ids, "no event about the application"
-    alerting = services["alerting"].runtime
+            ids.update(
+                row.id for row in rows if any(topic_matches(k, row.routing_key) for k in bound)
+            )
+    assert ids, "no event about the application that alerting is bound to receive"
 
     async def all_handled() -> bool:
         async with alerting.engine.connect() as conn:

@@ -146,6 +146,14 @@ async def test_backup_of_a_running_suite_restores_into_fresh_databases(
             )
             assert response.status_code == 201, response.text
             ids.append(uuid.UUID(response.json()["id"]))
+        # An uploaded scan: a large object outside the row, which the dump must carry.
+        uploaded = await intake.client.post(
+            f"/applications/{ids[-1]}/materials",
+            params={"material_type": "id_card", "file_name": "身份证.pdf"},
+            content=SCAN,
+            headers={**APPLICANT, "Content-Type": "application/pdf"},
+        )
+        assert uploaded.status_code == 201, uploaded.text
         # A clerk reads an application in full: intake audits it.
         read = await intake.client.get(f"/applications/{ids[0]}", headers=CLERK)
         assert read.status_code == 200, read.text
