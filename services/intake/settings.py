@@ -63,8 +63,8 @@ class IntakeSettings(BaseSettings):
     key, which production refuses (`python -m services.workbench keygen` prints a new key).
     """
     draft_days: int = Field(default=90, ge=1, le=366)
-    """Days a saved draft is kept after its last save; older drafts read as none and the
-    overdue sweep deletes them."""
+    """Days a saved draft is kept after its last save; older drafts read as none, and every
+    save deletes them."""
 
     @field_validator("draft_keys")
     @classmethod
