@@ -82,6 +82,11 @@ def test_a_citizen_applies_online_resumes_the_draft_and_follows_the_progress(
     page.get_by_role("button", name="提交申请").click()
     expect(page.get_by_text("未签署守信承诺书，不能提交申请")).to_be_visible()
     page.get_by_text("本人承诺所填信息真实完整，同意签署《守信承诺书》").click()
+    expect(
+        page.get_by_role("checkbox", name="本人承诺所填信息真实完整，同意签署《守信承诺书》")
+    ).to_be_checked()
+    expect(page.get_by_text("未签署守信承诺书，不能提交申请")).to_be_hidden()
+    expect(page.get_by_test_id("form-error")).to_be_hidden()
     fits_the_phone(page)
     workbench.screenshot("citizen-apply")
     page.get_by_role("button", name="提交申请").click()
@@ -97,6 +102,7 @@ def test_a_citizen_applies_online_resumes_the_draft_and_follows_the_progress(
         {"name": "身份证.pdf", "mimeType": "application/pdf", "buffer": PDF}
     )
     expect(page.get_by_test_id("materials-list")).to_contain_text("已上传：身份证.pdf")
+    expect(page.get_by_text("重新上传")).to_have_count(1)
     # Publication's progress (stage and steps) follows intake's event within moments.
     expect(page.get_by_test_id("progress-stage")).to_have_text("已提交，待受理", timeout=30_000)
     steps = page.get_by_test_id("progress-steps")

@@ -1,5 +1,9 @@
-// One material's file, uploaded as the raw body of intake's upload endpoint (the window's and
-// the citizen's application screens); the same file again is the same upload.
+// One material's file, uploaded as the raw body of intake's upload endpoint, from a screen's
+// file input (the window's and the citizen's application screens); the same file again is the
+// same upload.
+import { ElMessage } from 'element-plus'
+import type { Ref } from 'vue'
+import { materialName } from '@/city'
 import { idempotencyKey, intake, unwrap } from './client'
 
 export function uploadMaterial(applicationId: string, code: string, file: File) {
@@ -11,4 +15,29 @@ export function uploadMaterial(applicationId: string, code: string, file: File) 
       headers: { 'Content-Type': file.type || 'application/octet-stream', 'Idempotency-Key': idempotencyKey() },
     }),
   )
+}
+
+/** The change handler of a material's file input: upload, say so, reload the screen; a
+ * refusal goes to the screen's problem display (useProblem). */
+export function materialUploader(
+  applicationId: string,
+  screen: { busy: Ref<boolean>; clear: () => void; show: (e: unknown) => void; reload: () => Promise<void> },
+) {
+  return async (code: string, event: Event) => {
+    const input = event.target as HTMLInputElement
+    const file = input.files?.[0]
+    if (!file) return
+    screen.clear()
+    screen.busy.value = true
+    try {
+      await uploadMaterial(applicationId, code, file)
+      ElMessage.success(`已上传：${materialName(code)}`)
+      await screen.reload()
+    } catch (e) {
+      screen.show(e)
+    } finally {
+      screen.busy.value = false
+      input.value = ''
+    }
+  }
 }

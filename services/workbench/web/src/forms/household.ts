@@ -63,6 +63,22 @@ export function membersIn(members: MemberForm[]): MemberIn[] {
   return members.map(({ key: _key, employer, ...m }) => ({ ...m, employer: employer || null }))
 }
 
+/** The body of POST /applications from the form, the pledge signed now. */
+export function applicationIn(
+  form: { category: string; street: string; mobile: string; members: MemberForm[]; housing: HousingForm },
+  channel: ApplicationIn['channel'],
+): ApplicationIn {
+  return {
+    category: form.category,
+    street: form.street,
+    channel,
+    mobile: form.mobile,
+    members: membersIn(form.members),
+    housing: { ...form.housing },
+    pledge: { version: PLEDGE_VERSION, signed_at: new Date().toISOString() },
+  }
+}
+
 export const idRule = ruleOf(residentIdProblem, '请填写身份证号码')
 export const mobileRule = ruleOf(mobileProblem, '请填写联系手机')
 export const incomeRule = moneyRule()
