@@ -1,6 +1,7 @@
 // The household form shared by the window's entry (views/window/NewApplication.vue) and the
 // citizen's online application (views/portal/ApplyOnline.vue): the member and housing fields,
 // their checks (src/validation.ts, as the API makes them) and the body POST /applications takes.
+import type { FormRules } from 'element-plus'
 import type { components } from '@/api/schema/intake'
 import { session } from '@/session'
 import { moneyRule, mobileProblem, residentIdProblem, ruleOf } from '@/validation'
@@ -98,4 +99,12 @@ export const pledgeRule = {
   trigger: 'change',
   validator: (_r: unknown, v: boolean, cb: (e?: Error) => void) =>
     v ? cb() : cb(new Error('未签署守信承诺书，不能提交申请')),
+}
+
+/** The rules of the application's own fields (the members' and housing's are on their items). */
+export const applicationRules: FormRules = {
+  category: [{ required: true, message: '请选择申请类别', trigger: 'change' }],
+  street: [{ required: true, message: '请选择受理街道', trigger: 'change' }],
+  mobile: [mobileRule],
+  pledge: [pledgeRule],
 }
