@@ -24,6 +24,8 @@ from services.intake.schemas import (
     ApplicationIn,
     ApplicationOut,
     ApplicationSummary,
+    DraftIn,
+    DraftOut,
     MaterialOut,
     ReasonIn,
     ReceiptOut,
@@ -44,7 +46,7 @@ from shared.auth import (
 from shared.idempotency import IdempotencyDep
 from shared.legacy import ImportFileError, ImportReport, read_rows
 from shared.pagination import Page, PageDep
-from shared.problems import ValidationProblem, problem_responses
+from shared.problems import NotFound, ValidationProblem, problem_responses
 
 router = APIRouter(tags=["intake"])
 
@@ -226,6 +228,40 @@ async def portal_messages(
 ) -> Page[ApplicantMessageOut]:
     """The signed-in applicant's messages (站内消息) across their applications, newest first."""
     return await queries.portal_messages(ctx, principal, page)
+
+
+@router.get("/portal/applications", response_model=Page[ApplicationSummary])
+async def portal_applications(
+    ctx: Ctx, principal: PortalUser, page: PageDep
+) -> Page[ApplicationSummary]:
+    """The applications the signed-in applicant submitted (我的申请), newest first, masked as in
+    every list; the owner reads one in full at ``GET /applications/{id}``."""
+    return await queries.portal_applications(ctx, principal, page)
+
+
+@router.get("/portal/draft", response_model=DraftOut, responses=problem_responses(NotFound))
+async def get_draft(ctx: Ctx, principal: PortalUser) -> DraftOut:
+    """The signed-in applicant's saved draft of an online application (网上申请草稿); 404 none."""
+    return await queries.get_draft(ctx, principal)
+
+
+@router.put("/portal/draft", response_model=DraftOut)
+async def save_draft(body: DraftIn, ctx: Ctx, principal: PortalUser) -> DraftOut:
+    """Save the draft (保存草稿), replacing the one before; a PUT of the same body again changes
+    nothing, so it takes no Idempotency-Key. Submitting an application deletes it."""
+    async with ctx.uow() as uow:
+        saved = await commands.save_draft(ctx, uow, principal, body)
+        await uow.commit()
+    return saved
+
+
+@router.delete("/portal/draft", status_code=204)
+async def discard_draft(ctx: Ctx, principal: PortalUser) -> Response:
+    """Discard the draft (放弃草稿); 204 also when there was none."""
+    async with ctx.uow() as uow:
+        await commands.discard_draft(ctx, uow, principal)
+        await uow.commit()
+    return Response(status_code=204)
 
 
 _IMPORT_BODY = {

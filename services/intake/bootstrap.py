@@ -7,11 +7,12 @@ from services.intake import api, materials_api, printing_api, reference_api, swe
 from services.intake.adapters.notifier import HttpSmsNotifier, LogNotifier, Notifier
 from services.intake.context import IntakeContext
 from services.intake.handlers import HANDLERS
-from services.intake.settings import IntakeSettings
+from services.intake.settings import DEV_DRAFT_KEY, IntakeSettings
 from services.intake.tables import metadata
 from shared.context import base_fields
 from shared.runtime import Runtime, ServiceDefinition
 from shared.scheduler import sweep_job
+from shared.sealing import JsonSealer
 
 
 def build_notifier(settings: IntakeSettings) -> Notifier:
@@ -30,13 +31,30 @@ def build_notifier(settings: IntakeSettings) -> Notifier:
     return LogNotifier()
 
 
+def draft_sealer(settings: IntakeSettings, environment: str) -> JsonSealer:
+    """The sealer of the online drafts; production refuses the development key, which anyone
+    could use to read every household a draft holds."""
+    keys = [k.get_secret_value() for k in settings.draft_keys]
+    if environment == "production" and DEV_DRAFT_KEY in keys:
+        raise ValueError(
+            "HOUSING_INTAKE_DRAFT_KEYS holds the development key; set the city's own keys "
+            "before running with HOUSING_ENVIRONMENT=production"
+        )
+    return JsonSealer(keys)
+
+
 def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
     """The intake service; tests may pass its settings directly."""
     settings = settings or IntakeSettings()
     notifier = build_notifier(settings)
 
     def build_context(runtime: Runtime) -> IntakeContext:
-        return IntakeContext(**base_fields(runtime), settings=settings, notifier=notifier)
+        return IntakeContext(
+            **base_fields(runtime),
+            settings=settings,
+            notifier=notifier,
+            drafts=draft_sealer(settings, runtime.settings.environment),
+        )
 
     return ServiceDefinition(
         name="intake",

@@ -26,6 +26,8 @@ from services.intake.domain import Status
 from services.intake.schemas import (
     AcceptIn,
     ApplicationIn,
+    DraftIn,
+    DraftOut,
     ImportedApplicationIn,
     MaterialOut,
     NoticeItemOut,
@@ -185,6 +187,9 @@ async def submit_application(
         raise problems.DuplicateApplication(
             "家庭成员已有在办申请，请勿重复申请", field="members"
         ) from None
+    if principal.has_role(APPLICANT, PORTAL):
+        # The draft becomes the application: nothing of it stays behind (网上申请草稿).
+        await store.delete_draft(conn, principal.sub)
     applicant = body.members[0]
     uow.emit(
         ApplicationSubmitted(
@@ -247,6 +252,42 @@ def _check_submission(body: ApplicationIn, city: CityConfig) -> None:
     )
     if errors:
         raise problems.validation(errors)
+
+
+# -- online drafts (网上申请草稿) ----------------------------------------------------------------
+
+
+def draft_out(ctx: IntakeContext, row: Any) -> DraftOut | None:
+    """The stored draft, opened; None when it is too old or sealed under a key no longer
+    configured (it cannot be read, so it is as good as none)."""
+    data = ctx.drafts.open(row.payload, max_age_seconds=ctx.settings.draft_days * 86400)
+    try:
+        if data is not None:
+            return DraftOut.model_validate(
+                {**data, "created_at": row.created_at, "saved_at": row.updated_at}
+            )
+    except PydanticValidationError:
+        pass  # saved by a version whose draft had other fields
+    # Never the content: only that a draft could not be used.
+    log.warning("draft_unreadable", saved_at=row.updated_at.isoformat())
+    return None
+
+
+async def save_draft(
+    ctx: IntakeContext, uow: UnitOfWork, principal: Principal, body: DraftIn
+) -> DraftOut:
+    """Save the signed-in applicant's draft, replacing the one before (one per account)."""
+    at = now()
+    conn = uow.conn
+    await store.purge_drafts(conn, at - timedelta(days=ctx.settings.draft_days))
+    payload = ctx.drafts.seal(body.model_dump(mode="json"))
+    row = await store.save_draft(conn, principal.sub, payload, at)
+    return DraftOut(**body.model_dump(), created_at=row.created_at, saved_at=row.updated_at)
+
+
+async def discard_draft(ctx: IntakeContext, uow: UnitOfWork, principal: Principal) -> None:
+    """The applicant gives the draft up (放弃草稿); nothing to discard is not an error."""
+    await store.delete_draft(uow.conn, principal.sub)
 
 
 # -- materials ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.intake import domain, material_files, store
-from services.intake.commands import is_owner, material_out
+from services.intake.commands import draft_out, is_owner, material_out
 from services.intake.context import IntakeContext
 from services.intake.domain import Status
 from services.intake.printing import notice_document, receipt_document
@@ -20,6 +20,7 @@ from services.intake.schemas import (
     ApplicantMessageOut,
     ApplicationOut,
     ApplicationSummary,
+    DraftOut,
     HousingIn,
     MemberOut,
     NoticeItemOut,
@@ -218,13 +219,6 @@ async def list_applications(
     if not is_unit_code(unit):
         raise ValidationProblem("行政区划代码应为6位或9位数字", field="unit")
     ensure_can_read(principal, unit)
-    applicant = members.alias("applicant")
-    count = (
-        sa.select(sa.func.count())
-        .select_from(members)
-        .where(members.c.application_id == applications.c.id)
-        .scalar_subquery()
-    )
     where = [within(applications.c.street, unit)]
     if status is not None:
         where.append(applications.c.status == status)
@@ -236,45 +230,57 @@ async def list_applications(
             or 0
         )
         rows = await conn.execute(
-            sa.select(
-                applications.c.id,
-                applications.c.tracking_no,
-                applications.c.street,
-                applications.c.category,
-                applications.c.channel,
-                applications.c.status,
-                applications.c.submitted_at,
-                applications.c.receipt_no,
-                applicant.c.name,
-                applicant.c.resident_id,
-                count.label("member_count"),
-            )
-            .join(
-                applicant,
-                sa.and_(applicant.c.application_id == applications.c.id, applicant.c.position == 0),
-            )
+            _summary_select()
             .where(*where)
             .order_by(applications.c.submitted_at.desc(), applications.c.id)
             .limit(page.limit)
             .offset(page.offset)
         )
-        items = [
-            ApplicationSummary(
-                id=r.id,
-                tracking_no=r.tracking_no,
-                street=r.street,
-                category=r.category,
-                channel=r.channel,
-                status=r.status,
-                applicant_name_masked=domain.masked_name(r.name),
-                applicant_id_masked=mask_resident_id(r.resident_id),
-                member_count=r.member_count,
-                submitted_at=r.submitted_at,
-                receipt_no=r.receipt_no,
-            )
-            for r in rows
-        ]
+        items = [_summary(r) for r in rows]
     return Page.of(items, total, page)
+
+
+def _summary_select() -> Any:
+    """A list row's columns: the application, its applicant (position 0), its member count."""
+    applicant = members.alias("applicant")
+    count = (
+        sa.select(sa.func.count())
+        .select_from(members)
+        .where(members.c.application_id == applications.c.id)
+        .scalar_subquery()
+    )
+    return sa.select(
+        applications.c.id,
+        applications.c.tracking_no,
+        applications.c.street,
+        applications.c.category,
+        applications.c.channel,
+        applications.c.status,
+        applications.c.submitted_at,
+        applications.c.receipt_no,
+        applicant.c.name,
+        applicant.c.resident_id,
+        count.label("member_count"),
+    ).join(
+        applicant,
+        sa.and_(applicant.c.application_id == applications.c.id, applicant.c.position == 0),
+    )
+
+
+def _summary(r: Any) -> ApplicationSummary:
+    return ApplicationSummary(
+        id=r.id,
+        tracking_no=r.tracking_no,
+        street=r.street,
+        category=r.category,
+        channel=r.channel,
+        status=r.status,
+        applicant_name_masked=domain.masked_name(r.name),
+        applicant_id_masked=mask_resident_id(r.resident_id),
+        member_count=r.member_count,
+        submitted_at=r.submitted_at,
+        receipt_no=r.receipt_no,
+    )
 
 
 def _messages_select() -> Any:
@@ -337,6 +343,38 @@ async def portal_messages(
         int(total or 0),
         page,
     )
+
+
+async def get_draft(ctx: IntakeContext, principal: Principal) -> DraftOut:
+    """The signed-in applicant's own draft; another account's is never reachable (the key is
+    the token's ``sub``), so "not yours" and "none" are the same 404."""
+    async with ctx.uow() as uow:
+        row = await store.load_draft(uow.conn, principal.sub)
+    found = draft_out(ctx, row) if row is not None else None
+    if found is None:
+        raise NotFound("没有保存的申请草稿")
+    return found
+
+
+async def portal_applications(
+    ctx: IntakeContext, principal: Principal, page: PageParams
+) -> Page[ApplicationSummary]:
+    """The applications the signed-in applicant submitted, newest first (我的申请)."""
+    owned = applications.c.submitted_by == principal.sub
+    async with ctx.uow() as uow:
+        total = await uow.conn.scalar(
+            sa.select(sa.func.count()).select_from(applications).where(owned)
+        )
+        rows = (
+            await uow.conn.execute(
+                _summary_select()
+                .where(owned)
+                .order_by(applications.c.submitted_at.desc(), applications.c.id)
+                .limit(page.limit)
+                .offset(page.offset)
+            )
+        ).all()
+    return Page.of([_summary(r) for r in rows], int(total or 0), page)
 
 
 async def download_material(

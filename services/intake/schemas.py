@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.pii import MobileNumber, ResidentId
 
@@ -299,6 +300,99 @@ class ApplicantMessageOut(BaseModel):
     sms_attempts: int
     sms_delivered_at: datetime | None
     sms_provider_ref: str | None
+
+
+# -- online drafts (网上申请草稿) ---------------------------------------------------------------
+
+
+# A draft is the form as far as the applicant got: every field may still be empty, so only the
+# shape is checked here (types, lengths, codes); the full checks are the submission's.
+def _shaped(pattern: str, message: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if value and not re.fullmatch(pattern, value):
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(check)
+
+
+DraftText = Annotated[str, StringConstraints(max_length=200)]
+DraftMoney = Annotated[
+    str,
+    StringConstraints(max_length=20),
+    _shaped(r"\d{1,12}(\.\d{1,2})?", "请填写金额（元），最多两位小数"),
+    Field(description="金额（元），最多两位小数；可为空"),
+]
+DraftArea = Annotated[
+    str,
+    StringConstraints(max_length=12),
+    _shaped(r"\d{1,8}(\.\d{1,2})?", "请填写面积（平方米），最多两位小数"),
+]
+DraftDivision = Annotated[
+    str, StringConstraints(max_length=9), _shaped(r"[0-9]{1,9}", "行政区划代码应为数字")
+]
+PORTAL_STEPS = 4  # 0 家庭信息, 1 家庭成员, 2 收入与住房, 3 材料清单, 4 确认提交
+
+
+class DraftMemberIn(_In):
+    name: Annotated[str, StringConstraints(max_length=50)] = Field(default="", description="姓名")
+    resident_id: Annotated[str, StringConstraints(max_length=18)] = Field(
+        default="", description="身份证号码"
+    )
+    relationship: Relationship = Field(default="applicant", description="与申请人关系")
+    marital_status: MaritalStatus = Field(default="unmarried", description="婚姻状况")
+    hukou_division: DraftDivision = Field(default="", description="户籍所在地行政区划代码")
+    residence_permit: bool = Field(default=False, description="是否持有本市居住证")
+    employer: DraftText = Field(default="", description="工作单位")
+    declared_monthly_income: DraftMoney = ""
+    declared_financial_assets: DraftMoney = ""
+    declared_vehicle_count: int = Field(default=0, ge=0, le=50, description="申报车辆数")
+    declared_vehicle_value: DraftMoney = ""
+
+
+class DraftHousingIn(_In):
+    address: DraftText = Field(default="", description="现住房地址")
+    area_m2: DraftArea = Field(default="", description="家庭自有住房面积（平方米）")
+    tenure: Tenure = Field(default="none", description="现住房性质")
+
+
+class DraftIn(_In):
+    """The online application as saved between steps (保存草稿), to be resumed later."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "step": 1,
+                    "category": "newly_employed",
+                    "street": "350203001",
+                    "mobile": "13912345678",
+                    "members": [
+                        {
+                            "name": "李明",
+                            "resident_id": "350203199001011234",
+                            "relationship": "applicant",
+                        }
+                    ],
+                    "housing": {"address": "", "area_m2": "", "tenure": "none"},
+                }
+            ]
+        }
+    )
+
+    step: int = Field(ge=0, le=PORTAL_STEPS, description="停留的步骤：0 家庭信息 … 4 确认提交")
+    category: Code | None = Field(default=None, description="申请类别")
+    street: StreetCode | None = Field(default=None, description="受理街道（镇）代码")
+    mobile: Annotated[str, StringConstraints(max_length=20)] = Field(
+        default="", description="联系手机"
+    )
+    members: list[DraftMemberIn] = Field(default_factory=list, max_length=30)
+    housing: DraftHousingIn = Field(default_factory=DraftHousingIn)
+
+
+class DraftOut(DraftIn):
+    created_at: datetime
+    saved_at: datetime = Field(description="最近保存时间")
 
 
 # -- historical import (历史数据导入) ----------------------------------------------------------

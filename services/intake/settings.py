@@ -13,10 +13,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
+from shared.sealing import fernet_key_problem
 from shared.settings import service_settings_config
+
+# The development key of the online drafts (base64url, 32 bytes): everyone knows it, so the
+# bootstrap refuses it in production (bootstrap.draft_sealer).
+DEV_DRAFT_KEY = "ZGV2LW9ubHktaW50YWtlLWRyYWZ0LWtleS0wMDAwMDE="
 
 
 class IntakeSettings(BaseSettings):
@@ -49,3 +54,25 @@ class IntakeSettings(BaseSettings):
     """Back-off before the first SMS retry (doubled for each further one)."""
     sms_timeout_seconds: float = Field(default=5.0, gt=0)
     """Limit of one request to the SMS gateway."""
+
+    # The online application's drafts (网上申请草稿): their payload is sealed with these keys.
+    draft_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_DRAFT_KEY)])
+    """JSON list of Fernet keys (base64url of 32 bytes), newest first, that encrypt the saved
+    drafts of online applications (`portal_drafts`): the first encrypts, all decrypt; a draft
+    sealed under a key dropped from the list reads as no draft. The default is the development
+    key, which production refuses (`python -m services.workbench keygen` prints a new key).
+    """
+    draft_days: int = Field(default=90, ge=1, le=366)
+    """Days a saved draft is kept after its last save; older drafts read as none, and every
+    save deletes them."""
+
+    @field_validator("draft_keys")
+    @classmethod
+    def _keys_usable(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        if not keys:
+            raise ValueError("HOUSING_INTAKE_DRAFT_KEYS needs at least one key")
+        for n, key in enumerate(keys, start=1):
+            problem = fernet_key_problem(key.get_secret_value())
+            if problem:
+                raise ValueError(f"HOUSING_INTAKE_DRAFT_KEYS: key {n} is {problem}")
+        return keys

@@ -20,6 +20,7 @@ from services.intake.tables import (
     credit_bans,
     materials,
     members,
+    portal_drafts,
     supplement_notices,
 )
 
@@ -230,6 +231,37 @@ async def upsert_ban(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(
         statement.on_conflict_do_update(index_elements=[credit_bans.c.record_id], set_=update)
     )
+
+
+async def load_draft(conn: AsyncConnection, account: str) -> sa.Row[Any] | None:
+    return (
+        await conn.execute(sa.select(portal_drafts).where(portal_drafts.c.account == account))
+    ).first()
+
+
+async def save_draft(conn: AsyncConnection, account: str, payload: str, at: datetime) -> Any:
+    """Insert or replace the account's draft; answers the row as stored."""
+    statement = insert(portal_drafts).values(
+        account=account, payload=payload, created_at=at, updated_at=at
+    )
+    return (
+        await conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[portal_drafts.c.account],
+                set_={"payload": statement.excluded.payload, "updated_at": at},
+            ).returning(portal_drafts.c.created_at, portal_drafts.c.updated_at)
+        )
+    ).one()
+
+
+async def delete_draft(conn: AsyncConnection, account: str) -> bool:
+    result = await conn.execute(portal_drafts.delete().where(portal_drafts.c.account == account))
+    return bool(result.rowcount)
+
+
+async def purge_drafts(conn: AsyncConnection, before: datetime) -> None:
+    """Drafts nobody saved since ``before``: personal data kept no longer than it serves."""
+    await conn.execute(portal_drafts.delete().where(portal_drafts.c.updated_at < before))
 
 
 def live_statuses() -> list[str]:

@@ -1,7 +1,8 @@
 """Tables owned by the intake service (its own database; no other service reads them).
 
 Applications, their household members, materials, supplementary-materials notices, the local
-projection of credit bans and the messages the applicant was told. Money is ``NUMERIC(14,2)``
+projection of credit bans, the messages the applicant was told and the drafts of online
+applications. Money is ``NUMERIC(14,2)``
 in yuan, areas ``NUMERIC(10,2)`` in m².
 """
 
@@ -211,6 +212,20 @@ sa.Index(
     postgresql_where=applicant_messages.c.sms_status == "pending",
 )
 
+# The online application's draft (网上申请草稿, save and resume): one per applicant account, the
+# household as typed so far sealed with HOUSING_INTAKE_DRAFT_KEYS (shared.sealing), so the
+# names, ID numbers, mobile and incomes of a draft are not readable in the database or a dump.
+# Deleted when that account submits an application, or when the applicant discards it.
+portal_drafts = sa.Table(
+    "portal_drafts",
+    metadata,
+    sa.Column("account", sa.Text, primary_key=True),  # the token's ``sub``
+    sa.Column("payload", sa.Text, nullable=False),  # Fernet token of the draft's JSON
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("portal_drafts_updated", portal_drafts.c.updated_at)
+
 INTAKE_TABLES = (
     applications,
     members,
@@ -219,4 +234,5 @@ INTAKE_TABLES = (
     credit_bans,
     applicant_messages,
     legacy_imports,
+    portal_drafts,
 )

@@ -12,13 +12,11 @@ cookie, and the session ends at the latest with the token's own expiry (``exp``)
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from shared.sealing import JsonSealer
 
 SESSION_COOKIE = "housing_wb_session"
 # The short-lived cookie of an OpenID Connect sign-in in progress (state, nonce, PKCE verifier).
@@ -44,26 +42,8 @@ class Session:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
-class SessionCodec:
-    """Encrypts sessions into cookie values and back; keys newest first (rotation)."""
-
-    def __init__(self, keys: list[str]) -> None:
-        if not keys:
-            raise ValueError("at least one session key is needed")
-        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
-
-    def seal(self, payload: dict[str, Any]) -> str:
-        return self._fernet.encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode()
-
-    def open(self, value: str | None, *, max_age_seconds: float) -> dict[str, Any] | None:
-        if not value:
-            return None
-        try:
-            raw = self._fernet.decrypt(value.encode(), ttl=int(max_age_seconds))
-        except (InvalidToken, ValueError):
-            return None
-        data = json.loads(raw)
-        return data if isinstance(data, dict) else None
+class SessionCodec(JsonSealer):
+    """Encrypts sessions into cookie values and back (``shared.sealing``; keys newest first)."""
 
     def seal_session(self, session: Session) -> str:
         return self.seal(asdict(session))
