@@ -356,29 +356,20 @@ class DraftHousingIn(_In):
     tenure: Tenure = Field(default="none", description="现住房性质")
 
 
+_DRAFT_EXAMPLE = {
+    "step": 1,
+    "category": "newly_employed",
+    "street": "350203001",
+    "mobile": "13912345678",
+    "members": [{"name": "李明", "resident_id": "350203199001011234", "relationship": "applicant"}],
+    "housing": {"address": "", "area_m2": "", "tenure": "none"},
+}
+
+
 class DraftIn(_In):
     """The online application as saved between steps (保存草稿), to be resumed later."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "step": 1,
-                    "category": "newly_employed",
-                    "street": "350203001",
-                    "mobile": "13912345678",
-                    "members": [
-                        {
-                            "name": "李明",
-                            "resident_id": "350203199001011234",
-                            "relationship": "applicant",
-                        }
-                    ],
-                    "housing": {"address": "", "area_m2": "", "tenure": "none"},
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_DRAFT_EXAMPLE]})
 
     step: int = Field(ge=0, le=PORTAL_STEPS, description="停留的步骤：0 家庭信息 … 4 确认提交")
     category: Code | None = Field(default=None, description="申请类别")
@@ -391,6 +382,18 @@ class DraftIn(_In):
 
 
 class DraftOut(DraftIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_DRAFT_EXAMPLE,
+                    "created_at": "2026-12-04T09:12:00+08:00",
+                    "saved_at": "2026-12-04T09:20:31+08:00",
+                }
+            ]
+        }
+    )
+
     created_at: datetime
     saved_at: datetime = Field(description="最近保存时间")
 

@@ -117,3 +117,37 @@ def test_a_citizen_applies_online_resumes_the_draft_and_follows_the_progress(
     expect(page.get_by_test_id("my-applications")).to_contain_text("已提交，待受理")
     response = page.request.get(f"{workbench.url}/api/intake/portal/draft")
     assert response.status == 404
+
+
+def test_a_citizen_files_an_anonymous_complaint_and_can_look_it_up_with_the_code_shown_once(
+    workbench: Workbench,
+) -> None:
+    page = workbench.page
+    page.set_viewport_size(PHONE)
+    workbench.sign_in("demo-applicant", then="/portal/complaint")
+    expect(page.get_by_role("heading", level=1)).to_have_text("投诉举报")
+
+    # Sent empty: alerting's refusal is shown at the two fields it names, nothing is filed.
+    page.get_by_role("button", name="提交").click()
+    for label in ("被投诉举报对象", "具体情况"):
+        item = page.locator(".el-form-item", has=page.get_by_text(label, exact=True))
+        expect(item.locator(".el-form-item__error")).to_have_text("长度不足")
+    expect(page.get_by_test_id("complaint-receipt")).to_have_count(0)
+
+    page.get_by_label("被投诉举报对象").fill("某公租房小区3号楼1502室承租人")
+    page.get_by_label("具体情况").fill("该房屋近三个月由陌生人居住，疑似转租。")
+    page.get_by_role("button", name="提交").click()
+    receipt = page.get_by_test_id("complaint-receipt")
+    expect(receipt).to_contain_text("已受理，编号 TS-")
+    filed = re.search(r"编号 (TS-\d{8}-\d{6})，查询码 (\S+?)（", receipt.inner_text())
+    assert filed is not None, receipt.inner_text()
+    fits_the_phone(page)
+
+    # The number and code are what alerting keeps: the public lookup answers with them.
+    number, code = filed.groups()
+    looked_up = page.request.get(
+        f"{workbench.url}/api/alerting/public/complaints/{number}", params={"check_code": code}
+    )
+    assert looked_up.status == 200, looked_up.text()
+    answer = looked_up.json()
+    assert (answer["complaint_no"], answer["kind"], answer["status"]) == (number, "sublet", "open")

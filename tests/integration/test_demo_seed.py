@@ -145,13 +145,15 @@ async def test_the_seed_fills_every_stage_exactly_and_only_once(
     assert sum(n for (rule, _), n in lights.items() if rule == "R8") == planned["street_overdue"]
     assert report.lights == Counter(a["rule_id"] for a in alerts)
     overdue = planned["street_overdue"]
-    assert report.tickets == Counter(
-        {
-            "red/report_district": len(range(0, overdue, 3)),
-            "red/report_city_centre": len(range(1, overdue, 3)),
-            "red/handling": len(range(2, overdue, 3)),
-            "yellow/handling": 1,
-        }
+    assert report.tickets == (
+        Counter(
+            {
+                "red/report_district": len(range(0, overdue, 3)),
+                "red/report_city_centre": len(range(1, overdue, 3)),
+                "red/handling": len(range(2, overdue, 3)),
+                "yellow/handling": 1,
+            }
+        )
         - Counter()
     )
 
