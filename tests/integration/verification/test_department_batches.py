@@ -17,7 +17,6 @@ from services.verification.commands import start_case
 from services.verification.handlers import SPLIT_ITEM_NAMESPACE
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
 from shared.clock import now
-from shared.events.catalogue import VerificationRequested
 from shared.events.envelope import Envelope
 from shared.tables import outbox
 from simulators.sdk import Answer, answer_envelope
@@ -251,18 +250,7 @@ async def test_a_duplicate_item_is_a_no_op_and_single_answers_still_count(
     [asked] = await _started(svc, 1)
     application_id = asked["tax"].application_id
     # A department that has not moved answers singly, as before.
-    vehicle = VerificationRequested(
-        request_id=asked["vehicle"].request_id,
-        case_id=asked["vehicle"].case_id,
-        application_id=application_id,
-        city="350200",
-        department="vehicle",
-        requested_at=asked["vehicle"].requested_at,
-        deadline=asked["vehicle"].deadline,
-        time_limit_working_days=3,
-        subjects=asked["vehicle"].subjects,
-    )
-    single = answer_envelope("vehicle", vehicle, Answer.nothing_on_record())
+    single = answer_envelope("vehicle", asked["vehicle"], Answer.nothing_on_record())
     await _as_department(infra, svc, single, "response.vehicle")
     first = await _as_batches(infra, svc, asked, ["tax"])
 
