@@ -22,9 +22,11 @@ And per application, for the phase (first submission to last task ready): CPU mi
 the platform (the services' processes, the RabbitMQ node net of its idle rate, and the
 PostgreSQL backends of the run's databases) apart from the department simulators and the load
 driver (this process); messages published (the services' ``outbox_published_total`` plus the
-departments' answers) and delivered (``events_handled_total`` plus the requests the
-departments took); commits and rollbacks (``pg_stat_database`` of the run's databases, read
-once PostgreSQL has published its counters). The RabbitMQ node and the PostgreSQL server's
+departments' answer messages, single or batch, as verification's ``events_handled_total``
+counts them) and delivered (``events_handled_total`` plus the request messages the departments
+took: one per answer message, as each consumed request or request batch is answered by one);
+commits and rollbacks (``pg_stat_database`` of the run's databases, read once PostgreSQL has
+published its counters). The RabbitMQ node and the PostgreSQL server's
 shared processes also serve everyone else on the machine: the load average is printed with
 each phase, and CPU time, unlike wall-clock throughput, stays comparable under such load.
 
@@ -153,7 +155,7 @@ async def _commits(suite: LocalSuite) -> dict[str, int]:
 async def _metrics(suite: LocalSuite) -> dict[str, float]:
     """Events the services published through their outboxes (confirmed) and consumed, from
     their own /metrics counters."""
-    totals = {"published": 0.0, "delivered": 0.0}
+    totals = {"published": 0.0, "delivered": 0.0, "department answers": 0.0}
     async with httpx.AsyncClient(timeout=10) as client:
         for service in SERVICES:
             text = (await client.get(f"{suite.url(service)}/metrics")).text
@@ -162,6 +164,8 @@ async def _metrics(suite: LocalSuite) -> dict[str, float]:
                     totals["published"] += float(line.rsplit(" ", 1)[1])
                 elif line.startswith("events_handled_total{"):
                     totals["delivered"] += float(line.rsplit(" ", 1)[1])
+                    if 'type="department.answered' in line and 'outcome="failed"' not in line:
+                        totals["department answers"] += float(line.rsplit(" ", 1)[1])
     return totals
 
 
@@ -328,14 +332,13 @@ async def run_phase(
     )
     metrics_after = await _metrics(suite)
     commits_after, _ = await _settle(suite)
-    # The departments' side is not in the services' counters: each request delivered to a
-    # department, each answer published by one.
+    # The departments' side is not in the services' counters: each answer message published
+    # by a department, each request message delivered to one (as many: one answers the other).
+    department = metrics_after["department answers"] - metrics_before["department answers"]
     messages = {
-        "published": (
-            metrics_after["published"] - metrics_before["published"] + requests["answered"]
-        )
+        "published": (metrics_after["published"] - metrics_before["published"] + department)
         / len(ids),
-        "delivered": (metrics_after["delivered"] - metrics_before["delivered"] + requests["n"])
+        "delivered": (metrics_after["delivered"] - metrics_before["delivered"] + department)
         / len(ids),
     }
     transactions = {

@@ -7,7 +7,9 @@ contextvars so that every log line carries it.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from contextvars import ContextVar
 
 import httpx
@@ -38,6 +40,17 @@ def bind(correlation_id: str | None, causation_id: str | None = None) -> None:
     structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
     if causation_id:
         structlog.contextvars.bind_contextvars(causation_id=causation_id)
+
+
+@contextlib.contextmanager
+def scope(correlation_id: str) -> Iterator[None]:
+    """Events emitted inside the block carry ``correlation_id`` (an application's own where one
+    message carried several applications' answers); the outer id again after it."""
+    token = _correlation_id.set(correlation_id)
+    try:
+        yield
+    finally:
+        _correlation_id.reset(token)
 
 
 def clear() -> None:

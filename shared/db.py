@@ -9,7 +9,7 @@ published" are one fact.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 import asyncpg
@@ -160,6 +160,7 @@ class UnitOfWork:
         }
         self._conn: AsyncConnection | None = None
         self._pending: list[tuple[Any, ...]] = []
+        self._collected: dict[str, tuple[list[Any], Callable[[UnitOfWork, list[Any]], None]]] = {}
         self._committed = False
         self.emitted: list[Envelope] = []
 
@@ -189,8 +190,10 @@ class UnitOfWork:
         *,
         subject: str,
         correlation_id: str | None = None,
+        event_id: uuid.UUID | None = None,
     ) -> Envelope:
-        """Queue a typed event for the outbox of this transaction."""
+        """Queue a typed event for the outbox of this transaction (``event_id``: one derived
+        from the content, for an event whose copies must be recognised; default a new one)."""
         return self.emit_raw(
             event_type=payload.event_type,
             version=payload.event_version,
@@ -199,6 +202,7 @@ class UnitOfWork:
             exchange=payload.exchange,
             routing_key=payload.routing_key(),
             correlation_id=correlation_id,
+            event_id=event_id,
         )
 
     def emit_raw(
@@ -211,6 +215,7 @@ class UnitOfWork:
         exchange: str = "events",
         routing_key: str | None = None,
         correlation_id: str | None = None,
+        event_id: uuid.UUID | None = None,
     ) -> Envelope:
         cid = (
             correlation_id
@@ -218,7 +223,7 @@ class UnitOfWork:
             or correlation.new_correlation_id()
         )
         envelope = Envelope(
-            id=uuid.uuid4(),
+            id=event_id or uuid.uuid4(),
             type=event_type,
             version=version,
             occurred_at=now(),
@@ -244,8 +249,19 @@ class UnitOfWork:
         self.emitted.append(envelope)
         return envelope
 
+    def collect(self, key: str, flush: Callable[[UnitOfWork, list[Any]], None]) -> list[Any]:
+        """The list under ``key`` that ``flush(uow, items)`` turns into events at commit, before
+        the outbox is written: for what one event should carry for the whole transaction
+        (verification's request batches, one per department however many handlers asked)."""
+        found = self._collected.setdefault(key, ([], flush))
+        return found[0]
+
     async def commit(self) -> None:
         conn = self.conn
+        collected, self._collected = self._collected, {}
+        for items, flush in collected.values():
+            if items:
+                flush(self, items)
         if self._pending:
             columns = zip(*self._pending, strict=True)
             await fetch(conn, _INSERT_OUTBOX, *(list(column) for column in columns))

@@ -43,23 +43,27 @@ class TypedHandler(Generic[P]):
     # The routing keys to bind when only some of the type's keys are wanted (the red lights of
     # ``alert.raised.{colour}``); empty: every key the type is published under.
     routing_keys: tuple[str, ...] = ()
+    # Reads the payload instead of the model's strict validation (a batch whose items are
+    # validated one by one); the model still names the type, its route and its schema.
+    parse: Callable[[dict[str, Any]], Any] | None = None
 
     @property
     def event_type(self) -> str:
         return self.model.event_type
 
     def bind(self, context: Any) -> Handler | BatchHandler:
-        model, fn, batch = self.model, self.fn, self.batch
+        fn, batch = self.fn, self.batch
+        read = self.parse or self.model.model_validate
         if batch is not None:
 
             async def many(uow: UnitOfWork, run: list[tuple[Envelope, Delivery | None]]) -> None:
-                items = [(model.model_validate(e.data), e, d) for e, d in run]
+                items = [(read(e.data), e, d) for e, d in run]
                 await batch(context, uow, items)
 
             return BatchHandler(many)
 
         async def one(uow: UnitOfWork, envelope: Envelope) -> None:
-            await fn(context, uow, model.model_validate(envelope.data), envelope)
+            await fn(context, uow, read(envelope.data), envelope)
 
         one.__name__ = getattr(fn, "__name__", "handler")
         return one
@@ -80,14 +84,17 @@ def handles(
     return wrap
 
 
-def handles_batch(model: type[P]) -> Callable[[BatchFn], TypedHandler[P]]:
-    """Declare ``fn(ctx, uow, [(payload, envelope, delivery), ...])`` for runs of ``model``."""
+def handles_batch(
+    model: type[P], *, parse: Callable[[dict[str, Any]], Any] | None = None
+) -> Callable[[BatchFn], TypedHandler[P]]:
+    """Declare ``fn(ctx, uow, [(payload, envelope, delivery), ...])`` for runs of ``model``;
+    ``parse`` reads each payload instead of ``model``'s validation."""
 
     def wrap(fn: BatchFn) -> TypedHandler[P]:
         async def single(ctx: Any, uow: UnitOfWork, payload: Any, envelope: Envelope) -> None:
             await fn(ctx, uow, [(payload, envelope, current_delivery())])
 
-        return TypedHandler(model, single, batch=fn)
+        return TypedHandler(model, single, batch=fn, parse=parse)
 
     return wrap
 

@@ -15,6 +15,7 @@ from housing_department_sdk import (
     Envelope,
     Handler,
     TemporaryFailure,
+    answer_batch_event_id,
     answer_event_id,
 )
 from housing_department_sdk import DepartmentClient as _DepartmentClient
@@ -29,6 +30,7 @@ __all__ = [
     "DepartmentClient",
     "Handler",
     "TemporaryFailure",
+    "answer_batch_event_id",
     "answer_envelope",
     "answer_event_id",
 ]

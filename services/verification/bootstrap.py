@@ -85,7 +85,9 @@ def definition(
         fields = base_fields(runtime)
         if city_override is not None:
             fields["city"] = city_override
-        return VerificationContext(**fields, settings=settings)
+        context = VerificationContext(**fields, settings=settings)
+        context.batched  # noqa: B018 (an unknown department in the setting stops the start)
+        return context
 
     return ServiceDefinition(
         name="verification",

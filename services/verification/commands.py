@@ -21,9 +21,10 @@ change and the events it causes commit together:
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -53,12 +54,14 @@ from services.verification.problems import AnswerRejected, UnknownRequest
 from services.verification.queries import parameter_view
 from services.verification.schemas import AnswerIn, AnswerReceipt, ParameterSetView, ProposalIn
 from services.verification.tables import department_requests, verification_cases
+from shared import correlation
 from shared.audit import record
 from shared.auth import Principal
 from shared.city import CityConfig, Department
 from shared.clock import SHANGHAI, now, today_shanghai
 from shared.db import UnitOfWork
 from shared.events.catalogue import (
+    BATCH_MAX_ITEMS,
     ApplicationAccepted,
     Subject,
     TenancyRereviewRequested,
@@ -67,6 +70,7 @@ from shared.events.catalogue import (
     VerificationCompleted,
     VerificationDepartmentOverdue,
     VerificationParametersChanged,
+    VerificationRequestBatch,
     VerificationRequested,
     VerificationRereviewCompleted,
     VerificationStarted,
@@ -81,9 +85,15 @@ log = structlog.get_logger(__name__)
 
 
 async def start_case(
-    uow: UnitOfWork, accepted: ApplicationAccepted, city: CityConfig, *, serial: bool = False
+    uow: UnitOfWork,
+    accepted: ApplicationAccepted,
+    city: CityConfig,
+    *,
+    serial: bool = False,
+    batched: Collection[str] = (),
 ) -> bool:
-    """Open the case and ask every department of the category at once.
+    """Open the case and ask every department of the category at once (the departments in
+    ``batched`` in one batch per transaction, see :func:`_send_requests`).
 
     With ``serial`` (the benchmark's baseline, ``VerificationSettings.dispatch``) every request
     is stored but only the first department is asked; :func:`apply_answers` asks the next.
@@ -106,11 +116,17 @@ async def start_case(
         },
         [(d, subjects_for(accepted.household, d.code, d.fields)) for d in departments],
         serial=serial,
+        batched=batched,
     )
 
 
 async def start_rereview(
-    uow: UnitOfWork, requested: TenancyRereviewRequested, city: CityConfig, *, serial: bool = False
+    uow: UnitOfWork,
+    requested: TenancyRereviewRequested,
+    city: CityConfig,
+    *,
+    serial: bool = False,
+    batched: Collection[str] = (),
 ) -> bool:
     """Open the re-review case (年度复核) of a tenant household and ask every department again.
 
@@ -167,6 +183,7 @@ async def start_rereview(
         },
         [(d, subjects_from_members(members, d.code, d.fields)) for d in departments],
         serial=serial,
+        batched=batched,
     )
 
 
@@ -176,6 +193,7 @@ async def _open_case(
     asked: Sequence[tuple[Department, list[Subject]]],
     *,
     serial: bool,
+    batched: Collection[str] = (),
 ) -> bool:
     """Insert the case and one request per department in one transaction, with every
     ``verification.requested`` in the same outbox flush (serial: only the first)."""
@@ -261,9 +279,50 @@ async def _open_case(
         ),
         subject=subject,
     )
-    for event in events[:1] if serial else events:
-        uow.emit(event, subject=subject)
+    # Serial dispatch (the benchmark's baseline) asks one department at a time, as singles.
+    _send_requests(uow, events[:1] if serial else events, batched=() if serial else batched)
     return True
+
+
+# A department batch's envelope id: uuid5 over its sorted request ids, so a copy of the batch
+# (the same items) has the same id. Changing it would make a re-sent batch a new event.
+REQUEST_BATCH_NAMESPACE = uuid.UUID("3c0f7a52-8e1d-5b94-a6c2-9d4e1f0b7a38")
+
+
+def request_batch_event_id(request_ids: Sequence[uuid.UUID]) -> uuid.UUID:
+    return uuid.uuid5(REQUEST_BATCH_NAMESPACE, ",".join(sorted(str(r) for r in request_ids)))
+
+
+def _send_requests(
+    uow: UnitOfWork, events: Sequence[VerificationRequested], *, batched: Collection[str]
+) -> None:
+    """Publish department requests: one ``verification.requested`` each, except to the
+    departments in ``batched``, whose requests of the whole transaction (every case a consumer
+    micro-batch opened) go out at commit as one ``verification.requested_batch`` per
+    department on the same key ``request.<department>``."""
+    for event in events:
+        if event.department in batched:
+            uow.collect(VerificationRequestBatch.event_type, _emit_request_batches).append(event)
+        else:
+            uow.emit(event, subject=str(event.application_id))
+
+
+def _emit_request_batches(uow: UnitOfWork, events: list[VerificationRequested]) -> None:
+    by_department: dict[str, list[VerificationRequested]] = {}
+    for event in events:
+        by_department.setdefault(event.department, []).append(event)
+    for department, items in by_department.items():
+        for start in range(0, len(items), BATCH_MAX_ITEMS):
+            chunk = items[start : start + BATCH_MAX_ITEMS]
+            # Subject and correlation of the first item's application: a batch has no single
+            # one, and the department only echoes them.
+            first = str(chunk[0].application_id)
+            uow.emit(
+                VerificationRequestBatch(department=department, items=chunk),
+                subject=first,
+                correlation_id=first,
+                event_id=request_batch_event_id([item.request_id for item in chunk]),
+            )
 
 
 # -- answers ----------------------------------------------------------------------------------
@@ -291,6 +350,12 @@ class IncomingAnswer:
     reported_answered_at: datetime | None
     answered_by: str | None
     channel: str
+    # An item of a department's answer batch: the events it causes carry its application's
+    # id as correlation id (the batch's own spans several applications).
+    batched: bool = False
+
+
+Rejection = Callable[[IncomingAnswer, Exception], None]
 
 
 async def apply_answer(
@@ -319,6 +384,7 @@ async def apply_answers(
     city: CityConfig,
     answers: Sequence[IncomingAnswer],
     serial: bool = False,
+    on_rejected: Rejection | None = None,
 ) -> list[AnswerOutcome]:
     """Store department answers and complete each case whose last answer is among them.
 
@@ -328,8 +394,15 @@ async def apply_answers(
     (the first answer stands) and is reported as a duplicate. Late answers are stored and
     announced; an empty answer (no findings, no "no record") is stored and announced (R6).
     An answer to an unknown request, or about people not asked about, raises: nothing of the
-    call is applied.
+    call is applied. With ``on_rejected`` (the items of answer batches, each applied on its
+    own), such an answer is handed to it with the error instead, and the others are applied.
     """
+
+    def reject(a: IncomingAnswer, error: Exception) -> None:
+        if on_rejected is None:
+            raise error
+        on_rejected(a, error)
+
     conn = uow.conn
     r = department_requests
     wanted = list({a.request_id for a in answers})
@@ -339,14 +412,21 @@ async def apply_answers(
             sa.select(r.c.request_id, r.c.case_id, r.c.department).where(r.c.request_id.in_(wanted))
         )
     }
+    found_answers = []
     for a in answers:
         found = known.get(a.request_id)
         if found is None or found.department != a.department:
             # Another department's request is "not found" too: do not confirm that it exists.
-            raise UnknownRequest(
-                detail=f"部门 {a.department} 没有编号为 {a.request_id} 的协查请求。",
-                field="request_id",
+            reject(
+                a,
+                UnknownRequest(
+                    detail=f"部门 {a.department} 没有编号为 {a.request_id} 的协查请求。",
+                    field="request_id",
+                ),
             )
+            continue
+        found_answers.append(a)
+    answers = found_answers
     # Lock the cases first, then read the requests: answers to one case serialise on its
     # lock, so exactly one transaction sees "all answered" and completes the case.
     cases = await _lock_cases(uow, sorted({row.case_id for row in known.values()}))
@@ -379,18 +459,22 @@ async def apply_answers(
             continue
         strangers = unknown_member_refs(a.findings, (s["member_ref"] for s in request.subjects))
         if strangers:
-            raise AnswerRejected(
+            error = AnswerRejected(
                 detail=f"反馈中有 {len(strangers)} 条结果的 member_ref 不属于本请求的核查对象。",
                 field="findings",
             )
+            reject(a, error)
+            continue
         misplaced = misplaced_findings(a.department, a.findings)
         if misplaced:
-            raise AnswerRejected(
+            error = AnswerRejected(
                 detail=(
                     f"部门 {a.department} 不得反馈以下类型的结果：{'、'.join(sorted(misplaced))}。"
                 ),
                 field="findings",
             )
+            reject(a, error)
+            continue
         empty = is_empty_answer(a.no_record, a.findings)
         late = today > request.deadline
         answered_now.add(a.request_id)
@@ -414,8 +498,13 @@ async def apply_answers(
             "request_id": a.request_id,
             "department": a.department,
         }
+        cid = subject if a.batched else None
         if empty:
-            uow.emit(VerificationAnswerEmpty(**common, answered_at=received), subject=subject)
+            uow.emit(
+                VerificationAnswerEmpty(**common, answered_at=received),
+                subject=subject,
+                correlation_id=cid,
+            )
         if late:
             uow.emit(
                 VerificationAnswerLate(
@@ -427,6 +516,7 @@ async def apply_answers(
                     ),
                 ),
                 subject=subject,
+                correlation_id=cid,
             )
         outcomes.append(
             AnswerOutcome(a.request_id, case.case_id, a.department, False, empty, late, False)
@@ -465,12 +555,19 @@ async def apply_answers(
         else {}
     )
     completed: set[uuid.UUID] = set()
+    batched_cases = {requests[a.request_id].case_id for a in answers if a.batched}
     for cid in open_cases:
-        if not pending.get(cid):
-            await complete_case(uow, cases[cid], city)
-            completed.add(cid)
-        elif serial:
-            await _ask_next_department(uow, cases[cid], city)
+        case = cases[cid]
+        with (
+            correlation.scope(str(case.application_id))
+            if cid in batched_cases
+            else contextlib.nullcontext()
+        ):
+            if not pending.get(cid):
+                await complete_case(uow, case, city)
+                completed.add(cid)
+            elif serial:
+                await _ask_next_department(uow, case, city)
     # The answer that completed a case is the last one of it applied here.
     last_of_case = {
         requests[o.request_id].case_id: i for i, o in enumerate(outcomes) if not o.duplicate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -24,6 +25,11 @@ class VerificationContext(ServiceContext):
     @property
     def departments(self) -> frozenset[str]:
         return frozenset(d.code for d in self.city.departments)
+
+    @functools.cached_property
+    def batched(self) -> frozenset[str]:
+        """The departments whose requests go out as batches (``request_batches``)."""
+        return self.settings.batched_departments([d.code for d in self.city.departments])
 
 
 Ctx = Annotated[VerificationContext, Depends(get_context)]

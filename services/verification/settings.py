@@ -7,6 +7,7 @@ platform uses for per-service overrides, so one ``.env`` configures everything).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
@@ -45,6 +46,33 @@ class VerificationSettings(BaseSettings):
     # "<queue>.dead" (a department system that crashes on one request must not loop forever).
     department_delivery_limit: int = Field(default=20, ge=1)
     """Redeliveries of a department request before the broker parks it in `<queue>.dead`."""
+
+    # Which departments read batches: one "verification.requested_batch" per department per
+    # transaction instead of one "verification.requested" per request. The reference
+    # simulators and SDK >= 2.1 read both; a department system that reads only singles (an
+    # older SDK, its own implementation) must be left out of the list before it is upgraded.
+    request_batches: str = "all"
+    """Departments sent their requests as batches (`verification.requested_batch`, one message per
+    department per transaction; SDK ≥ 2.1 and the reference simulators): `all`, `none`, or a
+    comma-separated list of department codes; the others get one `verification.requested` each.
+    """
+
+    def batched_departments(self, departments: Sequence[str]) -> frozenset[str]:
+        """The codes of ``departments`` that receive batches; an unknown code is refused (a
+        typo would silently leave its department on singles)."""
+        value = self.request_batches.strip().lower()
+        if value in ("all", "true"):
+            return frozenset(departments)
+        if value in ("none", "false", ""):
+            return frozenset()
+        chosen = {c.strip() for c in value.split(",") if c.strip()}
+        unknown = sorted(chosen - set(departments))
+        if unknown:
+            raise ValueError(
+                f"HOUSING_VERIFICATION_REQUEST_BATCHES: unknown department(s) {', '.join(unknown)};"
+                f" the city file has {', '.join(departments)} (or say all / none)"
+            )
+        return frozenset(chosen)
 
     @property
     def serial(self) -> bool:

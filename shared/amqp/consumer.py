@@ -110,6 +110,26 @@ def current_delivery() -> Delivery | None:
     return _delivery.get()
 
 
+# The items split off the messages of the transaction being handled (see ``split_off``).
+_split: ContextVar[list[tuple[Envelope, Envelope, BaseException]] | None] = ContextVar(
+    "split", default=None
+)
+
+
+def split_off(carrier: Envelope, item: Envelope, error: BaseException) -> None:
+    """Take ``item``, one entry of ``carrier`` (a message being handled that carries several,
+    a department's answer batch), out of it because handling it failed with ``error``: the
+    rest of the carrier is applied and committed, and ``item`` goes, as a message of its own,
+    the way a failing message goes (through the retry delays, then to the dead-letter queue
+    with its error), so one bad item neither loses nor holds back the others. The copy is
+    published before the transaction commits: a commit that fails after it can leave a second
+    copy (same message id), never none."""
+    split = _split.get()
+    if split is None:
+        raise RuntimeError("split_off outside a consumer's handler")
+    split.append((carrier, item, error))
+
+
 class UnexpectedType(ValueError):
     """A message from outside the platform of a type this service has no handler for."""
 
@@ -430,6 +450,18 @@ class Consumer:
         self, items: list[tuple[AbstractIncomingMessage, Envelope]]
     ) -> list[bool]:
         """Claim and handle the events in one transaction; which of them were new."""
+        split: list[tuple[Envelope, Envelope, BaseException]] = []
+        token = _split.set(split)
+        try:
+            return await self._handle_in_transaction(items, split)
+        finally:
+            _split.reset(token)
+
+    async def _handle_in_transaction(
+        self,
+        items: list[tuple[AbstractIncomingMessage, Envelope]],
+        split: list[tuple[Envelope, Envelope, BaseException]],
+    ) -> list[bool]:
         async with UnitOfWork(self.engine, producer=self.service, exchanges=self.exchanges) as uow:
             claimed = await inbox.claim_many(uow.conn, [(e.id, e.type) for _, e in items])
             outcomes = []
@@ -461,6 +493,9 @@ class Consumer:
                 _delivery.set(delivery_of(message))
                 await handler(uow, envelope)
             await flush()
+            carriers = {envelope.id: message for message, envelope in items}
+            for carrier, item, error in split:
+                await self._send_split(carriers[carrier.id], item, error)
             await uow.commit()
         return outcomes
 
@@ -471,45 +506,71 @@ class Consumer:
             # The channel was replaced under us: the broker redelivers, the inbox absorbs it.
             log.warning("ack_failed", error=str(exc))
 
+    def _next_stop(
+        self, message: AbstractIncomingMessage, error: BaseException
+    ) -> tuple[str, dict[str, Any]]:
+        """Where a failed message goes next: its retry queue, or the dead-letter queue."""
+        attempt = retry_count(message)
+        if attempt >= len(self.spec.retry_delays_ms):
+            return self.spec.dead_letter_queue, self._dead_headers(
+                message, error, "retries_exhausted"
+            )
+        original = delivery_of(message)
+        return self.spec.retry_queue(attempt), {
+            RETRY_HEADER: attempt + 1,
+            "x-original-exchange": original.exchange,
+            "x-original-routing-key": original.routing_key,
+        }
+
     async def _retry_or_dead_letter(
         self, message: AbstractIncomingMessage, error: BaseException
     ) -> None:
-        attempt = retry_count(message)
-        if attempt >= len(self.spec.retry_delays_ms):
-            await self._dead_letter(message, error, reason="retries_exhausted")
-            return
-        original = delivery_of(message)
-        await self._republish(
-            message,
-            self.spec.retry_queue(attempt),
-            {
-                RETRY_HEADER: attempt + 1,
-                "x-original-exchange": original.exchange,
-                "x-original-routing-key": original.routing_key,
-            },
+        queue, headers = self._next_stop(message, error)
+        if queue == self.spec.dead_letter_queue:
+            log.error("event_dead_lettered", reason="retries_exhausted", error=type(error).__name__)
+        await self._republish(message, queue, headers)
+
+    async def _send_split(
+        self, carrier: AbstractIncomingMessage, item: Envelope, error: BaseException
+    ) -> None:
+        """An item split off ``carrier`` (``split_off``) on its way as the carrier would go."""
+        log.warning(
+            "event_item_split_off", item_type=item.type, error=f"{type(error).__name__}"[:300]
         )
+        HANDLED.labels(self.service, item.type, "failed").inc()
+        queue, headers = self._next_stop(carrier, error)
+        await self._publish_copy(carrier, queue, headers, item)
+
+    def _dead_headers(
+        self, message: AbstractIncomingMessage, error: BaseException, reason: str
+    ) -> dict[str, Any]:
+        original = delivery_of(message)
+        return {
+            "x-error": f"{type(error).__name__}: {error}"[:2000],
+            "x-error-trace": "".join(traceback.format_exception(error))[-4000:],
+            "x-dead-reason": reason,
+            "x-dead-at": now().isoformat(),
+            "x-original-exchange": original.exchange,
+            "x-original-routing-key": original.routing_key,
+        }
 
     async def _dead_letter(
         self, message: AbstractIncomingMessage, error: BaseException, *, reason: str
     ) -> None:
         log.error("event_dead_lettered", reason=reason, error=f"{type(error).__name__}")
-        original = delivery_of(message)
         await self._republish(
-            message,
-            self.spec.dead_letter_queue,
-            {
-                "x-error": f"{type(error).__name__}: {error}"[:2000],
-                "x-error-trace": "".join(traceback.format_exception(error))[-4000:],
-                "x-dead-reason": reason,
-                "x-dead-at": now().isoformat(),
-                "x-original-exchange": original.exchange,
-                "x-original-routing-key": original.routing_key,
-            },
+            message, self.spec.dead_letter_queue, self._dead_headers(message, error, reason)
         )
 
-    async def _republish(
-        self, message: AbstractIncomingMessage, queue: str, headers: dict[str, Any]
+    async def _publish_copy(
+        self,
+        message: AbstractIncomingMessage,
+        queue: str,
+        headers: dict[str, Any],
+        item: Envelope | None = None,
     ) -> None:
+        """A copy of ``message`` (or of its ``item``, in its stead) into ``queue`` through the
+        default exchange, under our own account; raises when the broker did not take it."""
         headers = {**(message.headers or {}), **headers}
         user_id = None
         if self.accounts is not None:
@@ -521,18 +582,23 @@ class Consumer:
             if original_user:
                 headers[ORIGINAL_USER_HEADER] = original_user
         copy = aio_pika.Message(
-            body=message.body,
+            body=message.body if item is None else item.to_bytes(),
             headers=headers,
             user_id=user_id,
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            type=message.type,
+            message_id=message.message_id if item is None else str(item.id),
+            correlation_id=message.correlation_id if item is None else item.correlation_id,
+            type=message.type if item is None else item.type,
             content_type=message.content_type,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             app_id=message.app_id,
         )
+        await self.broker.exchange("").publish(copy, routing_key=queue, mandatory=True)
+
+    async def _republish(
+        self, message: AbstractIncomingMessage, queue: str, headers: dict[str, Any]
+    ) -> None:
         try:
-            await self.broker.exchange("").publish(copy, routing_key=queue, mandatory=True)
+            await self._publish_copy(message, queue, headers)
         except Exception as exc:
             # Could not park it: leave it unacked so the broker redelivers it.
             log.error("republish_failed", queue=queue, error=str(exc)[:200])

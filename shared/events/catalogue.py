@@ -7,8 +7,8 @@ document that department integrators read (``python -m shared.events asyncapi``)
 Who publishes what (architecture.md §2): ``application.*`` intake (except
 ``application.qualified`` and ``application.rejected``, which review publishes; a street
 office's refusal before acceptance, 不予受理, is intake's ``application.refused``),
-``verification.*`` and the department requests verification, ``department.answered`` the
-department systems,
+``verification.*`` and the department requests verification, ``department.answered`` and
+``department.answered_batch`` the department systems,
 ``review.*`` review, ``publicity.*`` and ``objection.*`` publication, ``alert.*`` and
 ``ticket.*`` alerting, ``credit.*`` credit, ``allocation.*`` allocation, and
 ``audit.checkpointed`` every service (the signed head of its own audit chain).
@@ -21,8 +21,8 @@ Personal data (architecture.md §6) is kept to the minimum each consumer needs:
 
 * resident ID numbers and names travel in full only in ``application.accepted`` (intake ->
   verification over the internal ``housing.events`` exchange, which no department user may
-  read) and in ``verification.requested`` (one department, one queue, and only the extra
-  fields that department needs, see :data:`DEPARTMENT_SUBJECT_FIELDS`);
+  read) and in ``verification.requested`` and its batches (one department, one queue, and
+  only the extra fields that department needs, see :data:`DEPARTMENT_SUBJECT_FIELDS`);
 * everywhere else a person is an ``id_hash``: the hex HMAC-SHA256 of the resident ID number
   (upper-case ``X``) under the platform's id-hash key, so services can join on a person and
   credit can look up bans without ever holding the number;
@@ -53,7 +53,7 @@ from pydantic import (
 
 from shared.events.base import EventPayload, ExchangeName, register
 
-CATALOGUE_VERSION = "1.9.0"
+CATALOGUE_VERSION = "1.10.0"
 """Version of the catalogue as a whole (the AsyncAPI ``info.version``); bump on any change."""
 
 # -- departments --------------------------------------------------------------------------------
@@ -895,6 +895,85 @@ class DepartmentAnswered(_DepartmentEvent):
     def _no_record_means_no_findings(self) -> Self:
         if self.no_record and self.findings:
             raise ValueError("an answer with no_record=true cannot carry findings")
+        return self
+
+
+BATCH_MAX_ITEMS = 500
+"""Items one request or answer batch carries at most (a consumer transaction holds 50 events)."""
+
+
+def _example(model: type[BaseModel]) -> dict[str, Any]:
+    extra = model.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict)
+    examples = extra["examples"]
+    assert isinstance(examples, list)
+    return dict(examples[0])
+
+
+@register
+class VerificationRequestBatch(_VerificationEvent):
+    """Every request of one verification transaction to one department, in one message
+    (``request.<department>``, the department's queue, as the single requests): each item is a
+    complete ``verification.requested`` payload with its own ``request_id``, answered on its
+    own. Sent to the departments the platform is configured to batch for
+    (``HOUSING_VERIFICATION_REQUEST_BATCHES``); the envelope id is derived from the items'
+    request ids, so a copy of the batch has the same id."""
+
+    event_type: ClassVar[str] = "verification.requested_batch"
+    exchange: ClassVar[ExchangeName] = "verification"
+    routing_key_template: ClassVar[str] = "request.{department}"
+    summary: ClassVar[str] = "Verification requests to one department, in one message."
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"department": "public_security", "items": [_example(VerificationRequested)]}
+            ]
+        }
+    )
+
+    department: DepartmentCode
+    items: list[VerificationRequested] = Field(min_length=1, max_length=BATCH_MAX_ITEMS)
+
+    def routing_key(self) -> str:
+        return self.routing_key_template.format(department=self.department)
+
+    @model_validator(mode="after")
+    def _one_department(self) -> Self:
+        if any(item.department != self.department for item in self.items):
+            raise ValueError(f"every item of a batch to {self.department} is for {self.department}")
+        return self
+
+
+@register
+class DepartmentAnswerBatch(_DepartmentEvent):
+    """The answers to one consumed request batch, in one message (``response.<department>``,
+    as the single answers): each item is a complete ``department.answered`` payload naming the
+    request it answers. The platform validates and applies every item on its own: a bad item is
+    split off and handled as a bad single answer would be (retried, then parked with its
+    error), the others are applied; an item for a request already answered changes nothing.
+    Derive the envelope id from the items (the SDK: ``answer_batch_event_id``), so a resent
+    batch is recognised."""
+
+    event_type: ClassVar[str] = "department.answered_batch"
+    exchange: ClassVar[ExchangeName] = "verification"
+    routing_key_template: ClassVar[str] = "response.{department}"
+    summary: ClassVar[str] = "A department answered several verification requests at once."
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"department": "public_security", "items": [_example(DepartmentAnswered)]}]
+        }
+    )
+
+    department: DepartmentCode
+    items: list[DepartmentAnswered] = Field(min_length=1, max_length=BATCH_MAX_ITEMS)
+
+    def routing_key(self) -> str:
+        return self.routing_key_template.format(department=self.department)
+
+    @model_validator(mode="after")
+    def _one_department(self) -> Self:
+        if any(item.department != self.department for item in self.items):
+            raise ValueError(f"every item of a batch from {self.department} is from it")
         return self
 
 

@@ -1,7 +1,8 @@
 """The department SDK as a department gets it: the wheel built from ``sdk/``, installed into a
 fresh virtual environment with nothing but its own dependencies, imported there, and the
 example department run from it against the real broker — answering the recorded request as
-the platform's own event models accept it, once per request however often it comes — and the
+the platform's own event models accept it, once per request however often it comes, and a
+request batch with one answer batch — and the
 example's own test suite run there with the SDK's harness."""
 
 from __future__ import annotations
@@ -19,16 +20,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from housing_department_sdk.testing import FakePlatform, recorded_request
+from housing_department_sdk.testing import FakePlatform, recorded_batch, recorded_request
 
-from shared.events.catalogue import DepartmentAnswered
+from shared.events.catalogue import DepartmentAnswerBatch, DepartmentAnswered
 from tests.conftest import Infra
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK = ROOT / "sdk"
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 # What the platform has and a department must not need.
 PLATFORM_ONLY = {"fastapi", "sqlalchemy", "asyncpg", "structlog", "orjson", "pyjwt", "alembic"}
 
@@ -130,6 +131,23 @@ async def test_the_example_department_answers_from_the_installed_wheel(
             third = await platform.next_answer(wait_seconds=30)
             assert third.answer.request_id == uuid.UUID(other.data["request_id"])
             assert third.envelope.id != first.envelope.id
+
+            # A batch of three requests: one answer batch with the three answers, in order.
+            batch = await platform.send(recorded_batch("tax", size=3))
+            answers = await platform.next_answers(wait_seconds=30)
+            envelope = answers[0].envelope
+            assert envelope.type == "department.answered_batch"
+            assert first.routing_key == answers[0].routing_key == "response.tax"
+            answered_batch = DepartmentAnswerBatch.model_validate(envelope.data)  # the platform's
+            asked = [item["request_id"] for item in batch.data["items"]]
+            assert [str(i.request_id) for i in answered_batch.items] == asked
+            assert len({a.envelope.id for a in answers}) == 1
+            assert envelope.causation_id == str(batch.id)
+            # The batch again: the same answer batch id, answered from memory.
+            await platform.send(batch)
+            repeated = await platform.next_answers(wait_seconds=30)
+            assert repeated[0].envelope.id == envelope.id
+            assert [r.answer for r in repeated] == [a.answer for a in answers]
             assert await platform.dead_letters() == []
         finally:
             example.send_signal(signal.SIGTERM)

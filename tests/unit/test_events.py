@@ -116,9 +116,11 @@ def model_strategy(model: type[BaseModel]) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def verification_requests(draw: st.DrawFn) -> c.VerificationRequested:
+def verification_requests(
+    draw: st.DrawFn, department: str | None = None
+) -> c.VerificationRequested:
     """Subjects carry only the extras their department may receive, so draw them that way."""
-    department = draw(st.sampled_from([*c.DEPARTMENTS, "housing_fund_center"]))
+    department = department or draw(st.sampled_from([*c.DEPARTMENTS, "housing_fund_center"]))
     allowed = c.DEPARTMENT_SUBJECT_FIELDS.get(department, frozenset())
     subject_fields = {
         name: strategy_for(info.annotation, info.metadata)
@@ -157,6 +159,19 @@ def households(draw: st.DrawFn) -> c.Household:
 def payload_strategy(cls: type[EventPayload]) -> st.SearchStrategy[Any]:
     if cls is c.VerificationRequested:
         return verification_requests()
+    if cls is c.VerificationRequestBatch:
+        return st.sampled_from(c.DEPARTMENTS).flatmap(
+            lambda d: st.lists(verification_requests(d), min_size=1, max_size=3).map(
+                lambda items: c.VerificationRequestBatch(department=d, items=items)
+            )
+        )
+    if cls is c.DepartmentAnswerBatch:
+        return st.lists(model_strategy(c.DepartmentAnswered), min_size=1, max_size=3).map(
+            lambda items: c.DepartmentAnswerBatch(
+                department=items[0].department,
+                items=[i.model_copy(update={"department": items[0].department}) for i in items],
+            )
+        )
     if cls is c.ApplicationAccepted:
         fields = {
             name: strategy_for(info.annotation, info.metadata)
@@ -203,6 +218,7 @@ def test_registry_holds_the_catalogue_of_design_section_2() -> None:
         "application.withdrawn", "application.refused", "application.materials_uploaded",
         "application.supplement_received", "application.supplement_overdue",
         "verification.started", "verification.requested", "department.answered",
+        "verification.requested_batch", "department.answered_batch",
         "verification.answer_empty", "verification.answer_late",
         "verification.department_overdue", "verification.completed",
         "verification.parameters_changed",
@@ -277,9 +293,32 @@ def test_department_answer_is_routed_as_response_of_that_department() -> None:
     assert (answer.exchange, answer.routing_key()) == ("verification", "response.vehicle")
 
 
+DEPARTMENT_ROUTED = (
+    c.VerificationRequested,
+    c.DepartmentAnswered,
+    c.VerificationRequestBatch,
+    c.DepartmentAnswerBatch,
+)
+
+
+def test_batches_travel_the_routes_of_their_items() -> None:
+    request = _request("real_estate")
+    batch = c.VerificationRequestBatch(department="real_estate", items=[request, request])
+    assert (batch.exchange, batch.routing_key()) == ("verification", "request.real_estate")
+    answer = c.DepartmentAnswered(
+        request_id=uuid.uuid4(), department="vehicle", answered_at=T0, no_record=True
+    )
+    answers = c.DepartmentAnswerBatch(department="vehicle", items=[answer])
+    assert (answers.exchange, answers.routing_key()) == ("verification", "response.vehicle")
+    with pytest.raises(ValidationError, match="every item"):
+        c.VerificationRequestBatch(department="tax", items=[request])
+    with pytest.raises(ValidationError, match="every item"):
+        c.DepartmentAnswerBatch(department="tax", items=[answer])
+
+
 def test_domain_events_are_routed_by_their_type_on_the_events_exchange() -> None:
     for (event_type, _), cls in REGISTRY.items():
-        if cls not in (c.VerificationRequested, c.DepartmentAnswered):
+        if cls not in DEPARTMENT_ROUTED:
             assert cls.exchange == "events", event_type
 
 
@@ -377,14 +416,15 @@ def test_only_acceptance_and_department_requests_carry_names_and_resident_ids() 
         for cls in REGISTRY.values()
         if any(n.rsplit(".", 1)[-1] == "resident_id" for n in _field_names(cls))
     }
-    assert carriers == {"application.accepted", "verification.requested"}
+    requests = {"verification.requested", "verification.requested_batch"}
+    assert carriers == {"application.accepted", *requests}
     # Person names likewise (business and agency names are public and named otherwise).
     named = {
         cls.event_type
         for cls in REGISTRY.values()
         if any(n.endswith("members.name") or n.endswith("subjects.name") for n in _field_names(cls))
     }
-    assert named == {"application.accepted", "verification.requested"}
+    assert named == {"application.accepted", *requests}
 
 
 def test_submitted_application_refuses_a_raw_resident_id_as_a_hash() -> None:

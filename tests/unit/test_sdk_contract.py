@@ -24,6 +24,8 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (sdk_models.DepartmentAnswered, catalogue.DepartmentAnswered),
     (sdk_models.Subject, catalogue.Subject),
     (sdk_models.Envelope, Envelope),
+    (sdk_models.VerificationRequestBatch, catalogue.VerificationRequestBatch),
+    (sdk_models.DepartmentAnswerBatch, catalogue.DepartmentAnswerBatch),
 ]
 
 

@@ -17,8 +17,10 @@ verification requests (协查请求) over RabbitMQ.
     await client.run_until_signalled()
 
 A request's ``purpose`` is ``admission`` (an application) or ``re_review`` (the annual
-re-review of a tenant household, 年度复核): search your records the same way for both. The
-harness for your own tests is :mod:`housing_department_sdk.testing`.
+re-review of a tenant household, 年度复核): search your records the same way for both. Requests
+may come one per message or several in one (``VerificationRequestBatch``): the client calls
+your handler once per request either way and answers in the same form. The harness for your
+own tests is :mod:`housing_department_sdk.testing`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -29,12 +31,15 @@ from housing_department_sdk.client import (
     DepartmentClient,
     Handler,
     TemporaryFailure,
+    answer_batch_envelope,
+    answer_batch_event_id,
     answer_envelope,
     answer_event_id,
 )
 from housing_department_sdk.models import (
     AssistanceFinding,
     BusinessFinding,
+    DepartmentAnswerBatch,
     DepartmentAnswered,
     DisabilityFinding,
     ElectricityFinding,
@@ -49,6 +54,7 @@ from housing_department_sdk.models import (
     ProvidentFundFinding,
     Subject,
     VehicleFinding,
+    VerificationRequestBatch,
     VerificationRequested,
     VeteranFinding,
     VitalFinding,
@@ -64,6 +70,7 @@ __all__ = [
     "Answer",
     "AssistanceFinding",
     "BusinessFinding",
+    "DepartmentAnswerBatch",
     "DepartmentAnswered",
     "DepartmentClient",
     "DisabilityFinding",
@@ -81,10 +88,13 @@ __all__ = [
     "Subject",
     "TemporaryFailure",
     "VehicleFinding",
+    "VerificationRequestBatch",
     "VerificationRequested",
     "VeteranFinding",
     "VitalFinding",
     "__version__",
+    "answer_batch_envelope",
+    "answer_batch_event_id",
     "answer_envelope",
     "answer_event_id",
 ]

@@ -10,6 +10,9 @@ What it does for you:
   key your user may publish), as a ``department.answered`` event in the platform's envelope,
   with publisher confirms. The request is acknowledged only after the broker confirmed the
   answer: a crash in between means the request comes again, never that it is lost.
+* **Batches**: a ``verification.requested_batch`` (several requests in one message) is
+  answered with one ``department.answered_batch`` carrying the answers its items got, your
+  handler called once per item, concurrently (at most ``prefetch`` calls at once in all).
 * **Idempotency on request_id**: the answer's event id is derived from the request id
   (:func:`answer_event_id`, UUIDv5), so a redelivered or re-sent request produces an answer
   with the same id, which the platform's inbox recognises as already handled; recently
@@ -17,7 +20,10 @@ What it does for you:
 * **Failures**: if your handler raises :class:`TemporaryFailure`, the request is returned to
   the queue and retried later; any other exception rejects it to the queue's dead-letter
   queue (``<queue>.dead``) for your operators, instead of looping. An unreadable request, or
-  one for another department, is rejected there too.
+  one for another department, is rejected there too. In a batch, the answers of the other
+  items are sent first; then the batch is returned to the queue (a temporary failure) or
+  rejected to ``<queue>.dead`` (it comes back only when an operator moves it), and the items
+  answered already are answered again from memory, which the platform ignores.
 """
 
 from __future__ import annotations
@@ -31,13 +37,19 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
 
-from housing_department_sdk.models import DepartmentAnswered, Envelope, VerificationRequested
+from housing_department_sdk.models import (
+    DepartmentAnswerBatch,
+    DepartmentAnswered,
+    Envelope,
+    VerificationRequestBatch,
+    VerificationRequested,
+)
 
 log = logging.getLogger("housing_department_sdk")
 
@@ -88,6 +100,32 @@ Handler = Callable[[VerificationRequested], Awaitable[Answer]]
 def answer_event_id(department: str, request_id: uuid.UUID) -> uuid.UUID:
     """The envelope id of the answer to ``request_id``: the same for every copy of it."""
     return uuid.uuid5(ANSWER_NAMESPACE, f"{department}:{request_id}")
+
+
+def answer_batch_event_id(department: str, request_ids: Iterable[uuid.UUID]) -> uuid.UUID:
+    """The envelope id of the batch answering ``request_ids``: the same for every copy of it."""
+    joined = ",".join(sorted(str(r) for r in request_ids))
+    return uuid.uuid5(ANSWER_NAMESPACE, f"{department}:batch:{joined}")
+
+
+def answer_batch_envelope(
+    department: str, answers: list[Envelope], *, causation_id: str | None = None
+) -> Envelope:
+    """The ``department.answered_batch`` carrying ``answers`` (``department.answered``
+    envelopes, as :func:`answer_envelope` makes them), with the first one's correlation id."""
+    items = [a.data for a in answers]
+    first = answers[0]
+    return Envelope(
+        id=answer_batch_event_id(department, [uuid.UUID(str(i["request_id"])) for i in items]),
+        type=DepartmentAnswerBatch.event_type,
+        version=DepartmentAnswerBatch.event_version,
+        occurred_at=max(a.occurred_at for a in answers),
+        producer=f"department:{department}",
+        correlation_id=first.correlation_id,
+        causation_id=causation_id,
+        subject=first.subject,
+        data={"department": department, "items": items},
+    )
 
 
 def _as_data(finding: Any) -> Any:
@@ -150,6 +188,7 @@ class DepartmentClient:
     _recent: OrderedDict[uuid.UUID, Envelope] = field(default_factory=OrderedDict)
     _exchange: aio_pika.abc.AbstractExchange | None = None
     _connection: aio_pika.abc.AbstractConnection | None = None
+    _slots: asyncio.Semaphore | None = None
 
     @property
     def queue(self) -> str:
@@ -213,6 +252,7 @@ class DepartmentClient:
         try:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             await channel.set_qos(prefetch_count=self.prefetch)
+            self._slots = asyncio.Semaphore(self.prefetch)
             # Neither is declared here: the platform declares them and department users have
             # no configure permission. Referencing them by name is enough to use them.
             self._exchange = await channel.get_exchange(self.exchange, ensure=False)
@@ -235,65 +275,91 @@ class DepartmentClient:
     async def _on_request(self, message: AbstractIncomingMessage) -> None:
         try:
             envelope = Envelope.from_bytes(message.body)
-            request = VerificationRequested.model_validate(envelope.data)
+            batch = envelope.type == VerificationRequestBatch.event_type
+            requests = (
+                VerificationRequestBatch.model_validate(envelope.data).items
+                if batch
+                else [VerificationRequested.model_validate(envelope.data)]
+            )
         except (ValidationError, ValueError) as exc:
             # No personal data in the log: the error names fields, not the values.
             log.error("department %s: unreadable request (%s)", self.department, type(exc).__name__)
             await message.reject(requeue=False)
             return
-        if request.department != self.department:
-            log.error("department %s: request for %s", self.department, request.department)
+        if requests[0].department != self.department:
+            log.error("department %s: request for %s", self.department, requests[0].department)
             await message.reject(requeue=False)
             return
-        answer = self._recent.get(request.request_id)
-        if answer is None:
+        outcomes = await asyncio.gather(*(self._answer(r, envelope) for r in requests))
+        answers = [o for o in outcomes if isinstance(o, Envelope)]
+        if answers:
+            reply = (
+                answer_batch_envelope(self.department, answers, causation_id=str(envelope.id))
+                if batch
+                else answers[0]
+            )
             try:
-                found = await self.handler(request)
-            except TemporaryFailure as exc:
-                log.warning("department %s: temporary failure (%s)", self.department, exc)
-                await message.nack(requeue=True)
+                await self._publish(reply)
+            except (TimeoutError, aio_pika.exceptions.AMQPError, RuntimeError) as exc:
+                # Not confirmed: leave the request for redelivery rather than lose the answer.
+                log.warning("department %s: answer not confirmed (%s)", self.department, exc)
+                with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
+                    await message.nack(requeue=True)
                 return
-            except Exception as exc:
-                log.error(
-                    "department %s: handler failed (%s), request dead-lettered",
-                    self.department,
-                    type(exc).__name__,
-                )
-                await message.reject(requeue=False)
-                return
-            try:
-                answer = answer_envelope(
-                    self.department,
-                    request,
-                    found,
-                    correlation_id=envelope.correlation_id,
-                    causation_id=str(envelope.id),
-                    clock=self.clock,
-                )
-            except ValidationError as exc:
-                # The handler's answer breaks the contract: sending it would only park it.
-                log.error(
-                    "department %s: invalid answer (%d errors), request dead-lettered",
-                    self.department,
-                    exc.error_count(),
-                )
-                await message.reject(requeue=False)
-                return
-        try:
-            await self._publish(answer)
-        except (TimeoutError, aio_pika.exceptions.AMQPError, RuntimeError) as exc:
-            # Not confirmed: leave the request for redelivery rather than lose the answer.
-            log.warning("department %s: answer not confirmed (%s)", self.department, exc)
-            with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
-                await message.nack(requeue=True)
-            return
-        self._recent[request.request_id] = answer
-        self._recent.move_to_end(request.request_id)
-        while len(self._recent) > self.remember:
-            self._recent.popitem(last=False)
-        self.answered += 1
+            for answer in answers:
+                request_id = uuid.UUID(str(answer.data["request_id"]))
+                self._recent[request_id] = answer
+                self._recent.move_to_end(request_id)
+            while len(self._recent) > self.remember:
+                self._recent.popitem(last=False)
+            self.answered += len(answers)
         with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
-            await message.ack()
+            if "retry" in outcomes:
+                await message.nack(requeue=True)
+            elif "dead" in outcomes:
+                await message.reject(requeue=False)
+            else:
+                await message.ack()
+
+    async def _answer(
+        self, request: VerificationRequested, envelope: Envelope
+    ) -> Envelope | Literal["retry", "dead"]:
+        """The answer envelope to ``request`` (from memory if answered recently), or what to do
+        with the message instead: return it to the queue, or reject it to the dead letters."""
+        answer = self._recent.get(request.request_id)
+        if answer is not None:
+            return answer
+        assert self._slots is not None
+        try:
+            async with self._slots:
+                found = await self.handler(request)
+        except TemporaryFailure as exc:
+            log.warning("department %s: temporary failure (%s)", self.department, exc)
+            return "retry"
+        except Exception as exc:
+            log.error(
+                "department %s: handler failed (%s), request dead-lettered",
+                self.department,
+                type(exc).__name__,
+            )
+            return "dead"
+        try:
+            return answer_envelope(
+                self.department,
+                request,
+                found,
+                correlation_id=envelope.correlation_id,
+                causation_id=str(envelope.id),
+                clock=self.clock,
+            )
+        except ValidationError as exc:
+            # The handler's answer breaks the contract: sending it would only park it.
+            log.error(
+                "department %s: invalid answer (%d errors), request dead-lettered",
+                self.department,
+                exc.error_count(),
+            )
+            return "dead"
 
     async def _publish(self, answer: Envelope) -> None:
         assert self._exchange is not None

@@ -1,6 +1,7 @@
 """The messages a department exchanges with the platform: the request it receives
-(``verification.requested``), the answer it sends (``department.answered``) and the envelope
-both travel in.
+(``verification.requested``), the answer it sends (``department.answered``), their batches
+(``verification.requested_batch``, ``department.answered_batch``: several of each in one
+message) and the envelope they travel in.
 
 These are the platform's own event models (its event catalogue), restated here so that a
 department needs nothing of the platform but this package. The platform's test suite compares
@@ -31,10 +32,12 @@ from pydantic import (
 )
 
 __all__ = [
+    "BATCH_MAX_ITEMS",
     "DEPARTMENT_SUBJECT_FIELDS",
     "FINDING_MODELS",
     "AssistanceFinding",
     "BusinessFinding",
+    "DepartmentAnswerBatch",
     "DepartmentAnswered",
     "DisabilityFinding",
     "ElectricityFinding",
@@ -49,6 +52,7 @@ __all__ = [
     "ProvidentFundFinding",
     "Subject",
     "VehicleFinding",
+    "VerificationRequestBatch",
     "VerificationRequested",
     "VeteranFinding",
     "VitalFinding",
@@ -469,6 +473,84 @@ class DepartmentAnswered(_Payload):
     def _no_record_means_no_findings(self) -> Self:
         if self.no_record and self.findings:
             raise ValueError("an answer with no_record=true cannot carry findings")
+        return self
+
+
+# -- batches (one message per department and transaction) -----------------------------------------
+
+
+BATCH_MAX_ITEMS = 500
+"""Items one request or answer batch carries at most (a consumer transaction holds 50 events)."""
+
+
+def _example(model: type[BaseModel]) -> dict[str, Any]:
+    extra = model.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict)
+    examples = extra["examples"]
+    assert isinstance(examples, list)
+    return dict(examples[0])
+
+
+class VerificationRequestBatch(_Payload):
+    """Every request of one verification transaction to one department, in one message
+    (``request.<department>``, the department's queue, as the single requests): each item is a
+    complete ``verification.requested`` payload with its own ``request_id``, answered on its
+    own. Sent to the departments the platform is configured to batch for
+    (``HOUSING_VERIFICATION_REQUEST_BATCHES``); the envelope id is derived from the items'
+    request ids, so a copy of the batch has the same id."""
+
+    event_type: ClassVar[str] = "verification.requested_batch"
+    routing_key_template: ClassVar[str] = "request.{department}"
+    summary: ClassVar[str] = "Verification requests to one department, in one message."
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"department": "public_security", "items": [_example(VerificationRequested)]}
+            ]
+        }
+    )
+
+    department: DepartmentCode
+    items: list[VerificationRequested] = Field(min_length=1, max_length=BATCH_MAX_ITEMS)
+
+    def routing_key(self) -> str:
+        return self.routing_key_template.format(department=self.department)
+
+    @model_validator(mode="after")
+    def _one_department(self) -> Self:
+        if any(item.department != self.department for item in self.items):
+            raise ValueError(f"every item of a batch to {self.department} is for {self.department}")
+        return self
+
+
+class DepartmentAnswerBatch(_Payload):
+    """The answers to one consumed request batch, in one message (``response.<department>``,
+    as the single answers): each item is a complete ``department.answered`` payload naming the
+    request it answers. The platform validates and applies every item on its own: a bad item is
+    split off and handled as a bad single answer would be (retried, then parked with its
+    error), the others are applied; an item for a request already answered changes nothing.
+    Derive the envelope id from the items (the SDK: ``answer_batch_event_id``), so a resent
+    batch is recognised."""
+
+    event_type: ClassVar[str] = "department.answered_batch"
+    routing_key_template: ClassVar[str] = "response.{department}"
+    summary: ClassVar[str] = "A department answered several verification requests at once."
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"department": "public_security", "items": [_example(DepartmentAnswered)]}]
+        }
+    )
+
+    department: DepartmentCode
+    items: list[DepartmentAnswered] = Field(min_length=1, max_length=BATCH_MAX_ITEMS)
+
+    def routing_key(self) -> str:
+        return self.routing_key_template.format(department=self.department)
+
+    @model_validator(mode="after")
+    def _one_department(self) -> Self:
+        if any(item.department != self.department for item in self.items):
+            raise ValueError(f"every item of a batch from {self.department} is from it")
         return self
 
 

@@ -35,12 +35,14 @@ from housing_department_sdk.client import DepartmentClient, Handler, envelope_me
 from housing_department_sdk.models import (
     DEPARTMENT_SUBJECT_FIELDS,
     SUBJECT_EXTRA_FIELDS,
+    DepartmentAnswerBatch,
     DepartmentAnswered,
     Envelope,
+    VerificationRequestBatch,
     VerificationRequested,
 )
 
-__all__ = ["FakePlatform", "ReceivedAnswer", "recorded_request"]
+__all__ = ["FakePlatform", "ReceivedAnswer", "recorded_batch", "recorded_request"]
 
 
 def recorded_request(department: str = "tax", *, request_id: uuid.UUID | None = None) -> Envelope:
@@ -62,6 +64,26 @@ def recorded_request(department: str = "tax", *, request_id: uuid.UUID | None = 
         raw["id"] = str(uuid.uuid4())
     VerificationRequested.model_validate(data)  # the fixture itself keeps to the contract
     return Envelope.model_validate(raw)
+
+
+def recorded_batch(department: str = "tax", size: int = 3) -> Envelope:
+    """A ``verification.requested_batch`` of ``size`` copies of the recorded request to
+    ``department``, each with a request id of its own, as the platform sends batches."""
+    items = [
+        recorded_request(department, request_id=uuid.uuid4()).data for _ in range(max(1, size))
+    ]
+    data = VerificationRequestBatch.model_validate(
+        {"department": department, "items": items}
+    ).model_dump(mode="json")
+    first = recorded_request(department)
+    return first.model_copy(
+        update={
+            "id": uuid.uuid4(),
+            "type": VerificationRequestBatch.event_type,
+            "version": VerificationRequestBatch.event_version,
+            "data": data,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -157,6 +179,7 @@ class FakePlatform:
         """Publish ``request`` (default: the recorded one) as the platform would."""
         assert self._exchange is not None
         request = request or recorded_request(self.department)
+        # A single request names its department in data, a batch too (and in each item).
         await self._exchange.publish(
             envelope_message(request),
             routing_key=f"request.{request.data['department']}",
@@ -174,6 +197,17 @@ class FakePlatform:
             DepartmentAnswered.model_validate(envelope.data),
             message.routing_key or "",
         )
+
+    async def next_answers(self, wait_seconds: float = 10.0) -> list[ReceivedAnswer]:
+        """The answers of the next message the department published: one for a single answer,
+        one per item for an answer batch (each with the batch's envelope), validated."""
+        message = await asyncio.wait_for(self._answers.get(), wait_seconds)
+        envelope = Envelope.from_bytes(message.body)
+        key = message.routing_key or ""
+        if envelope.type != DepartmentAnswerBatch.event_type:
+            return [ReceivedAnswer(envelope, DepartmentAnswered.model_validate(envelope.data), key)]
+        batch = DepartmentAnswerBatch.model_validate(envelope.data)
+        return [ReceivedAnswer(envelope, item, key) for item in batch.items]
 
     async def dead_letters(self) -> list[Envelope]:
         """The requests the department rejected so far (its dead-letter queue), taken off it."""

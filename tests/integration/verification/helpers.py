@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
+import orjson
 import sqlalchemy as sa
 
 from services.verification.tables import department_requests, verification_cases
@@ -95,3 +96,33 @@ async def events_of(runtime: Runtime, event_type: str, subject: uuid.UUID) -> li
                 )
             ).all()
         )
+
+
+async def requests_sent(runtime: Runtime, application_id: uuid.UUID) -> list[tuple[Any, dict]]:
+    """The department requests verification published about one application, oldest first:
+    each as (its outbox row, the request's data), from a ``verification.requested`` or as an
+    item of a ``verification.requested_batch`` (whose row is about its first item's
+    application, so every batch row is read)."""
+    async with runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(outbox)
+                .where(
+                    sa.or_(
+                        outbox.c.type == "verification.requested_batch",
+                        sa.and_(
+                            outbox.c.type == "verification.requested",
+                            outbox.c.subject == str(application_id),
+                        ),
+                    )
+                )
+                .order_by(outbox.c.seq)
+            )
+        ).all()
+    found = []
+    for row in rows:
+        data = orjson.loads(row.body)["data"]
+        for item in data["items"] if row.type.endswith("_batch") else [data]:
+            if item["application_id"] == str(application_id):
+                found.append((row, item))
+    return found

@@ -13,11 +13,12 @@ from services.verification.tables import department_requests
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
 from shared.tables import outbox
 from tests.conftest import Infra
-from tests.harness import emitted, publish, wait_for
+from tests.harness import publish, wait_for
 from tests.integration.verification.helpers import (
     accepted,
     events_of,
     requests_of,
+    requests_sent,
     wait_for_case,
 )
 from tests.services import RunningService
@@ -83,10 +84,8 @@ async def test_each_department_receives_only_what_it_needs(svc: RunningService) 
     event = accepted("newly_employed")
     await publish(svc, event)
     await wait_for_case(svc.runtime, event.application_id)
-    rows = await events_of(svc.runtime, "verification.requested", event.application_id)
     by_dept = {}
-    for row in rows:
-        data = orjson.loads(row.body)["data"]
+    for _row, data in await requests_sent(svc.runtime, event.application_id):
         by_dept[data["department"]] = data
     members = event.household.members
     for dept, data in by_dept.items():
@@ -121,15 +120,21 @@ async def test_requests_wait_in_the_department_queue(svc: RunningService, infra:
             while (message := await queue.get(no_ack=False, fail=False)) is not None:
                 body = orjson.loads(message.body)
                 await message.ack()
-                if body["data"]["application_id"] == str(event.application_id):
+                if any(i["application_id"] == str(event.application_id) for i in items(body)):
                     return body
             return None
 
         body = await wait_for(find, timeout=15)
     finally:
         await connection.close()
-    assert body["type"] == "verification.requested"
+    # A batch (the default, HOUSING_VERIFICATION_REQUEST_BATCHES=all) for the department.
+    assert body["type"] == "verification.requested_batch"
     assert body["data"]["department"] == "vehicle"
+    assert {i["department"] for i in items(body)} == {"vehicle"}
+
+
+def items(body: dict) -> list[dict]:
+    return body["data"]["items"] if body["type"].endswith("_batch") else [body["data"]]
 
 
 async def test_a_second_acceptance_of_the_same_application_changes_nothing(
@@ -145,4 +150,4 @@ async def test_a_second_acceptance_of_the_same_application_changes_nothing(
     again = await wait_for_case(svc.runtime, event.application_id)
     assert again.case_id == first.case_id
     assert len(await requests_of(svc.runtime, event.application_id)) == 8
-    assert len(await emitted(svc, "verification.requested", event.application_id)) == 8
+    assert len(await requests_sent(svc.runtime, event.application_id)) == 8

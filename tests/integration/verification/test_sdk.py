@@ -1,5 +1,6 @@
 """The department SDK over the real broker: it reconnects by itself, and a redelivered
-request produces the same answer (same event id), which verification applies once."""
+request batch produces the same answer batch (same event id), which verification applies
+once."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import sqlalchemy as sa
 from services.verification.adapters.department_queues import department_queue_name
 from shared.tables import inbox
 from simulators.departments import Behaviour, SimulatedDepartment
-from simulators.sdk import DepartmentClient, answer_event_id
+from simulators.sdk import DepartmentClient, answer_batch_event_id
 from tests.harness import publish, wait_for
 from tests.integration.verification.helpers import (
     accepted,
-    events_of,
     requests_of,
+    requests_sent,
     wait_for_case,
 )
 from tests.services import RunningService
@@ -55,9 +56,9 @@ async def test_the_sdk_reconnects_and_answers_redeliveries_once(svc: RunningServ
         await wait_for(lambda: answered(svc, event.application_id, "provident_fund"))
         before = client.answered
 
-        # The same request delivered again: the client re-sends the same answer.
-        rows = await events_of(svc.runtime, "verification.requested", event.application_id)
-        body = next(r.body for r in rows if r.routing_key == "request.provident_fund")
+        # The same request batch delivered again: the client re-sends the same answer batch.
+        rows = await requests_sent(svc.runtime, event.application_id)
+        body = next(r.body for r, _ in rows if r.routing_key == "request.provident_fund")
         connection = await aio_pika.connect(settings.amqp_url)
         try:
             channel = await connection.channel()
@@ -73,7 +74,7 @@ async def test_the_sdk_reconnects_and_answers_redeliveries_once(svc: RunningServ
             for r in await requests_of(svc.runtime, event.application_id)
             if r.department == "provident_fund"
         )
-        answer_id = answer_event_id("provident_fund", request_id)
+        answer_id = answer_batch_event_id("provident_fund", [request_id])
 
         async def inbox_rows() -> int:
             async with svc.runtime.engine.connect() as conn:
