@@ -228,8 +228,12 @@ class Platform:
         return self.svc[name].runtime.queue_spec.name
 
     async def start(self, name: str) -> None:
-        # Small pools: other suites share the test server's hundred connections.
-        context = running_service(self.infra, name, system=self.system, db_pool_size=5)
+        # Small pools: other suites share the test server's hundred connections. The departments
+        # get single requests (HOUSING_VERIFICATION_REQUEST_BATCHES=none): this suite counts
+        # requests and answers per application, which a batch of several applications has not;
+        # the batches' own faults (resent, bad items) are in tests/integration/verification.
+        batches = {"request_batches": "none"} if name == "verification" else {}
+        context = running_service(self.infra, name, system=self.system, db_pool_size=5, **batches)
         running = self.svc[name] = await context.__aenter__()
         self._contexts[name] = context
         runtime = running.runtime
