@@ -23,10 +23,12 @@ applications (ids, times, member hashes), so states compare with ``==``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -180,6 +182,21 @@ class ScriptedDepartment:
 # -- the platform ----------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def single_department_requests() -> Iterator[None]:
+    """HOUSING_VERIFICATION_REQUEST_BATCHES=none while a service is built, then as it was."""
+    name = "HOUSING_VERIFICATION_REQUEST_BATCHES"
+    before = os.environ.get(name)
+    os.environ[name] = "none"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
 class Platform:
     """The four services of one system plus the eight departments; services stop and start."""
 
@@ -232,9 +249,10 @@ class Platform:
         # get single requests (HOUSING_VERIFICATION_REQUEST_BATCHES=none): this suite counts
         # requests and answers per application, which a batch of several applications has not;
         # the batches' own faults (resent, bad items) are in tests/integration/verification.
-        batches = {"request_batches": "none"} if name == "verification" else {}
-        context = running_service(self.infra, name, system=self.system, db_pool_size=5, **batches)
-        running = self.svc[name] = await context.__aenter__()
+        context = running_service(self.infra, name, system=self.system, db_pool_size=5)
+        # VerificationSettings is read from the environment when the service is built.
+        with single_department_requests():
+            running = self.svc[name] = await context.__aenter__()
         self._contexts[name] = context
         runtime = running.runtime
         self._bindings[name] = [

@@ -98,7 +98,10 @@ async def test_a_service_runs_on_its_production_permissions(
             sent = await conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(outbox)
-                .where(outbox.c.type == "verification.requested", outbox.c.sent_at.is_not(None))
+                # One request batch per department (HOUSING_VERIFICATION_REQUEST_BATCHES=all).
+                .where(
+                    outbox.c.type == "verification.requested_batch", outbox.c.sent_at.is_not(None)
+                )
             )
         return (cases, sent) if cases == 1 and unsent == 0 and sent else None
 
