@@ -93,6 +93,32 @@ async def run_sweeps_now(runtime: Runtime) -> list[str]:
     for job in runtime.definition.background:
         run_now = getattr(job, "run_now", None)
         if run_now is not None:
-            await run_now(runtime)
+            for attempt in range(1, 4):
+                try:
+                    await run_now(runtime)
+                    break
+                except sa.exc.DBAPIError as exc:
+                    # A consumer's transaction and the sweep took the same rows in another
+                    # order and PostgreSQL rolled the sweep back: the whole tick is undone, so
+                    # it is run again (the periodic job would simply try at its next tick).
+                    if attempt == 3 or not _rolled_back_by_server(exc):
+                        raise
+                    log.info("sweep_retried", job=job.sweep_name, sqlstate=_sqlstate(exc))
             names.append(job.sweep_name)
     return names
+
+
+# deadlock_detected, serialization_failure: the server chose this transaction to undo.
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def _sqlstate(exc: sa.exc.DBAPIError) -> str | None:
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if code:
+            return str(code)
+    return None
+
+
+def _rolled_back_by_server(exc: sa.exc.DBAPIError) -> bool:
+    return _sqlstate(exc) in _RETRYABLE_SQLSTATES
