@@ -39,4 +39,7 @@ def main(service: str, definition: Callable[[], ServiceDefinition]) -> None:
         log_config=None,  # structlog owns logging
         access_log=False,
         lifespan="on",
+        # The citizen's address, not the workbench's, for the public rate limits.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )

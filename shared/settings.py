@@ -81,6 +81,12 @@ class ServiceSettings(BaseSettings):
     """
     host: str = "127.0.0.1"
     """Interface the HTTP server binds (`0.0.0.0` in containers)."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Addresses whose `X-Forwarded-For` is believed (comma-separated IPs or networks): the
+    workbench's, or a reverse proxy's in front of the public pages. The public rate limits count
+    the address it names, so each citizen has a bucket of their own; from anyone else the header
+    is ignored (a client could pick its bucket).
+    """
     port: int = 0
     """HTTP port of one service (`HOUSING_<SERVICE>_PORT`); 0: the service's own port, 8001 … 8008
     in the service table above.

@@ -39,6 +39,8 @@ def main() -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

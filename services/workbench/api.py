@@ -313,6 +313,10 @@ async def forward(
     check_csrf(request, session)
     headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k))}
     headers["authorization"] = f"Bearer {session.token}"
+    if request.client:
+        # The browser's address (never a header the browser sent): the services' public rate
+        # limits then count each citizen, not the workbench as one client for all of them.
+        headers["x-forwarded-for"] = request.client.host
     url = f"{ctx.settings.service_url(service)}/{path}"
     try:
         answer = await ctx.http.request(

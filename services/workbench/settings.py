@@ -39,6 +39,9 @@ class WorkbenchSettings(BaseSettings):
         default="127.0.0.1", validation_alias=AliasChoices("HOUSING_WORKBENCH_HOST", "HOUSING_HOST")
     )
     """Interface the workbench binds (or the common `HOUSING_HOST`)."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Addresses of a reverse proxy in front of the workbench whose `X-Forwarded-For` is
+    believed. The workbench passes the browser's address on to the services as theirs."""
     port: int = DEFAULT_PORT
     """HTTP port of the workbench."""
     log_level: str = Field(

@@ -102,7 +102,11 @@ CLERK = _token("street_clerk", STREET, "browser-setup-clerk")
 
 
 def window_application(
-    suite: LocalSuite, *, category: str = "newly_employed", name: str = "孙立"
+    suite: LocalSuite,
+    *,
+    category: str = "newly_employed",
+    name: str = "孙立",
+    resident_id: str | None = None,
 ) -> dict[str, Any]:
     """An application of one person at the demo street, materials uploaded and accepted,
     through intake's API (the set-up of tests about what comes after the window)."""
@@ -115,7 +119,7 @@ def window_application(
         "members": [
             {
                 "name": name,
-                "resident_id": new_resident_id(),
+                "resident_id": resident_id or new_resident_id(),
                 "relationship": "applicant",
                 "marital_status": "unmarried",
                 "hukou_division": STREET[:6],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import re
 import shutil
@@ -112,6 +113,22 @@ def test_compose_runs_the_workbench_beside_the_services(compose: dict[str, Any])
     # It reaches the services by compose name and needs neither PostgreSQL nor RabbitMQ.
     assert set(workbench["depends_on"]) <= set(EXPECTED_PORTS)
     assert "/readyz" in " ".join(workbench["healthcheck"]["test"])
+
+
+def test_services_believe_forwarded_addresses_from_the_workbench_alone(
+    compose: dict[str, Any],
+) -> None:
+    workbench = compose["services"]["workbench"]["networks"]["default"]["ipv4_address"]
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(workbench) in ipaddress.ip_network(subnet)
+    for name in EXPECTED_PORTS:
+        env = compose["services"][name]["environment"]
+        assert env["HOUSING_FORWARDED_ALLOW_IPS"] == workbench, name
+    # The workbench itself believes nobody's: no proxy stands in front of it in compose.
+    assert (
+        "HOUSING_WORKBENCH_FORWARDED_ALLOW_IPS"
+        not in compose["services"]["workbench"]["environment"]
+    )
 
 
 def test_services_wait_for_healthy_infrastructure(compose: dict[str, Any]) -> None:

@@ -33,6 +33,9 @@ export const REVIEW_ROLES = [
   'city_leader',
 ]
 
+// Who may read casework (cases, notices, objections) without taking part in it.
+export const CASEWORK_READERS = [...REVIEW_ROLES, 'supervisor', 'discipline_inspector', 'admin']
+
 export function departmentsOf(roles: string[]): string[] {
   return roles.filter((r) => r.startsWith('department:')).map((r) => r.slice('department:'.length))
 }

@@ -1,8 +1,8 @@
 // 审核审批: reviewers and leaders at street, district and city level.
-import { REVIEW_ROLES } from '@/roles'
+import { CASEWORK_READERS, REVIEW_ROLES } from '@/roles'
 import type { AreaRoutes } from '../types'
 
-const READERS = [...REVIEW_ROLES, 'supervisor', 'discipline_inspector', 'admin']
+const READERS = CASEWORK_READERS
 
 export const routes: AreaRoutes = [
   {
