@@ -38,6 +38,7 @@ import asyncpg
 import orjson
 from sqlalchemy.engine import make_url
 
+from shared.amqp.topology import unrouted_name
 from shared.city import DEFAULT_VERIFYING_DEPARTMENTS
 from shared.settings import SERVICES
 from simulators.applicants import Submitted, household, submit_many
@@ -296,6 +297,16 @@ async def _depths_over_amqp(amqp_url: str, names: list[str]) -> dict[str, int]:
     return depths
 
 
+def undrained(suite: LocalSuite, depths: Mapping[str, int]) -> dict[str, int]:
+    """Queues still holding messages a consumer should take: not the dead-letter queues, and
+    not the events exchange's alternate queue, which keeps the types no service binds by
+    design (counting it, the platform would never look quiet)."""
+    kept = unrouted_name(f"{suite.prefix}.events")
+    return {
+        name: n for name, n in depths.items() if n and not name.endswith(".dead") and name != kept
+    }
+
+
 def dead_letters(depths: Mapping[str, int]) -> dict[str, int]:
     return {name: n for name, n in depths.items() if name.endswith(".dead")}
 
@@ -322,7 +333,7 @@ async def settle(
         if any((await outbox_pending(suite, running)).values()):
             return False
         depths = await asyncio.to_thread(queue_depths, infra, suite)
-        return not any(n for name, n in depths.items() if not name.endswith(".dead"))
+        return not any(undrained(suite, depths).values())
 
     with contextlib.suppress(TimeoutError):
         await until(quiet, within=within, what="settling")

@@ -33,7 +33,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from shared.amqp.topology import unrouted_name
 from shared.settings import SERVICES
 from simulators.applicants import Submitted, submit_many
 from simulators.local_suite import LocalSuite
@@ -60,6 +59,7 @@ from tests.e2e.infrastructure_fault_support import (
     start_broker,
     start_suite,
     stop_broker,
+    undrained,
     until,
 )
 
@@ -161,13 +161,9 @@ async def assert_same_as_without_fault(
     if any(pending.values()):
         problems.append(f"outbox rows never sent: {pending}")
     depths = await asyncio.to_thread(queue_depths, infra, suite)
-    # The events exchange's alternate queue keeps the types no service binds, by design.
-    kept = unrouted_name(f"{suite.prefix}.events")
-    undrained = {
-        name: n for name, n in depths.items() if n and not name.endswith(".dead") and name != kept
-    }
-    if undrained:
-        problems.append(f"messages never consumed: {undrained}")
+    left = undrained(suite, depths)
+    if left:
+        problems.append(f"messages never consumed: {left}")
     # A service that never reconnected to the broker or the database says so here.
     async with httpx.AsyncClient(timeout=10) as client:
         for name in SERVICES:
