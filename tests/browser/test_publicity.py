@@ -118,12 +118,12 @@ def test_a_notice_is_published_objected_to_and_the_objection_concluded(
     expect(page.get_by_role("heading", level=1)).to_have_text("对公示提出异议")
     page.get_by_role("button", name="提交异议").click()
     expect(field_error(page, "公示公告")).to_be_visible()
-    choose(page, "公示公告", f"{notice['title']}（{notice_no}）")
-    select = page.get_by_role("combobox", name="被异议的公示条目", exact=True)
-    select.focus()
-    page.keyboard.press("Enter")
+    # The entries are fetched once the notice is chosen; their select stays disabled until then.
+    with page.expect_response(lambda r: f"/public/notices/{notice['id']}" in r.url):
+        choose(page, "公示公告", f"{notice['title']}（{notice_no}）")
+    expect(page.get_by_role("combobox", name="被异议的公示条目", exact=True)).to_be_enabled()
     entry = f"{ours[0]['seq']}. 何*（{ours[0]['id_masked']}，厦港街道）"
-    page.get_by_role("option", name=entry, exact=True).click()
+    choose(page, "被异议的公示条目", entry)
     page.get_by_label("联系电话（不公开）").fill("1390000")
     page.get_by_label("异议内容（10至2000字）").fill("有问题")
     page.get_by_role("button", name="提交异议").click()

@@ -223,5 +223,9 @@ async def test_verification_reports_every_department_dead_letter_queue(infra: In
             }
             return expected <= set(found) and all(found[q] == 0 for q in expected)
 
-        # The department queues are declared by a background job just after the start.
-        await wait_for(departments_reported, what="a dead_letters series per department")
+        # The department queues are declared by a background job just after the start: two
+        # quorum queues per department, each a Raft log written to disk, which on a busy CI disk
+        # took longer than wait_for's default 20 s.
+        await wait_for(
+            departments_reported, timeout=90, what="a dead_letters series per department"
+        )
