@@ -21,7 +21,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aio_pika
 import sqlalchemy as sa
@@ -50,6 +50,8 @@ REQUEST_SECONDS = Histogram(
 UNMATCHED_ROUTE = "unmatched"
 # The longest the broker part of a scrape may take (Prometheus scrapes time out at 10 s).
 BROKER_SCRAPE_SECONDS = 5.0
+
+T = TypeVar("T")
 
 
 def route_label(scope: Scope) -> str:
@@ -129,57 +131,73 @@ async def broker_gauges(runtime: Runtime) -> list[GaugeSample]:
         queues += [(q, "dead") for q in definition.dead_letter_queues(runtime)]
     samples: list[GaugeSample] = []
     channel = None
+    # Bounded: a scrape answers without the broker's gauges rather than hang on a broker that
+    # accepts a request and never answers it (readiness then says which part failed).
+    deadline = time.monotonic() + BROKER_SCRAPE_SECONDS
     try:
-        # Bounded: a scrape answers without the broker's gauges rather than hang on a broker
-        # that accepts a request and never answers it (readiness then says which part failed).
-        async with asyncio.timeout(BROKER_SCRAPE_SECONDS):
-            for name, kind in queues:
-                if channel is None:
-                    channel = await connection.channel()
-                try:
-                    declared = await channel.declare_queue(name, passive=True)
-                except aio_pika.exceptions.ChannelNotFoundEntity:
-                    # The broker closed the channel for the missing queue. It is never used
-                    # again, whatever its state reads: a robust channel may be reopening
-                    # itself, and a declaration on it could wait for that forever.
-                    channel = None
-                    continue
-                ok = declared.declaration_result
-                if kind == "main":
-                    samples.append(
-                        GaugeSample(
-                            "queue_messages",
-                            "Messages ready in a service queue",
-                            ok.message_count,
-                            {"queue": name},
-                        )
+        for name, kind in queues:
+            if channel is None:
+                channel = await _bounded(connection.channel(), deadline)
+            try:
+                declared = await _bounded(channel.declare_queue(name, passive=True), deadline)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                # The broker closed the channel for the missing queue. It is never used
+                # again, whatever its state reads: a robust channel may be reopening
+                # itself, and a declaration on it could wait for that forever.
+                channel = None
+                continue
+            ok = declared.declaration_result
+            if kind == "main":
+                samples.append(
+                    GaugeSample(
+                        "queue_messages",
+                        "Messages ready in a service queue",
+                        ok.message_count,
+                        {"queue": name},
                     )
-                    samples.append(
-                        GaugeSample(
-                            "queue_consumers",
-                            "Consumers attached to a service queue (any process)",
-                            ok.consumer_count,
-                            {"queue": name},
-                        )
+                )
+                samples.append(
+                    GaugeSample(
+                        "queue_consumers",
+                        "Consumers attached to a service queue (any process)",
+                        ok.consumer_count,
+                        {"queue": name},
                     )
-                else:
-                    samples.append(
-                        GaugeSample(
-                            "dead_letters",
-                            "Messages parked in a dead-letter queue",
-                            ok.message_count,
-                            {"queue": name},
-                        )
+                )
+            else:
+                samples.append(
+                    GaugeSample(
+                        "dead_letters",
+                        "Messages parked in a dead-letter queue",
+                        ok.message_count,
+                        {"queue": name},
                     )
+                )
     except TimeoutError:
         log.warning("metrics_broker_timeout", seconds=BROKER_SCRAPE_SECONDS, queues=len(queues))
         return []
     finally:
         if channel is not None and not channel.is_closed:
             with contextlib.suppress(TimeoutError, aio_pika.exceptions.AMQPError, RuntimeError):
-                async with asyncio.timeout(BROKER_SCRAPE_SECONDS):
-                    await channel.close()
+                await _bounded(channel.close(), time.monotonic() + BROKER_SCRAPE_SECONDS)
     return samples
+
+
+async def _bounded(call: Awaitable[T], deadline: float) -> T:
+    """``call``'s result, or TimeoutError at ``deadline`` whatever ``call`` does then.
+
+    Not ``asyncio.timeout``: a broker call that swallows its cancellation (a channel opening
+    in the client library did once, in CI) would leave the timeout spent and the next call
+    unbounded, so the scrape hung for good. Here the call runs as a task of its own that is
+    cancelled and left behind, never awaited, when the deadline passes."""
+    task = asyncio.ensure_future(call)
+    done, _ = await asyncio.wait({task}, timeout=max(deadline - time.monotonic(), 0.0))
+    if not done:
+        task.cancel()
+        # Its outcome, whenever it comes, is read, so that it is not reported as never read.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        raise TimeoutError
+    return task.result()
 
 
 def readiness_gauges(
