@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from shared.auth import issue_token
 from shared.city import city_config
@@ -90,6 +90,12 @@ def choose(page: Page, label: str, option: str) -> None:
     page.keyboard.press("Enter")
     expect(select).to_have_attribute("aria-expanded", "true")
     page.get_by_role("option", name=option, exact=True).click()
+
+
+def field_error(page: Page, label: str) -> Locator:
+    """The error line of the Element Plus form item labelled ``label``."""
+    item = page.locator(".el-form-item", has=page.get_by_text(label, exact=True))
+    return item.locator(".el-form-item__error")
 
 
 def _token(role: str, org: str, sub: str) -> dict[str, str]:

@@ -8,7 +8,14 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.support import PDF, Workbench, choose, new_resident_id, with_wrong_check_char
+from tests.browser.support import (
+    PDF,
+    Workbench,
+    choose,
+    field_error,
+    new_resident_id,
+    with_wrong_check_char,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -130,8 +137,7 @@ def test_a_citizen_files_an_anonymous_complaint_and_can_look_it_up_with_the_code
     # Sent empty: alerting's refusal is shown at the two fields it names, nothing is filed.
     page.get_by_role("button", name="提交").click()
     for label in ("被投诉举报对象", "具体情况"):
-        item = page.locator(".el-form-item", has=page.get_by_text(label, exact=True))
-        expect(item.locator(".el-form-item__error")).to_have_text("长度不足")
+        expect(field_error(page, label)).to_have_text("长度不足")
     expect(page.get_by_test_id("complaint-receipt")).to_have_count(0)
 
     page.get_by_label("被投诉举报对象").fill("某公租房小区3号楼1502室承租人")

@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from simulators.local_suite import LocalSuite
 from tests.browser.support import (
     STREET,
     Workbench,
     choose,
+    field_error,
     new_resident_id,
     review_case,
     verified,
@@ -65,11 +66,6 @@ def qualified(suite: LocalSuite, name: str) -> tuple[dict[str, Any], str]:
 
     wait_for(known, "the decision at publication")
     return application, resident_id
-
-
-def field_error(page: Page, label: str) -> Any:
-    item = page.locator(".el-form-item", has=page.get_by_text(label, exact=True))
-    return item.locator(".el-form-item__error")
 
 
 def test_a_notice_is_published_objected_to_and_the_objection_concluded(
