@@ -31,6 +31,7 @@ P = TypeVar("P", bound=EventPayload)
 
 TypedFn = Callable[[Any, UnitOfWork, Any, Envelope], Awaitable[None]]
 BatchFn = Callable[[Any, UnitOfWork, list[tuple[Any, Envelope, Delivery | None]]], Awaitable[None]]
+PrepareFn = Callable[[Any, UnitOfWork, list[Envelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class TypedHandler(Generic[P]):
     # Reads the payload instead of the model's strict validation (a batch whose items are
     # validated one by one); the model still names the type, its route and its schema.
     parse: Callable[[dict[str, Any]], Any] | None = None
+    # ``prepare(ctx, uow, envelopes)``: run once per micro-batch before its events are handled,
+    # with the new events of every handler that names the same function (see BatchHandler).
+    prepare: PrepareFn | None = None
 
     @property
     def event_type(self) -> str:
@@ -60,7 +64,14 @@ class TypedHandler(Generic[P]):
                 items = [(read(e.data), e, d) for e, d in run]
                 await batch(context, uow, items)
 
-            return BatchHandler(many)
+            prepare = self.prepare
+            if prepare is None:
+                return BatchHandler(many)
+
+            async def first(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+                await prepare(context, uow, envelopes)
+
+            return BatchHandler(many, prepare=first, prepare_key=prepare)
 
         async def one(uow: UnitOfWork, envelope: Envelope) -> None:
             await fn(context, uow, read(envelope.data), envelope)
@@ -85,16 +96,20 @@ def handles(
 
 
 def handles_batch(
-    model: type[P], *, parse: Callable[[dict[str, Any]], Any] | None = None
+    model: type[P],
+    *,
+    parse: Callable[[dict[str, Any]], Any] | None = None,
+    prepare: PrepareFn | None = None,
 ) -> Callable[[BatchFn], TypedHandler[P]]:
     """Declare ``fn(ctx, uow, [(payload, envelope, delivery), ...])`` for runs of ``model``;
-    ``parse`` reads each payload instead of ``model``'s validation."""
+    ``parse`` reads each payload instead of ``model``'s validation; ``prepare(ctx, uow,
+    envelopes)`` runs once per micro-batch first, for all handlers naming it."""
 
     def wrap(fn: BatchFn) -> TypedHandler[P]:
         async def single(ctx: Any, uow: UnitOfWork, payload: Any, envelope: Envelope) -> None:
             await fn(ctx, uow, [(payload, envelope, current_delivery())])
 
-        return TypedHandler(model, single, batch=fn, parse=parse)
+        return TypedHandler(model, single, batch=fn, parse=parse, prepare=prepare)
 
     return wrap
 

@@ -54,7 +54,7 @@ from services.verification.problems import AnswerRejected, UnknownRequest
 from services.verification.queries import parameter_view
 from services.verification.schemas import AnswerIn, AnswerReceipt, ParameterSetView, ProposalIn
 from services.verification.tables import department_requests, verification_cases
-from shared import correlation
+from shared import correlation, db
 from shared.audit import record
 from shared.auth import Principal
 from shared.city import CityConfig, Department
@@ -616,23 +616,47 @@ async def _lock_cases(uow: UnitOfWork, case_ids: list[uuid.UUID]) -> dict[uuid.U
     """Row-lock the cases for this transaction, never in a way that can deadlock.
 
     Within one call the locks are taken in case-id order, so two transactions answering the
-    same cases wait for each other instead of deadlocking. A consumer may call twice in one
-    transaction (two runs of answers in one micro-batch): a transaction that already holds
-    other case locks takes further ones with NOWAIT, and if another transaction holds one,
-    the error rolls the batch back and the consumer handles its events one by one, each
-    waiting normally. (The consumer routes one application's events to one worker, so this
-    is rare within a process.)
+    same cases wait for each other instead of deadlocking. The consumer locks every case its
+    micro-batch's answers name first, in one call (``lock_cases_of_requests``), so the calls
+    that apply each run of answers find their cases held. Should a transaction that holds case
+    locks still need others, it takes them with NOWAIT: if another transaction holds one, the
+    error rolls the batch back and the consumer handles its events one by one, each waiting
+    normally.
     """
     held = _CASE_LOCKS.setdefault(uow, set())
     stmt = (
         sa.select(verification_cases)
         .where(verification_cases.c.case_id.in_(case_ids))
         .order_by(verification_cases.c.case_id)
-        .with_for_update(nowait=bool(held - set(case_ids)))
+        .with_for_update(nowait=bool(held) and not held.issuperset(case_ids))
     )
     rows = {row.case_id: row for row in await uow.conn.execute(stmt)}
     held.update(case_ids)
     return rows
+
+
+# One statement for every case the answers of a micro-batch name, locked in case-id order (the
+# row locks are taken above the sort, in its order).
+_LOCK_CASES_OF_REQUESTS = """
+SELECT case_id FROM verification_cases
+WHERE case_id IN (SELECT case_id FROM department_requests WHERE request_id = ANY($1::uuid[]))
+ORDER BY case_id
+FOR UPDATE
+"""
+
+
+async def lock_cases_of_requests(uow: UnitOfWork, request_ids: Collection[uuid.UUID]) -> None:
+    """Lock, before any answer of the micro-batch is applied, every case its answers name.
+
+    A micro-batch can hold several runs of answers (single answers, batches, and other events
+    between them), each applied by its own ``apply_answers`` call; locking case by run would
+    make a later run lock more cases while holding others, which can deadlock with another
+    worker's transaction. Unknown request ids lock nothing: their answers are refused later.
+    """
+    if not request_ids:
+        return
+    rows = await db.fetch(uow.conn, _LOCK_CASES_OF_REQUESTS, list(request_ids))
+    _CASE_LOCKS.setdefault(uow, set()).update(row["case_id"] for row in rows)
 
 
 # -- completion -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from services.verification.commands import (
     IncomingAnswer,
     apply_answers,
+    lock_cases_of_requests,
     start_case,
     start_rereview,
 )
@@ -64,7 +65,33 @@ async def on_rereview_requested(
     await start_rereview(uow, requested, ctx.city, serial=ctx.serial, batched=ctx.batched)
 
 
-@handles_batch(DepartmentAnswered)
+def _named_requests(envelopes: list[Envelope]) -> set[uuid.UUID]:
+    """The request ids the answers name, read without validating them (each answer is
+    validated when it is applied): what cannot be read here locks nothing."""
+    named: set[uuid.UUID] = set()
+    for envelope in envelopes:
+        data = envelope.data
+        items = data.get("items") if envelope.type == DepartmentAnswerBatch.event_type else [data]
+        if not isinstance(items, list):
+            continue
+        for item in items[:BATCH_MAX_ITEMS]:
+            request_id = item.get("request_id") if isinstance(item, dict) else None
+            if isinstance(request_id, str):
+                try:
+                    named.add(uuid.UUID(request_id))
+                except ValueError:
+                    continue
+    return named
+
+
+async def lock_answered_cases(
+    ctx: VerificationContext, uow: UnitOfWork, envelopes: list[Envelope]
+) -> None:
+    """First in a consumer transaction with answers: the cases of all of them, locked at once."""
+    await lock_cases_of_requests(uow, _named_requests(envelopes))
+
+
+@handles_batch(DepartmentAnswered, prepare=lock_answered_cases)
 async def on_department_answered(
     ctx: VerificationContext,
     uow: UnitOfWork,
@@ -145,7 +172,7 @@ def _item_envelope(carrier: Envelope, index: int, raw: Any) -> Envelope:
     )
 
 
-@handles_batch(DepartmentAnswerBatch, parse=read_answer_batch)
+@handles_batch(DepartmentAnswerBatch, parse=read_answer_batch, prepare=lock_answered_cases)
 async def on_department_answer_batch(
     ctx: VerificationContext,
     uow: UnitOfWork,

@@ -148,6 +148,13 @@ class BatchHandler:
     """
 
     handle_many: Callable[[UnitOfWork, list[tuple[Envelope, Delivery | None]]], Awaitable[None]]
+    # A first step run once per micro-batch, before any event of it is handled, with every new
+    # event whose handler shares the step (the same ``prepare_key``). Verification locks there,
+    # in one ordered statement, every case that the answer runs of the micro-batch name: runs
+    # are split by the other events between them, and a second run locking more cases could
+    # deadlock with another worker's transaction.
+    prepare: Callable[[UnitOfWork, list[Envelope]], Awaitable[None]] | None = None
+    prepare_key: object = None
 
     async def __call__(self, uow: UnitOfWork, envelope: Envelope) -> None:
         await self.handle_many(uow, [(envelope, current_delivery())])
@@ -464,6 +471,7 @@ class Consumer:
     ) -> list[bool]:
         async with UnitOfWork(self.engine, producer=self.service, exchanges=self.exchanges) as uow:
             claimed = await inbox.claim_many(uow.conn, [(e.id, e.type) for _, e in items])
+            await self._prepare(uow, [e for _, e in items if e.id in claimed])
             outcomes = []
             run: list[tuple[Envelope, Delivery | None]] = []  # consecutive events of a BatchHandler
 
@@ -498,6 +506,17 @@ class Consumer:
                 await self._send_split(carriers[carrier.id], item, error)
             await uow.commit()
         return outcomes
+
+    async def _prepare(self, uow: UnitOfWork, new: list[Envelope]) -> None:
+        """Each shared first step of the batch handlers once, with all the new events it is for."""
+        steps: dict[object, tuple[Callable[..., Awaitable[None]], list[Envelope]]] = {}
+        for envelope in new:
+            handler = self.handlers.get(envelope.type)
+            if isinstance(handler, BatchHandler) and handler.prepare is not None:
+                key = handler.prepare_key or handler.prepare
+                steps.setdefault(key, (handler.prepare, []))[1].append(envelope)
+        for prepare, envelopes in steps.values():
+            await prepare(uow, envelopes)
 
     async def _ack(self, message: AbstractIncomingMessage) -> None:
         try:

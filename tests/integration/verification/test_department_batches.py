@@ -4,6 +4,7 @@ batch absorbed), and the single request and answer contract still accepted."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -288,3 +289,66 @@ async def _as_batches(
         await _as_department(infra, svc, batch, f"response.{department}")
         sent.append(batch)
     return sent
+
+
+async def _delivered(infra: Infra, sent: list[tuple[Envelope, str]]) -> tuple[Any, list[Any]]:
+    """``sent`` as real deliveries, each under its routing key, off a private queue (the
+    service's own queue would consume them); the connection, to close after use."""
+    connection = await aio_pika.connect(infra.amqp_url)
+    channel = await connection.channel(publisher_confirms=True)
+    exchange = await channel.declare_exchange(
+        f"test.lock-all.{uuid.uuid4().hex[:8]}", aio_pika.ExchangeType.TOPIC, auto_delete=True
+    )
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, "response.*")
+    for envelope, key in sent:
+        message = aio_pika.Message(envelope.to_bytes(), message_id=str(envelope.id))
+        await exchange.publish(message, routing_key=key)
+    messages = []
+    for _ in sent:
+        message = await wait_for(lambda: queue.get(no_ack=False, fail=False), what="a delivery")
+        messages.append(message)
+    return connection, messages
+
+
+async def test_a_micro_batch_locks_the_cases_of_all_its_answer_runs_at_once(
+    svc: RunningService, infra: Infra
+) -> None:
+    # Two runs in one micro-batch (a tax batch for case a, then vehicle's single answer for
+    # case b) while another transaction holds case b. The cases of both runs are locked first,
+    # together and in order, so the micro-batch waits for b and then applies both in its one
+    # transaction; locking run by run took b with NOWAIT while holding a, which failed the
+    # micro-batch and applied its events once more one by one.
+    a, b = await _started(svc, 2)
+    runtime = svc.runtime
+    assert runtime.consumer is not None
+    batch = _batch([_no_record(a["tax"])])
+    single = answer_envelope("vehicle", b["vehicle"], Answer.nothing_on_record())
+    connection, messages = await _delivered(
+        infra, [(batch, "response.tax"), (single, "response.vehicle")]
+    )
+    try:
+        async with runtime.engine.connect() as holder:
+            await holder.execute(
+                sa.text("SELECT 1 FROM verification_cases WHERE case_id = :c FOR UPDATE"),
+                {"c": b["vehicle"].case_id},
+            )
+            handling = asyncio.create_task(
+                runtime.consumer._handle_batch([(messages[0], batch), (messages[1], single)])
+            )
+            await asyncio.sleep(1.0)
+            assert not handling.done()  # waiting for case b, not failed on it
+            await holder.rollback()
+        assert await handling == [True, True]
+    finally:
+        await connection.close()
+    tax = {r.department: r for r in await requests_of(runtime, a["tax"].application_id)}["tax"]
+    vehicle = {r.department: r for r in await requests_of(runtime, b["tax"].application_id)}[
+        "vehicle"
+    ]
+    assert (tax.status, tax.no_record, vehicle.status, vehicle.no_record) == (
+        "answered",
+        True,
+        "answered",
+        True,
+    )
