@@ -2,6 +2,7 @@
 
     make bench                       # = uv run python -m bench.pipeline
     uv run python -m bench.pipeline -n 1000 --rate 20 200 --latency-ms 50 --dispatch both
+    uv run --group profile python -m bench.pipeline --profile   # and where the CPU goes
 
 For each dispatch mode (``parallel``, the design; ``serial``, the baseline in which
 verification asks one department after another) it starts the whole platform as local
@@ -48,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,7 @@ import orjson
 import uvloop
 from sqlalchemy.engine import make_url
 
+from bench.profile import Profiler, share_table
 from shared.settings import SERVICES, settings_for
 from simulators.applicants import Submitted, submit_many
 from simulators.local_suite import LocalSuite
@@ -86,6 +89,8 @@ class Result:
     transactions: dict[str, float]  # commits per application, by service database
     rollbacks: float  # rolled-back transactions per application, all databases
     load: str  # the machine's load average when the phase ended
+    # --profile: py-spy samples per library group, by service process (bench.profile).
+    profile: dict[str, dict[str, int]] | None = None
 
 
 def _proc_cpu(pid: int) -> float | None:
@@ -280,6 +285,10 @@ async def run_phase(
     metrics_before = await _metrics(suite)
     backends = await _backends(suite)
     print(f"[{mode}] {len(numbers)} at {rate:g}/s", flush=True)
+    profiler = None
+    if args.profile:
+        profiler = Profiler({s: suite.procs[s].pid for s in SERVICES if s in suite.procs})
+        profiler.start()
     cpu_before = await _snapshot(suite, backends)
     began = time.monotonic()
     submitted: list[Submitted] = await submit_many(
@@ -289,6 +298,7 @@ async def run_phase(
     ready = await _wait_done(suite, ids, args.timeout)
     cpu_after = await _snapshot(suite, backends)
     took = time.monotonic() - began
+    profile = profiler.stop() if profiler else None
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     latencies = [
         ready[s.application_id] - s.started for s in submitted if s.application_id in ready
@@ -365,6 +375,7 @@ async def run_phase(
         transactions=transactions,
         rollbacks=rollbacks,
         load=load,
+        profile={name: dict(samples) for name, samples in profile.items()} if profile else None,
     )
 
 
@@ -476,6 +487,11 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
             f"  {r.mode} {r.offered_rate:g}/s: " + ", ".join(f"{k} {v:.1f}" for k, v in spent)
         )
         lines.append("    commits: " + ", ".join(f"{k} {v:.2f}" for k, v in commits))
+    for r in results:
+        if r.profile:
+            found = {name: Counter(samples) for name, samples in r.profile.items()}
+            lines += ["", f"Profile, {r.mode} {r.offered_rate:g}/s (py-spy, bench.profile):", ""]
+            lines.append(share_table(found))
     return "\n".join(lines)
 
 
@@ -496,6 +512,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dispatch", choices=["both", "parallel", "serial"], default="both")
     p.add_argument("--keep", action="store_true", help="keep databases and queues afterwards")
     p.add_argument("--json", action="store_true", help="also print the results as JSON")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the services with py-spy during each phase (uv sync --group profile)",
+    )
     return p.parse_args(argv)
 
 

@@ -14,6 +14,7 @@ the end of it when something went wrong.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -38,10 +39,26 @@ def account_url(amqp_url: str, service: str) -> str:
     return f"amqp://{account}:{account}@{amqp_url.split('@', 1)[1]}"
 
 
+# Listening ports are drawn below Linux's ephemeral range (32768-60999 by default): a port the
+# kernel hands out for "any free port" may meanwhile become the source port of one of the many
+# client connections the migrations open, and the service would then fail to bind it.
+_LISTEN_PORTS = range(20000, 32768)
+_taken: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now, never one this process handed out before."""
+    for port in random.sample(_LISTEN_PORTS, 200):
+        if port in _taken:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _taken.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 @dataclass
