@@ -22,6 +22,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from shared.service_names import SERVICES
+
 # Top-level package of the innermost frame's file -> the share it counts for.
 GROUPS = {
     "sqlalchemy": "SQLAlchemy",
@@ -48,6 +50,9 @@ GROUPS = {
     "services": "platform code (services/, shared/)",
     "shared": "platform code (services/, shared/)",
 }
+# py-spy names a file by its shortest path below a sys.path entry: a service started as
+# ``python -m services.intake`` shows as ``intake/api.py``.
+GROUPS.update(dict.fromkeys(SERVICES, GROUPS["services"]))
 OTHER = "other (standard library, crypto, ...)"
 
 # One line of py-spy's raw (folded) output: frames separated by ';', then the sample count.

@@ -11,10 +11,9 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
 from services.alerting import commands, tenancy_figures, tenancy_reminders
 from services.alerting.context import AlertingContext
+from shared import db
 from shared.db import UnitOfWork
 from shared.events import catalogue as ev
 from shared.events.base import EventPayload, payload_model
@@ -23,6 +22,10 @@ from shared.handlers import handler_map, handles
 
 P = TypeVar("P", bound=EventPayload)
 Reaction = Callable[[AlertingContext, UnitOfWork, P, Envelope], Awaitable[None]]
+
+
+# Every event about an application takes this lock first: fixed text on the driver (hot path).
+_SUBJECT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
 
 
 def _serialised(fn: Reaction[P]) -> Reaction[P]:
@@ -37,13 +40,7 @@ def _serialised(fn: Reaction[P]) -> Reaction[P]:
         # them on a transaction-scoped advisory lock named after the application.
         subject: Any = getattr(e, "application_id", None) or getattr(e, "notice_id", None)
         if subject is not None:
-            await uow.conn.execute(
-                sa.select(
-                    sa.func.pg_advisory_xact_lock(
-                        sa.func.hashtextextended(f"alerting:{subject}", 0)
-                    )
-                )
-            )
+            await db.fetch(uow.conn, _SUBJECT_LOCK, f"alerting:{subject}")
         await fn(ctx, uow, e, envelope)
 
     return entry

@@ -13,6 +13,7 @@ FOLDED = "\n".join(
         "run (uvloop/__init__.py:105) 5",
         "run (uvloop/__init__.py:105);sha256 (hashlib.py:12) 2",
         "run (uvloop/__init__.py:105);_build (shared/audit/log.py:300) 4",
+        "run (uvloop/__init__.py:105);submit_application (intake/commands.py:120) 1",
         "not a sample line",
     ]
 )
@@ -24,13 +25,13 @@ def test_samples_count_for_the_innermost_frames_library() -> None:
         "asyncpg": 3,
         "event loop": 5,
         OTHER: 2,
-        "platform code (services/, shared/)": 4,
+        "platform code (services/, shared/)": 5,
     }
 
 
 def test_the_table_gives_each_groups_share_overall_and_per_process() -> None:
     table = share_table({"intake": shares_of(FOLDED), "review": shares_of("x (asyncpg/a.py:1) 21")})
     rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()}
-    assert rows["asyncpg"] == "| asyncpg | 57.1 % | 14 % | 100 % |"
-    assert rows["SQLAlchemy"] == "| SQLAlchemy | 16.7 % | 33 % | 0 % |"
-    assert rows["samples"] == "| samples | 42 | 21 | 21 |"
+    assert rows["asyncpg"] == "| asyncpg | 55.8 % | 14 % | 100 % |"
+    assert rows["SQLAlchemy"] == "| SQLAlchemy | 16.3 % | 32 % | 0 % |"
+    assert rows["samples"] == "| samples | 43 | 22 | 21 |"
