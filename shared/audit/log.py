@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared import correlation
+from shared import correlation, db
 from shared.clock import now
 from shared.tables import APPEND_ONLY_INFO, platform_metadata
 
@@ -64,9 +64,6 @@ GENESIS_HASH = "0" * 64
 # big-endian integer (fits a signed bigint). Fixed forever, because writers on different
 # versions of the code must contend for the same lock or the chain could fork.
 AUDIT_LOCK_KEY = int.from_bytes(b"auditlog", "big")
-
-# A multi-row INSERT binds 13 parameters per row; asyncpg allows 32767 per statement.
-_INSERT_CHUNK = 1000
 
 # ``seq`` is assigned by record() as "last seq + 1" under the advisory lock instead of by an
 # identity column: sequences hand out numbers to transactions that later roll back, and those
@@ -344,19 +341,33 @@ def _draft(
     )
 
 
+# The append's statements, fixed text on the driver: every audited request runs them while it
+# holds the chain's lock, so their client cost is the length of the queue behind it.
+_LOCK_CHAIN = f"SELECT pg_advisory_xact_lock({AUDIT_LOCK_KEY})"
+_CHAIN_HEAD = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+_APPEND = f"""
+INSERT INTO audit_log ({", ".join(_FIELDS)})
+SELECT seq, id, at, actor, actor_roles, actor_org, action, subject_type, subject_id,
+       correlation_id, details::jsonb, prev_hash, hash
+FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+            $13::text[])
+    AS entry({", ".join(_FIELDS)})
+"""
+
+
 async def _append(conn: AsyncConnection, drafts: Sequence[_Draft]) -> list[AuditEntry]:
+    if not conn.in_transaction():
+        # What SQLAlchemy's autobegin would do: the lock below must last to the commit.
+        await conn.begin()
     # The lock is held until the caller's transaction ends, so the next writer reads the last
     # row only after this one committed (or rolled back) and the chain cannot fork. Its cost is
     # that audit writers queue behind each other: record late in the business transaction.
-    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
+    await db.fetch(conn, _LOCK_CHAIN)
     # A separate statement: under READ COMMITTED its snapshot is taken after the lock was
     # granted, so it sees the previous holder's rows.
-    last = (
-        await conn.execute(
-            sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-        )
-    ).first()
-    seq, prev_hash = (last.seq, last.hash) if last is not None else (0, GENESIS_HASH)
+    head = await db.fetch(conn, _CHAIN_HEAD)
+    seq, prev_hash = (head[0]["seq"], head[0]["hash"]) if head else (0, GENESIS_HASH)
     # Taken under the lock so that timestamps never go backwards along the chain.
     at = now()
     entries: list[AuditEntry] = []
@@ -379,9 +390,14 @@ async def _append(conn: AsyncConnection, drafts: Sequence[_Draft]) -> list[Audit
         )
         prev_hash = unsigned.computed_hash()
         entries.append(replace(unsigned, hash=prev_hash))
-    rows = [{f: getattr(entry, f) for f in _FIELDS} for entry in entries]
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        await conn.execute(audit_log.insert().values(rows[start : start + _INSERT_CHUNK]))
+    columns = [
+        [
+            json.dumps(e.details, ensure_ascii=False) if f == "details" else getattr(e, f)
+            for e in entries
+        ]
+        for f in _FIELDS
+    ]
+    await db.fetch(conn, _APPEND, *columns)
     return entries
 
 
