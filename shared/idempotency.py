@@ -20,9 +20,9 @@ import orjson
 import sqlalchemy as sa
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared import db
 from shared.clock import now
 from shared.problems import Conflict, ValidationProblem
 from shared.tables import platform_metadata
@@ -44,6 +44,19 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     # The periodic purge deletes by age.
     sa.Index("idempotency_keys_created_at", "created_at"),
+)
+
+
+# Every POST with a key runs these (fixed text on the driver: the hot path of every request).
+_LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
+_STORED = (
+    "SELECT request_hash, status_code, body, created_at FROM idempotency_keys"
+    " WHERE scope = $1 AND key = $2"
+)
+_FORGET = "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2"
+_REMEMBER = (
+    "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, body, created_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6)"
 )
 
 
@@ -97,41 +110,24 @@ class Idempotency:
         """The stored answer when this key was used before; call first in the transaction."""
         if self.key is None:
             return None
-        await conn.execute(
-            sa.select(
-                sa.func.pg_advisory_xact_lock(
-                    sa.func.hashtextextended(f"{self.scope}|{self.key}", 0)
-                )
-            )
-        )
-        row = (
-            await conn.execute(
-                sa.select(
-                    idempotency_keys.c.request_hash,
-                    idempotency_keys.c.status_code,
-                    idempotency_keys.c.body,
-                    idempotency_keys.c.created_at,
-                ).where(idempotency_keys.c.scope == self.scope, idempotency_keys.c.key == self.key)
-            )
-        ).first()
+        await db.fetch(conn, _LOCK_KEY, f"{self.scope}|{self.key}")
+        # After the lock: a concurrent first use has committed (or rolled back) by now.
+        found = await db.fetch(conn, _STORED, self.scope, self.key)
+        row = found[0] if found else None
         if row is None:
             return None
-        if row.created_at <= now() - self.ttl:
+        if row["created_at"] <= now() - self.ttl:
             # Expired but not yet purged: forget it here, so the key starts afresh.
-            await conn.execute(
-                sa.delete(idempotency_keys).where(
-                    idempotency_keys.c.scope == self.scope, idempotency_keys.c.key == self.key
-                )
-            )
+            await db.fetch(conn, _FORGET, self.scope, self.key)
             return None
-        if row.request_hash != self.request_hash:
+        if row["request_hash"] != self.request_hash:
             raise Conflict(
                 detail="该 Idempotency-Key 已用于另一个不同的请求，请换用新的键。",
                 field=HEADER,
             )
         return Response(
-            content=row.body,
-            status_code=row.status_code,
+            content=row["body"],
+            status_code=row["status_code"],
             media_type="application/json",
             headers={REPLAY_HEADER: "true"},
         )
@@ -140,15 +136,15 @@ class Idempotency:
         """Store the answer in the request's transaction and return it as a response."""
         content = orjson.dumps(body, default=_default)
         if self.key is not None:
-            await conn.execute(
-                insert(idempotency_keys).values(
-                    scope=self.scope,
-                    key=self.key,
-                    request_hash=self.request_hash,
-                    status_code=status_code,
-                    body=content,
-                    created_at=now(),
-                )
+            await db.fetch(
+                conn,
+                _REMEMBER,
+                self.scope,
+                self.key,
+                self.request_hash,
+                status_code,
+                content,
+                now(),
             )
         return Response(content=content, status_code=status_code, media_type="application/json")
 

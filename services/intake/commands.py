@@ -559,6 +559,7 @@ async def accept_application(
         application_id,
         "accepted",
         f"accepted:{application_id}",
+        names=[m.name for m in member_rows],
         tracking_no=row.tracking_no,
         receipt_no=receipt_no,
     )

@@ -53,16 +53,26 @@ def render(kind: str, names: list[str], **fields: Any) -> str:
 
 
 async def tell(
-    conn: Any, application_id: uuid.UUID, kind: str, dedupe_key: str, **fields: Any
+    conn: Any,
+    application_id: uuid.UUID,
+    kind: str,
+    dedupe_key: str,
+    *,
+    names: list[str] | None = None,
+    **fields: Any,
 ) -> bool:
-    """Store the message (portal + pending SMS) for ``kind``; False when already told."""
-    names = list(
-        (
-            await conn.execute(
-                sa.select(members.c.name).where(members.c.application_id == application_id)
-            )
-        ).scalars()
-    )
+    """Store the message (portal + pending SMS) for ``kind``; False when already told.
+    ``names``: the members' names in their order, when the caller has loaded them already."""
+    if names is None:
+        names = list(
+            (
+                await conn.execute(
+                    sa.select(members.c.name)
+                    .where(members.c.application_id == application_id)
+                    .order_by(members.c.position)
+                )
+            ).scalars()
+        )
     stmt = (
         insert(applicant_messages)
         .values(
