@@ -42,6 +42,7 @@ from services.review.tables import (
     verifications,
 )
 from services.review.workflow import Role, Stage, Workflow, staff_role
+from shared import db
 from shared.audit import record
 from shared.auth import Principal, ensure_can_act, unit_level
 from shared.clock import now, today_shanghai
@@ -827,50 +828,56 @@ def unit_for(level: str, case: Any) -> str:
     return {"street": case.street, "district": case.district, "city": case.city}[level]
 
 
+# A stage run starts for every stage of every case: fixed statements on the driver. The round
+# counts the runs of this stage before it (a stage restarts after a return).
+_START_RUN = """
+INSERT INTO review_stage_runs (id, case_id, stage, position, round, level, unit, signatures,
+                        requires_verification, time_limit, suspension_limit, status,
+                        next_staff_role, next_signature, started_at, due_date, due_at, yellow_at,
+                        fallback_years, suspended_days)
+SELECT $1, $2, $3, $4, coalesce(max(round), 0) + 1, $5, $6, $7::text[], $8, $9, $10, 'active',
+       $11, $12, $13, $14, $15, $16, $17::integer[], 0
+FROM review_stage_runs WHERE case_id = $2 AND stage = $3
+RETURNING round
+"""
+_POINT_CASE_AT_RUN = """
+UPDATE review_cases SET status = 'in_review', current_run_id = $2, updated_at = $3 WHERE id = $1
+"""
+
+
 async def start_stage(
     uow: UnitOfWork, ctx: ReviewContext, case: Any, workflow: Workflow, stage: Stage
 ) -> uuid.UUID:
     """Start (or restart) ``stage``: a new run with its own clock; the case points at it."""
     conn = uow.conn
     at = now()
-    previous_rounds = await conn.scalar(
-        sa.select(sa.func.coalesce(sa.func.max(stage_runs.c.round), 0)).where(
-            stage_runs.c.case_id == case.id, stage_runs.c.stage == stage.code
-        )
-    )
     run_id = uuid.uuid4()
     clock = domain.stage_clock(ctx.calendar, at, stage.time_limit_working_days)
     unit = unit_for(stage.level, case)
     first = stage.signatures[0]
-    await conn.execute(
-        stage_runs.insert().values(
-            id=run_id,
-            case_id=case.id,
-            stage=stage.code,
-            position=workflow.index(stage.code),
-            round=int(previous_rounds or 0) + 1,
-            level=stage.level,
-            unit=unit,
-            signatures=[r.value for r in stage.signatures],
-            requires_verification=stage.requires_verification,
-            time_limit=stage.time_limit_working_days,
-            suspension_limit=stage.suspension_limit_working_days,
-            status="active",
-            next_staff_role=stage.staff_role(first),
-            next_signature=first.value,
-            started_at=at,
-            due_date=clock.due.date,
-            due_at=clock.due.at,
-            yellow_at=clock.yellow_at,
-            fallback_years=list(clock.due.fallback_years),
-            suspended_days=0,
-        )
+    [started] = await db.fetch(
+        conn,
+        _START_RUN,
+        run_id,
+        case.id,
+        stage.code,
+        workflow.index(stage.code),
+        stage.level,
+        unit,
+        [r.value for r in stage.signatures],
+        stage.requires_verification,
+        stage.time_limit_working_days,
+        stage.suspension_limit_working_days,
+        stage.staff_role(first),
+        first.value,
+        at,
+        clock.due.date,
+        clock.due.at,
+        clock.yellow_at,
+        list(clock.due.fallback_years),
     )
-    await conn.execute(
-        cases.update()
-        .where(cases.c.id == case.id)
-        .values(status="in_review", current_run_id=run_id, updated_at=at)
-    )
+    await db.fetch(conn, _POINT_CASE_AT_RUN, case.id, run_id, at)
+    round_ = started["round"]
     uow.emit(
         ReviewStageStarted(
             case_id=case.id,
@@ -885,7 +892,7 @@ async def start_stage(
             # Published for alerting, which lights Y3 at this moment instead of recomputing it.
             yellow_at=clock.yellow_at,
             fallback_years=list(clock.due.fallback_years),
-            round=int(previous_rounds or 0) + 1,
+            round=round_,
         ),
         subject=str(case.application_id),
     )
