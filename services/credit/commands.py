@@ -22,6 +22,7 @@ from services.credit.context import CreditContext
 from services.credit.domain import InvalidTransition, Procedure, RecordKind, Stage
 from services.credit.problems import ensure_can_act, same_officer, transition_conflict
 from services.credit.tables import bans, candidates, credit_shares, notice_steps, pledges, records
+from shared import db
 from shared.audit import record as audit
 from shared.auth import SUPERVISOR, Principal
 from shared.clock import now, today_shanghai
@@ -649,24 +650,32 @@ async def register_pledge(
     Idempotent by effect (ON CONFLICT DO NOTHING on the application), on top of the inbox's
     deduplication of redelivered event ids.
     """
-    data = submitted.model_dump()
-    await uow.conn.execute(
-        insert(pledges)
-        .values(
-            application_id=data["application_id"],
-            tracking_no=data["tracking_no"],
-            street=data["street"],
-            applicant_id_hash=data["member_id_hashes"][0],
-            member_id_hashes=list(data["member_id_hashes"]),
-            applicant_name_masked=data["applicant_name_masked"],
-            applicant_id_masked=data["applicant_id_masked"],
-            pledge_version=data["pledge_version"],
-            pledge_signed_at=data["pledge_signed_at"],
-            submitted_at=data["submitted_at"],
-            registered_at=now(),
-        )
-        .on_conflict_do_nothing(index_elements=[pledges.c.application_id])
+    hashes = list(submitted.member_id_hashes)
+    await db.fetch(
+        uow.conn,
+        _REGISTER_PLEDGE,
+        submitted.application_id,
+        submitted.tracking_no,
+        submitted.street,
+        hashes[0],
+        hashes,
+        submitted.applicant_name_masked,
+        submitted.applicant_id_masked,
+        submitted.pledge_version,
+        submitted.pledge_signed_at,
+        submitted.submitted_at,
+        now(),
     )
+
+
+# Every submission: a fixed statement on the driver.
+_REGISTER_PLEDGE = """
+INSERT INTO pledges (application_id, tracking_no, street, applicant_id_hash, member_id_hashes,
+                     applicant_name_masked, applicant_id_masked, pledge_version,
+                     pledge_signed_at, submitted_at, registered_at)
+VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, $10, $11)
+ON CONFLICT (application_id) DO NOTHING
+"""
 
 
 async def open_candidates(
