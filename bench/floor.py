@@ -17,6 +17,8 @@ CPU time (``/proc``):
   connection's backend is measured, so other users of the server do not count.
 
 Multiply by the pipeline's messages delivered and transactions per application for the floor.
+Each also prints this process's own CPU per message and per event: what the thinnest Python
+client (aiormq, prepared asyncpg statements, no framework) costs on top.
 Uses a database ``bench_floor_<run>`` and a queue ``bench.floor.<run>``, both removed after.
 """
 
@@ -75,7 +77,7 @@ async def rabbitmq(url: str, count: int, run: str) -> dict[str, float]:
             if received == count:
                 done.set()
 
-        began, cpu = time.monotonic(), _beam()
+        began, cpu, client = time.monotonic(), _beam(), time.process_time()
         await consumer.basic_consume(queue, on_message)
         properties = aiormq.spec.Basic.Properties(delivery_mode=2, message_id="m")
         window = 500
@@ -89,10 +91,16 @@ async def rabbitmq(url: str, count: int, run: str) -> dict[str, float]:
         await asyncio.wait_for(done.wait(), 300)
         took = time.monotonic() - began
         used = _beam() - cpu - idle * took
+        client = time.process_time() - client
         await channel.queue_delete(queue)
     finally:
         await connection.close()
-    return {"us_per_message": used / count * 1e6, "idle_cpu_per_s": idle, "seconds": took}
+    return {
+        "us_per_message": used / count * 1e6,
+        "client_us_per_message": client / count * 1e6,
+        "idle_cpu_per_s": idle,
+        "seconds": took,
+    }
 
 
 CONSUMER_TRANSACTION = [
@@ -125,7 +133,7 @@ async def postgresql(owner_url: str, count: int) -> dict[str, float]:
         pid = await conn.fetchval("SELECT pg_backend_pid()")
         statements = [await conn.prepare(s) for s in CONSUMER_TRANSACTION]
         claim, mark = [await conn.prepare(s) for s in RELAY]
-        cpu, began = _cpu(pid), time.monotonic()
+        cpu, began, client = _cpu(pid), time.monotonic(), time.process_time()
         for _ in range(count):
             event_id = uuid.uuid4()
             async with conn.transaction():
@@ -137,10 +145,15 @@ async def postgresql(owner_url: str, count: int) -> dict[str, float]:
                 seqs = [r["seq"] for r in await claim.fetch()]
                 await mark.fetch(seqs)
         used, took = _cpu(pid) - cpu, time.monotonic() - began
+        client = time.process_time() - client
     finally:
         await conn.close()
     # Two transactions per event: the consumer's and the relay's.
-    return {"us_per_consumer_and_relay_transaction": used / count * 1e6, "seconds": took}
+    return {
+        "us_per_consumer_and_relay_transaction": used / count * 1e6,
+        "client_us_per_consumer_and_relay_transaction": client / count * 1e6,
+        "seconds": took,
+    }
 
 
 async def main(argv: list[str] | None = None) -> int:
@@ -171,10 +184,18 @@ async def main(argv: list[str] | None = None) -> int:
         " ms/s)"
     )
     print(
+        f"  the client (aiormq, this process): {broker['client_us_per_message']:.0f} µs per"
+        " message published, consumed and acked"
+    )
+    print(
         "PostgreSQL: "
         f"{database['us_per_consumer_and_relay_transaction']:.0f} µs of backend CPU per event "
         f"(a consumer transaction of 4 statements and the relay's of 2; {args.transactions} "
         f"events in {database['seconds']:.1f} s)"
+    )
+    print(
+        "  the client (raw asyncpg, prepared, this process): "
+        f"{database['client_us_per_consumer_and_relay_transaction']:.0f} µs per event"
     )
     return 0
 
