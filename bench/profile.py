@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -152,8 +153,6 @@ def main() -> None:
     p.add_argument("pids", type=int, nargs="+")
     p.add_argument("--seconds", type=float, default=30.0)
     args = p.parse_args()
-    import time
-
     profiler = Profiler({str(pid): pid for pid in args.pids})
     profiler.start()
     time.sleep(args.seconds)

@@ -91,18 +91,21 @@ async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> list[asyncpg.Rec
 
     The event layer's statements run once or more per event in every service; through
     SQLAlchemy's execution machinery each costs about twice the client CPU of the driver call
-    itself (``bench.unit_of_work``). ``conn`` has begun its transaction (``begin()``, as a unit
-    of work has); without one the statement runs on its own. ``sql`` must be fixed text with
+    itself (``bench.unit_of_work``). The statement runs in ``conn``'s transaction, begun here
+    if it has none yet, as SQLAlchemy's autobegin would (a lock taken must last to the caller's
+    commit, not end with the statement). ``sql`` must be fixed text with
     ``$n`` parameters (arrays and ``unnest`` for sets, never a text that grows with the batch),
     so asyncpg prepares it once per connection and reuses it from its statement cache. The
     connection's server settings (``statement_timeout`` ...) apply as to every statement; a
     failure is raised as SQLAlchemy would raise it (a ``DBAPIError`` naming the SQL, never the
     values), so callers and their error handling cannot tell the difference.
     """
+    if not conn.in_transaction():
+        await conn.begin()
     fairy = await conn.get_raw_connection()
     adapted = fairy.dbapi_connection
     try:
-        if conn.in_transaction() and adapted._transaction is None:
+        if adapted._transaction is None:
             # SQLAlchemy's adapter sends BEGIN lazily, with its first statement: a statement
             # sent on the driver before that would autocommit on its own, outside the unit of
             # work. Beginning here costs no extra round trip (the BEGIN was due anyway).
@@ -110,6 +113,15 @@ async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> list[asyncpg.Rec
         return await fairy.driver_connection.fetch(sql, *args)
     except Exception as error:
         raise await _as_sqlalchemy_error(conn, adapted, sql, error) from error
+
+
+_NAMED_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
+
+
+async def lock_named(conn: AsyncConnection, name: str) -> None:
+    """Hold the advisory lock named ``name`` until ``conn``'s transaction ends: writers of the
+    same name (an application, an idempotency key) wait for each other."""
+    await fetch(conn, _NAMED_LOCK, name)
 
 
 async def _as_sqlalchemy_error(

@@ -48,7 +48,6 @@ idempotency_keys = sa.Table(
 
 
 # Every POST with a key runs these (fixed text on the driver: the hot path of every request).
-_LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
 _STORED = (
     "SELECT request_hash, status_code, body, created_at FROM idempotency_keys"
     " WHERE scope = $1 AND key = $2"
@@ -110,7 +109,7 @@ class Idempotency:
         """The stored answer when this key was used before; call first in the transaction."""
         if self.key is None:
             return None
-        await db.fetch(conn, _LOCK_KEY, f"{self.scope}|{self.key}")
+        await db.lock_named(conn, f"{self.scope}|{self.key}")
         # After the lock: a concurrent first use has committed (or rolled back) by now.
         found = await db.fetch(conn, _STORED, self.scope, self.key)
         row = found[0] if found else None

@@ -24,10 +24,6 @@ P = TypeVar("P", bound=EventPayload)
 Reaction = Callable[[AlertingContext, UnitOfWork, P, Envelope], Awaitable[None]]
 
 
-# Every event about an application takes this lock first: fixed text on the driver (hot path).
-_SUBJECT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
-
-
 def _serialised(fn: Reaction[P]) -> Reaction[P]:
     @functools.wraps(fn)
     async def entry(ctx: AlertingContext, uow: UnitOfWork, e: P, envelope: Envelope) -> None:
@@ -40,7 +36,7 @@ def _serialised(fn: Reaction[P]) -> Reaction[P]:
         # them on a transaction-scoped advisory lock named after the application.
         subject: Any = getattr(e, "application_id", None) or getattr(e, "notice_id", None)
         if subject is not None:
-            await db.fetch(uow.conn, _SUBJECT_LOCK, f"alerting:{subject}")
+            await db.lock_named(uow.conn, f"alerting:{subject}")
         await fn(ctx, uow, e, envelope)
 
     return entry

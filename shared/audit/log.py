@@ -357,9 +357,6 @@ FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
 
 
 async def _append(conn: AsyncConnection, drafts: Sequence[_Draft]) -> list[AuditEntry]:
-    if not conn.in_transaction():
-        # What SQLAlchemy's autobegin would do: the lock below must last to the commit.
-        await conn.begin()
     # The lock is held until the caller's transaction ends, so the next writer reads the last
     # row only after this one committed (or rolled back) and the chain cannot fork. Its cost is
     # that audit writers queue behind each other: record late in the business transaction.

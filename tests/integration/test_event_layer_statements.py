@@ -90,6 +90,23 @@ async def test_a_claim_first_in_the_unit_of_work_is_inside_its_transaction(layer
     assert await _rows(layer, inbox, inbox.c.event_id) == [(second,)]
 
 
+async def test_a_statement_on_a_connection_without_a_transaction_begins_one(
+    layer: Layer,
+) -> None:
+    """As SQLAlchemy's autobegin: a driver statement on a plain connection is in a transaction
+    the caller commits or rolls back, never one of its own (an advisory lock would end with it)."""
+    assert layer.engine is not None
+    kept, dropped = uuid.uuid4(), uuid.uuid4()
+    async with layer.engine.connect() as conn:
+        assert await claim_many(conn, [(dropped, EVENT)]) == {dropped}
+        assert conn.in_transaction()
+        await conn.rollback()
+        assert await claim_many(conn, [(kept, EVENT)]) == {kept}
+        assert await _rows(layer, inbox, inbox.c.event_id) == []
+        await conn.commit()
+    assert await _rows(layer, inbox, inbox.c.event_id) == [(kept,)]
+
+
 async def test_the_outbox_rows_and_one_wake_up_come_with_the_commit_only(
     layer: Layer, frozen: datetime
 ) -> None:
